@@ -1,0 +1,20 @@
+//! Pure logic shared by `launch` and `analyze`: the sweep config model, sweep expansion,
+//! run names, the results path scheme, log and stats parsing, failure classification and
+//! metrics.
+//!
+//! No file system, processes, environment variables or printing happen here: whatever
+//! needs the outside world (file contents, the queue listing, the Hugging Face cache) is
+//! passed in by the binaries as values, readers or small traits.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod config;
+pub mod failure;
+pub mod metrics;
+pub mod naming;
+pub mod paths;
+pub mod server_log;
+pub mod slurm_time;
+pub mod state;
+pub mod stats;
+pub mod summary;
+pub mod sweep;
