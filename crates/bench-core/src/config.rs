@@ -348,16 +348,16 @@ pub enum ProblemKind {
     },
     /// Two runs with different settings would write into one directory.
     #[error(
-        "run `{name}` differs from the run of {first} with the same run directory \
-         `{run_dir}`: the inference script would write both into it; make the values differ \
-         in the directory too (e.g. gpu-memory-utilization 0.56 and 0.57 are both `gmu_56`)"
+        "run `{name}` has the same run directory `{run_dir}` as the run of {first}, with \
+         different settings: the inference script would write both into it; make the values \
+         differ in the directory too (gpu-memory-utilization 0.56 and 0.57 are both `gmu_56`)"
     )]
     DirectoryConflict {
         /// The run directory both runs map to.
         run_dir: String,
         /// The run name.
         name: String,
-        /// Where the first run of that directory comes from (with its value).
+        /// Where the first run of that directory comes from, with its value.
         first: String,
     },
     /// The script file does not exist.

@@ -96,23 +96,32 @@ pub(crate) fn build_run(
     let size = |key: &str| u32::try_from(int(key, 1)).unwrap_or(u32::MAX);
     let text = |key: &str| known.get(key).and_then(|v| v.as_str());
 
-    let (tp, pp, dp) = (size("tp"), size("pp"), size("dp"));
-    let nodes_per_task = int("nodes-per-task", 1);
-    let gpus = u64::from(tp) * u64::from(pp) * u64::from(dp);
-    if gpus > 8 * nodes_per_task || gpus % nodes_per_task != 0 {
-        problems.push(ConfigProblem::new(
-            entry.location.clone(),
-            ProblemKind::GpuCount {
-                gpus,
-                nodes_per_task,
-            },
-        ));
-        ok = false;
+    // The GPU count rule, on the values as given (pp and nodes-per-task > 1 are refused on
+    // their own): only when all four are positive integers.
+    let raw = |key: &str| match choices.iter().find(|c| c.arg.key == key) {
+        None => Some(1),
+        Some(choice) => choice.value.as_u64().filter(|&v| v >= 1),
+    };
+    if let (Some(tp), Some(pp), Some(dp), Some(nodes_per_task)) =
+        (raw("tp"), raw("pp"), raw("dp"), raw("nodes-per-task"))
+    {
+        let gpus = tp.saturating_mul(pp).saturating_mul(dp);
+        if gpus > nodes_per_task.saturating_mul(8) || gpus % nodes_per_task != 0 {
+            problems.push(ConfigProblem::new(
+                entry.location.clone(),
+                ProblemKind::GpuCount {
+                    gpus,
+                    nodes_per_task,
+                },
+            ));
+            ok = false;
+        }
     }
     if !ok || entry.name.is_empty() {
         return None;
     }
 
+    let (tp, pp, dp) = (size("tp"), size("pp"), size("dp"));
     let prompt_template = match known.get("prompt-template").map(|v| v.as_array()) {
         Some(Some(pair)) => match pair.as_slice() {
             [Value::String(name), Value::String(template)] => {
