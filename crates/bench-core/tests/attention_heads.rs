@@ -64,7 +64,10 @@ experiments:
 fn check(
     yaml: &str,
     env: &[(&str, &Path)],
-) -> (Result<bench_core::sweep::Sweep, bench_core::config::ConfigErrors>, Vec<PathBuf>) {
+) -> (
+    Result<bench_core::sweep::Sweep, bench_core::config::ConfigErrors>,
+    Vec<PathBuf>,
+) {
     let asked = RefCell::new(Vec::new());
     let hub = hub_cache_dir(|name| {
         env.iter()
@@ -98,7 +101,10 @@ fn tp_must_divide_the_attention_heads_found_in_the_local_cache() {
     // Through HF_HUB_CACHE, and through HF_HOME (which wins over HOME).
     let envs: [&[(&str, &Path)]; 2] = [
         &[("HF_HUB_CACHE", &hub), ("HOME", Path::new("/nonexistent"))],
-        &[("HF_HOME", &tmp.path().join("hf-home")), ("HOME", Path::new("/nonexistent"))],
+        &[
+            ("HF_HOME", &tmp.path().join("hf-home")),
+            ("HOME", Path::new("/nonexistent")),
+        ],
     ];
     for env in envs {
         let (result, asked) = check(&bad, env);
@@ -123,23 +129,33 @@ fn a_model_not_in_the_cache_is_reported_as_not_checked() {
     fill_hub(&hub);
     let local = tmp.path().join("local-model");
     write(&local, "config.json", r#"{"num_attention_heads": 6}"#);
-    let good = config(&local.to_string_lossy(), ["[2, 4, 8]", "[2, 3, 4]", "[2, 4, 8]", "[2, 3]", "2"]);
+    let good = config(
+        &local.to_string_lossy(),
+        ["[2, 4, 8]", "[2, 3, 4]", "[2, 4, 8]", "[2, 3]", "2"],
+    );
     let (result, _) = check(&good, &[("HF_HUB_CACHE", &hub)]);
     let sweep = result.unwrap();
     assert_eq!(sweep.runs.len(), 3 + 3 + 3 + 2 + 1);
     assert_eq!(
         sweep.warnings,
-        ["attention heads not checked against tp for 1 model(s) without a local `config.json` \
-          (local directory or Hugging Face cache; never downloaded): `org/absent`"]
+        [
+            "attention heads not checked against tp for 1 model(s) without a local `config.json` \
+          (local directory or Hugging Face cache; never downloaded): `org/absent`"
+        ]
     );
 
     // With no cache at all, every model with tp > 1 is reported, revisions named.
-    let (result, asked) = check(&good.replace(&*local.to_string_lossy(), "org/elsewhere"), &[]);
+    let (result, asked) = check(
+        &good.replace(&*local.to_string_lossy(), "org/elsewhere"),
+        &[],
+    );
     assert_eq!(
         result.unwrap().warnings,
-        ["attention heads not checked against tp for 5 model(s) without a local `config.json` \
+        [
+            "attention heads not checked against tp for 5 model(s) without a local `config.json` \
           (local directory or Hugging Face cache; never downloaded): `org/absent`, \
-          `org/direct` (revision `rev123`), `org/elsewhere`, `org/heads16`, `org/multimodal`"]
+          `org/direct` (revision `rev123`), `org/elsewhere`, `org/heads16`, `org/multimodal`"
+        ]
     );
     assert!(asked.iter().all(|p| p.starts_with("org")), "{asked:?}");
 }
