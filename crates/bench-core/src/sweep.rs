@@ -11,6 +11,7 @@ use crate::config::{
     parse_config, render_value,
 };
 use crate::model_config::{ModelConfigSource, attention_heads};
+use crate::slurm_time::SlurmTime;
 use crate::validate::{Choice, RunDraft, build_run, check_keys, is_prompt_pair};
 
 /// One run of a sweep: one sbatch job, one run directory.
@@ -76,6 +77,42 @@ impl Sweep {
         names.sort_unstable();
         names.dedup();
         names.len()
+    }
+}
+
+/// What a set of runs costs on the cluster (contract 2 section 5): jobs, GPUs, and GPU-hours
+/// = the sum over runs of GPUs x time limit (SLURM's `--time`, rounded up to whole minutes).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SweepCost {
+    /// Number of jobs (one per run).
+    pub jobs: usize,
+    /// GPUs held by all jobs together.
+    pub gpus: u64,
+    /// GPU-hours of the runs with a time limit.
+    pub gpu_hours: f64,
+    /// Runs without a time limit (`time` absent, `UNLIMITED`, `INFINITE` or 0): not in
+    /// [`SweepCost::gpu_hours`].
+    pub without_time_limit: usize,
+}
+
+impl SweepCost {
+    /// The cost of `runs`.
+    pub fn of<'a>(runs: impl IntoIterator<Item = &'a Run>) -> Self {
+        let mut cost = SweepCost::default();
+        for run in runs {
+            cost.jobs += 1;
+            cost.gpus += u64::from(run.gpus);
+            let hours = run
+                .time
+                .as_deref()
+                .and_then(|t| SlurmTime::parse(t).ok())
+                .and_then(SlurmTime::hours);
+            match hours {
+                Some(hours) => cost.gpu_hours += f64::from(run.gpus) * hours,
+                None => cost.without_time_limit += 1,
+            }
+        }
+        cost
     }
 }
 

@@ -5,6 +5,7 @@ mod common;
 
 use bench_core::model_config::NoModelConfigs;
 use bench_core::slurm_time::SlurmTime;
+use bench_core::sweep::SweepCost;
 use common::{exists, load, load_with, missing, one_experiment, problems, runs, sample_config};
 use serde_json::{Value, json};
 
@@ -393,6 +394,32 @@ fn sample_config_cost_759_jobs_1514_gpus_3002_8_gpu_hours() {
     assert_eq!(sweep.runs.len(), 759);
     assert_eq!(gpus, 1514);
     assert_eq!(format!("{gpu_hours:.1}"), "3002.8");
+    let cost = SweepCost::of(&sweep.runs);
+    assert_eq!(
+        (cost.jobs, cost.gpus, cost.without_time_limit),
+        (759, 1514, 0)
+    );
+    assert_eq!(format!("{:.1}", cost.gpu_hours), "3002.8");
+}
+
+#[test]
+fn cost_counts_runs_without_a_time_limit_separately() {
+    let yaml = "\
+script: s.py
+fixed_args:
+  tp: [1, 2]
+experiments:
+  - name: limited
+    args: {time: \"90\"}
+  - name: unlimited
+    args: {time: UNLIMITED}
+";
+    let cost = SweepCost::of(&load(yaml).unwrap().runs);
+    // tp 1 and tp 2 for 90 minutes: 1.5 + 3 GPU-hours; the two unlimited runs apart.
+    assert_eq!(cost.jobs, 4);
+    assert_eq!(cost.gpus, 6);
+    assert!((cost.gpu_hours - 4.5).abs() < 1e-9, "{}", cost.gpu_hours);
+    assert_eq!(cost.without_time_limit, 2);
 }
 
 #[test]
