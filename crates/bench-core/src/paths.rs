@@ -20,6 +20,11 @@ pub fn is_unset_string(text: &str) -> bool {
     matches!(text, "None" | "none" | "null" | "")
 }
 
+/// The value when it is set: `None` for an absent or null value and the "not set" strings.
+fn set_value(value: Option<&str>) -> Option<&str> {
+    value.filter(|v| !is_unset_string(v))
+}
+
 /// The settings a run directory is made of, already validated and typed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PathFields {
@@ -185,7 +190,7 @@ impl KvCacheDtype {
     /// Reads the config value (`None` when absent or null); compared case-insensitively after
     /// trimming. The "not set" strings mean [`KvCacheDtype::Auto`].
     pub fn parse(value: Option<&str>) -> Result<Self, SegmentError> {
-        let Some(value) = value.filter(|v| !is_unset_string(v)) else {
+        let Some(value) = set_value(value) else {
             return Ok(KvCacheDtype::Auto);
         };
         match value.trim().to_ascii_lowercase().as_str() {
@@ -219,7 +224,7 @@ impl Quantization {
     /// Reads the config value (`None` when absent or null); the "not set" strings mean
     /// [`Quantization::None`].
     pub fn parse(value: Option<&str>) -> Result<Self, SegmentError> {
-        let Some(value) = value.filter(|v| !is_unset_string(v)) else {
+        let Some(value) = set_value(value) else {
             return Ok(Quantization::None);
         };
         if value.trim().eq_ignore_ascii_case("bitsandbytes") {
@@ -264,7 +269,7 @@ impl SpeculativeDecoding {
     /// the "not set" strings mean [`SpeculativeDecoding::None`]). A string `model` key (a
     /// draft model) is checked first, then `method`; see contract 1 section 4.
     pub fn parse(value: Option<&str>) -> Result<Self, SegmentError> {
-        let Some(text) = value.filter(|v| !is_unset_string(v)) else {
+        let Some(text) = set_value(value) else {
             return Ok(SpeculativeDecoding::None);
         };
         let json: Value = serde_json::from_str(text).map_err(|e| SegmentError::SpecNotJson {

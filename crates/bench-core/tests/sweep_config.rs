@@ -303,6 +303,44 @@ experiments:
     );
 }
 
+#[test]
+fn repeated_values_give_one_run_with_a_note() {
+    let sweep = load(&one_experiment("tp: [2, 1, 2]")).unwrap();
+    let names: Vec<&str> = sweep.runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["Qwen3_0.6B-tp2", "Qwen3_0.6B"]);
+    assert_eq!(sweep.notes.len(), 1);
+    assert!(
+        sweep.notes[0].starts_with("run `Qwen3_0.6B-tp2` (`data/e/default/Qwen3_0.6B/tp2-pp1-dp1/")
+    );
+}
+
+#[test]
+fn yaml_anchors_and_merge_keys() {
+    let yaml = "\
+script: s.py
+experiments:
+  - name: a
+    args: &common {tp: 2, max-num-seqs: 512}
+  - name: b
+    args:
+      <<: *common
+      max-num-seqs: 1024
+";
+    assert_eq!(
+        runs(yaml),
+        [
+            (
+                "Qwen3_0.6B-tp2-mns_512".to_owned(),
+                "data/a/default/Qwen3_0.6B/tp2-pp1-dp1/mns_512/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none".to_owned()
+            ),
+            (
+                "Qwen3_0.6B-tp2-mns_1024".to_owned(),
+                "data/b/default/Qwen3_0.6B/tp2-pp1-dp1/mns_1024/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none".to_owned()
+            ),
+        ]
+    );
+}
+
 // ---------------------------------------------------------------- the sample config
 
 #[test]
