@@ -594,8 +594,9 @@ pub(crate) fn parse_config(yaml_text: &str, problems: &mut Problems) -> Option<C
     })
 }
 
-/// Converts a YAML value to the JSON the script's keyword arguments carry.
-fn to_json(value: &Yaml) -> Result<Value, &'static str> {
+/// Converts a YAML value to the JSON the script's keyword arguments carry; the error is
+/// (what is expected, what was found).
+fn to_json(value: &Yaml) -> Result<Value, (&'static str, &'static str)> {
     Ok(match value {
         Yaml::Null => Value::Null,
         Yaml::Bool(b) => Value::Bool(*b),
@@ -608,7 +609,7 @@ fn to_json(value: &Yaml) -> Result<Value, &'static str> {
                 let f = n.as_f64().unwrap_or(f64::NAN);
                 serde_json::Number::from_f64(f)
                     .map(Value::Number)
-                    .ok_or("a finite number (NaN and infinity cannot be passed on)")?
+                    .ok_or(("a finite number", "NaN or infinity"))?
             }
         }
         Yaml::String(s) => Value::String(s.clone()),
@@ -617,14 +618,17 @@ fn to_json(value: &Yaml) -> Result<Value, &'static str> {
             let mut object = serde_json::Map::new();
             for (k, v) in map {
                 let Yaml::String(k) = k else {
-                    return Err("a mapping with string keys");
+                    return Err(("string keys", "a mapping with other keys"));
                 };
                 object.insert(k.clone(), to_json(v)?);
             }
             Value::Object(object)
         }
         Yaml::Tagged(_) => {
-            return Err("a plain value (YAML tags such as `!foo` are not supported)");
+            return Err((
+                "a plain value (no YAML tags such as `!foo`)",
+                "a tagged value",
+            ));
         }
     })
 }
@@ -698,14 +702,11 @@ impl Reader<'_> {
     fn json(&mut self, value: &Yaml, location: &Location, key: &str) -> Option<Value> {
         match to_json(value) {
             Ok(json) => Some(json),
-            Err(expected) => {
+            Err((expected, found)) => {
                 self.push(
                     ConfigProblem::new(
                         location.clone(),
-                        ProblemKind::WrongType {
-                            expected,
-                            found: "something else",
-                        },
+                        ProblemKind::WrongType { expected, found },
                     )
                     .key(key),
                 );

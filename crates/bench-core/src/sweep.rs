@@ -193,35 +193,40 @@ pub fn load_sweep(
 fn expand(file: &ConfigFile, problems: &mut Problems) -> Vec<RunDraft> {
     let mut drafts = Vec::new();
     for entry in &file.experiments {
-        let merged = merge(&file.fixed_args, &entry.args);
-        // (arg, alternatives): a swept key has its list elements, the others their value.
-        let mut fixed: Vec<(&Arg, &Value)> = Vec::new();
-        let mut swept: Vec<(&Arg, &[Value])> = Vec::new();
-        for arg in &merged {
-            match &arg.value {
-                // An empty list is reported by `check_keys`; read it as absent here.
-                Value::Array(items) if items.is_empty() => {}
-                Value::Array(_) if arg.key == "prompt-template" && is_prompt_pair(&arg.value) => {
-                    fixed.push((arg, &arg.value));
-                }
-                Value::Array(items) => swept.push((arg, items)),
-                value => fixed.push((arg, value)),
+        let mut merged = merge(&file.fixed_args, &entry.args);
+        // An empty list is reported by `check_keys`; read it as absent here.
+        merged.retain(|arg| !arg.value.as_array().is_some_and(Vec::is_empty));
+        // Each arg's alternatives: a sweep list's elements, or the value itself.
+        let is_sweep = |arg: &Arg| {
+            arg.value.is_array() && !(arg.key == "prompt-template" && is_prompt_pair(&arg.value))
+        };
+        let alternatives: Vec<&[Value]> = merged
+            .iter()
+            .map(|arg| match &arg.value {
+                Value::Array(items) if is_sweep(arg) => items.as_slice(),
+                value => std::slice::from_ref(value),
+            })
+            .collect();
+        // Swept keys in sorted order (bytes of the kebab-case key), the last varying fastest.
+        let mut swept: Vec<usize> = (0..merged.len())
+            .filter(|&i| is_sweep(&merged[i]))
+            .collect();
+        swept.sort_by(|&a, &b| merged[a].key.cmp(&merged[b].key));
+        let lengths: Vec<usize> = swept.iter().map(|&i| alternatives[i].len()).collect();
+        for combination in product(&lengths) {
+            let mut pick = vec![0; merged.len()];
+            for (&arg, &choice) in swept.iter().zip(&combination) {
+                pick[arg] = choice;
             }
-        }
-        // Sorted key order (bytes of the kebab-case key), the last key varying fastest.
-        swept.sort_by(|a, b| a.0.key.cmp(&b.0.key));
-        for combination in product(&swept.iter().map(|(_, v)| v.len()).collect::<Vec<_>>()) {
-            let mut choices: Vec<Choice<'_>> = Vec::with_capacity(merged.len());
-            for arg in &merged {
-                if let Some((_, value)) = fixed.iter().find(|(a, _)| std::ptr::eq(*a, arg)) {
-                    choices.push(Choice { arg, value });
-                } else if let Some(i) = swept.iter().position(|(a, _)| std::ptr::eq(*a, arg)) {
-                    choices.push(Choice {
-                        arg,
-                        value: &swept[i].1[combination[i]],
-                    });
-                }
-            }
+            let choices: Vec<Choice<'_>> = merged
+                .iter()
+                .zip(&alternatives)
+                .zip(&pick)
+                .map(|((arg, values), &i)| Choice {
+                    arg,
+                    value: &values[i],
+                })
+                .collect();
             if let Some(draft) = build_run(entry, &choices, file.settings.strict_args, problems) {
                 drafts.push(draft);
             }

@@ -315,6 +315,21 @@ fn repeated_values_give_one_run_with_a_note() {
 }
 
 #[test]
+fn values_json_cannot_carry_are_refused() {
+    assert_eq!(
+        problems(&one_experiment("temperature: .nan\nseed: !int 5\n1: x")),
+        [
+            format!("{E}: expected a string key, found an integer"),
+            format!("{E}, `temperature`: expected a finite number, found NaN or infinity"),
+            format!(
+                "{E}, `seed`: expected a plain value (no YAML tags such as `!foo`), found a \
+                 tagged value"
+            ),
+        ]
+    );
+}
+
+#[test]
 fn yaml_anchors_and_merge_keys() {
     let yaml = "\
 script: s.py
