@@ -331,16 +331,11 @@ mod tests {
     use super::*;
     use std::io::Cursor;
 
-    const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
+    use crate::test_support::{assert_every_fixture_tested, open_fixture};
 
     /// The highest class of a shared failure fixture, read as `analyze` reads a file.
     fn fixture_class(name: &str) -> Option<FailureClass> {
-        let path = format!("{SHARED}/fixtures/failures/{name}");
-        let file = std::fs::File::open(&path).unwrap_or_else(|e| {
-            panic!(
-                "shared fixture `{path}` is missing ({e}): the tests need ../shared beside the repo"
-            )
-        });
+        let file = open_fixture(&format!("failures/{name}"));
         classes_in_reader(file).unwrap().first().copied()
     }
 
@@ -471,18 +466,7 @@ mod tests {
             "error-traceback.out",
             "clean-run.out",
         ];
-        let dir = format!("{SHARED}/fixtures/failures");
-        let entries = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("shared fixtures `{dir}` missing ({e})"));
-        for entry in entries {
-            let name = entry.unwrap().file_name().into_string().unwrap();
-            if name != "README.md" {
-                assert!(
-                    tested.contains(&name.as_str()),
-                    "no test for fixture `{name}`"
-                );
-            }
-        }
+        assert_every_fixture_tested("failures", &tested);
     }
 
     #[test]

@@ -413,15 +413,10 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
+    use crate::test_support::{assert_every_fixture_tested, open_fixture};
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{SHARED}/fixtures/vllm/{name}");
-        std::fs::read(&path).unwrap_or_else(|e| {
-            panic!(
-                "shared fixture `{path}` is missing ({e}): the tests need ../shared beside the repo"
-            )
-        })
+        crate::test_support::fixture(&format!("vllm/{name}"))
     }
 
     /// The README's columns: records, then the four means with six decimals (`empty` for none).
@@ -439,10 +434,7 @@ mod tests {
     /// A shared fixture parsed from its file, checked against the same bytes fed one at a
     /// time through the smallest buffer.
     fn fixture_row(name: &str) -> [String; 5] {
-        let path = format!("{SHARED}/fixtures/vllm/{name}");
-        let file = std::fs::File::open(&path)
-            .unwrap_or_else(|e| panic!("shared fixture `{path}` is missing ({e})"));
-        let metrics = parse_reader(file).unwrap();
+        let metrics = parse_reader(open_fixture(&format!("vllm/{name}"))).unwrap();
         let mut parser = ServerLogParser::with_buffer_size(MIN_BUFFER_SIZE);
         for byte in fixture(name) {
             parser.feed(&[byte]);
@@ -518,18 +510,7 @@ mod tests {
             "v1-optional-fields.log",
             "v1-no-records.log",
         ];
-        let dir = format!("{SHARED}/fixtures/vllm");
-        let entries = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("shared fixtures `{dir}` missing ({e})"));
-        for entry in entries {
-            let name = entry.unwrap().file_name().into_string().unwrap();
-            if name != "README.md" {
-                assert!(
-                    tested.contains(&name.as_str()),
-                    "no test for fixture `{name}`"
-                );
-            }
-        }
+        assert_every_fixture_tested("vllm", &tested);
     }
 
     /// A V1 record line (as `v1-data-parallel.log` writes them).

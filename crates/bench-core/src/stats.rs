@@ -31,7 +31,7 @@ pub struct StatsTotals {
 }
 
 /// Why a stats file could not be read as valid stats.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum StatsError {
     /// Not JSON (e.g. truncated).
     #[error("not valid JSON: {0}")]
@@ -387,15 +387,8 @@ impl MergedStats {
 mod tests {
     use super::*;
 
-    const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
-
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{SHARED}/fixtures/stats/{name}");
-        std::fs::read(&path).unwrap_or_else(|e| {
-            panic!(
-                "shared fixture `{path}` is missing ({e}): the tests need ../shared beside the repo"
-            )
-        })
+        crate::test_support::fixture(&format!("stats/{name}"))
     }
 
     /// The README's columns (`e2e_time` to `failed_requests`), six decimals as in the CSV.
@@ -451,16 +444,9 @@ mod tests {
 
     #[test]
     fn every_shared_stats_fixture_has_a_test() {
-        let dir = format!("{SHARED}/fixtures/stats");
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("shared fixtures `{dir}` missing ({e})"))
-            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-            .filter(|name| name != "README.md")
-            .collect();
-        names.sort();
-        assert_eq!(
-            names,
-            ["one-task-dummy-server.json", "two-tasks-merged.json"]
+        crate::test_support::assert_every_fixture_tested(
+            "stats",
+            &["one-task-dummy-server.json", "two-tasks-merged.json"],
         );
     }
 
