@@ -294,18 +294,19 @@ impl RecordScanner {
         while let Some(i) = self.marker.find(&text[pos..]) {
             let at = pos + i;
             pos = at + MARKER.len();
-            let header = read_header(&text[at..]);
-            if matches!(header, Header::NotRecord) {
-                continue;
-            }
+            let undecided = match read_header(&text[at..]) {
+                Header::Record => false,
+                // At a line's end, text that ends mid-header is no record.
+                Header::Undecided if !complete => true,
+                Header::Undecided | Header::NotRecord => continue,
+            };
             if let Some(start) = current.take() {
                 self.add_record(&text[start..at]);
             }
-            match header {
-                Header::Record => current = Some(at),
-                Header::Undecided if !complete => return Some(at),
-                Header::Undecided | Header::NotRecord => {}
+            if undecided {
+                return Some(at);
             }
+            current = Some(at);
         }
         let start = current?;
         if complete {
@@ -757,11 +758,14 @@ mod tests {
             avg_gpu_kvc_usage: Some((1.0 + 20.0 * 3.0 + 50.0) / 22.0),
             avg_prefix_cache_hit_rate: Some((1.0 + 20.0 * 4.0 + 10.0) / 22.0),
         };
-        let mut parser = ServerLogParser::with_buffer_size(MIN_BUFFER_SIZE);
-        for piece in log.as_bytes().chunks(97) {
-            parser.feed(piece);
+        // Buffer sizes that cut the long line at many places in and between records.
+        for size in (MIN_BUFFER_SIZE..MIN_BUFFER_SIZE + 400).step_by(13) {
+            let mut parser = ServerLogParser::with_buffer_size(size);
+            for piece in log.as_bytes().chunks(97) {
+                parser.feed(piece);
+            }
+            assert_eq!(parser.finish(), expected, "buffer of {size} bytes");
         }
-        assert_eq!(parser.finish(), expected);
         assert_eq!(parse_bytes(log.as_bytes()), expected);
     }
 
