@@ -21,3 +21,6 @@ pub mod stats;
 pub mod summary;
 pub mod sweep;
 pub mod validate;
+
+#[cfg(test)]
+mod test_support;
