@@ -65,9 +65,9 @@ fn print_dry_run(out: &mut impl Write, sweep: &Sweep) -> std::io::Result<()> {
         "dry run: {} runs ({} distinct names) would be submitted: {} jobs, {} GPUs, {} GPU-hours",
         sweep.runs.len(),
         sweep.distinct_names(),
-        thousands(cost.jobs.to_string()),
-        thousands(cost.gpus.to_string()),
-        thousands(format!("{:.1}", cost.gpu_hours)),
+        thousands(&cost.jobs.to_string()),
+        thousands(&cost.gpus.to_string()),
+        thousands(&format!("{:.1}", cost.gpu_hours)),
     )?;
     if cost.without_time_limit > 0 {
         writeln!(
@@ -80,10 +80,10 @@ fn print_dry_run(out: &mut impl Write, sweep: &Sweep) -> std::io::Result<()> {
 }
 
 /// A decimal number with `,` between thousands: `3002.8` -> `3,002.8`.
-fn thousands(number: String) -> String {
+fn thousands(number: &str) -> String {
     let (int, frac) = number
         .split_once('.')
-        .map_or((number.as_str(), None), |(i, f)| (i, Some(f)));
+        .map_or((number, None), |(i, f)| (i, Some(f)));
     let mut out = String::new();
     for (i, c) in int.chars().enumerate() {
         if i > 0 && (int.len() - i) % 3 == 0 {
@@ -104,10 +104,10 @@ mod tests {
 
     #[test]
     fn thousands_separators() {
-        assert_eq!(thousands("3002.8".into()), "3,002.8");
-        assert_eq!(thousands("1514".into()), "1,514");
-        assert_eq!(thousands("759".into()), "759");
-        assert_eq!(thousands("1234567".into()), "1,234,567");
-        assert_eq!(thousands("0.5".into()), "0.5");
+        assert_eq!(thousands("3002.8"), "3,002.8");
+        assert_eq!(thousands("1514"), "1,514");
+        assert_eq!(thousands("759"), "759");
+        assert_eq!(thousands("1234567"), "1,234,567");
+        assert_eq!(thousands("0.5"), "0.5");
     }
 }
