@@ -131,7 +131,7 @@ pub fn closest_arg(key: &str) -> Option<&'static str> {
     closest(key, KNOWN_ARGS.iter().map(|a| a.key))
 }
 
-/// What kind of value a JSON value is, for messages ("a string", "a float", ...).
+/// What kind of value a JSON value is, for messages ("a string", "a float", "a list", ...).
 pub fn describe(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",

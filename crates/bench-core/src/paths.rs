@@ -158,7 +158,7 @@ pub enum SegmentError {
     /// speculative-config JSON that is not an object.
     #[error("speculative-config must be a JSON object, not {kind}")]
     SpecNotObject {
-        /// What the JSON is instead (`an array`, `a number`, ...).
+        /// What the JSON is instead (`a list`, `an integer`, ...).
         kind: &'static str,
     },
     /// A `method` that is neither a string nor null.
@@ -277,7 +277,7 @@ impl SpeculativeDecoding {
         })?;
         let Value::Object(object) = json else {
             return Err(SegmentError::SpecNotObject {
-                kind: json_kind(&json),
+                kind: crate::args::describe(&json),
             });
         };
         let tokens = object
@@ -321,18 +321,6 @@ impl SpeculativeDecoding {
     /// Whether speculative decoding is on (the segment is not `spec_none`).
     pub fn is_set(&self) -> bool {
         !matches!(self, SpeculativeDecoding::None)
-    }
-}
-
-/// What kind of JSON a value is, for messages.
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -631,7 +619,7 @@ mod tests {
         ));
         assert_eq!(
             SpeculativeDecoding::parse(Some("[1, 2]")),
-            Err(SegmentError::SpecNotObject { kind: "an array" })
+            Err(SegmentError::SpecNotObject { kind: "a list" })
         );
         assert_eq!(
             SpeculativeDecoding::parse(Some(r#""ngram""#)),

@@ -776,7 +776,7 @@ fn rejects_speculative_config_not_json_and_not_an_object() {
                  write it as a JSON object in a string, e.g. '{{\"method\": \"ngram\", \"num_speculative_tokens\": 6}}'"
             ),
             format!(
-                "{E}, `speculative-config`, value `[6]`: speculative-config must be a JSON object, not an array"
+                "{E}, `speculative-config`, value `[6]`: speculative-config must be a JSON object, not a list"
             ),
         ]
     );
