@@ -58,6 +58,11 @@ usage() {
     exit 2
 }
 
+# Whether process $1 is a zombie: a daemon's exited first fork lingers as one until reaped.
+is_zombie() {
+    grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
 # The pid in pid file $1 if that process is alive and its command name is $2; nothing otherwise.
 live_pid() {
     local file="$1" name="$2" pid comm
@@ -65,16 +70,16 @@ live_pid() {
     pid="$(tr -dc '0-9' <"$file")"
     [[ -n "$pid" ]] || return 0
     comm="$(cat "/proc/$pid/comm" 2>/dev/null || true)"
-    if [[ "$comm" == "$name" ]]; then
+    if [[ "$comm" == "$name" ]] && ! is_zombie "$pid"; then
         printf '%s\n' "$pid"
     fi
 }
 
-# Pids of running processes named $1 other than $2 (this script's own daemon, may be empty).
+# Pids of live processes named $1 other than $2 (this script's own daemon, may be empty).
 other_pids() {
     local name="$1" ours="$2" pid
     for pid in $(pgrep -x "$name" || true); do
-        [[ "$pid" == "$ours" ]] || printf '%s ' "$pid"
+        [[ "$pid" == "$ours" ]] || is_zombie "$pid" || printf '%s ' "$pid"
     done
 }
 
@@ -161,7 +166,7 @@ make_gpu_devices() {
 # Starts munged as the munge user unless one already runs; records the pid only if started here.
 start_munge() {
     local pid
-    if pgrep -x munged >/dev/null; then
+    if [[ -n "$(other_pids munged "")" ]]; then
         return 0
     fi
     if [[ ! -s /etc/munge/munge.key ]]; then
@@ -198,14 +203,17 @@ start_daemon() {
 }
 
 # The node's state as scontrol spells it (IDLE, MIXED, DOWN+NOT_RESPONDING, ...), and its reason.
+# Both print nothing while slurmctld does not answer.
 node_state() {
-    SLURM_CONF="$CONF" scontrol -o show node "$NODE" 2>/dev/null |
-        sed -n 's/.* State=\([^ ]*\).*/\1/p'
+    local line
+    line="$(SLURM_CONF="$CONF" scontrol -o show node "$NODE" 2>/dev/null || true)"
+    sed -n 's/.* State=\([^ ]*\).*/\1/p' <<<"$line"
 }
 
 node_reason() {
-    SLURM_CONF="$CONF" scontrol -o show node "$NODE" 2>/dev/null |
-        sed -n 's/.* Reason=\(.*\)$/\1/p'
+    local line
+    line="$(SLURM_CONF="$CONF" scontrol -o show node "$NODE" 2>/dev/null || true)"
+    sed -n 's/.* Reason=\(.*\)$/\1/p' <<<"$line"
 }
 
 # Waits until the node takes jobs: IDLE (or MIXED/ALLOCATED when jobs are running).
@@ -307,7 +315,9 @@ cmd_down() {
     lock_state_dir
     local ours=0 name
     for name in slurmd slurmctld munged; do
-        [[ -n "$(live_pid "$RUN_DIR/$name.pid" "$name")" ]] && ours=1
+        if [[ -n "$(live_pid "$RUN_DIR/$name.pid" "$name")" ]]; then
+            ours=1
+        fi
     done
     if ((ours)); then
         require_root down

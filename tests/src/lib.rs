@@ -8,6 +8,10 @@
 //! the test ends. The cluster needs root to start; when it cannot start, the test fails with
 //! the script's own words (never skips).
 //!
+//! [`BatchJob`] covers the usual test job (unique name, own output folder, cancelled if the
+//! test fails); the plain commands ([`sbatch`], [`squeue_me`], [`scancel`],
+//! [`wait_until_gone`], [`job_record`]) serve scripts written by `launch`:
+//!
 //! ```no_run
 //! use std::time::Duration;
 //!
@@ -22,19 +26,24 @@
 //!         format!("--job-name={name}"),
 //!         format!("--output={}/%j.out", dir.path().display()),
 //!         "--gpus=1".to_owned(),
+//!         "--cpus-per-task=1".to_owned(),
 //!         format!("--mem-per-cpu={}M", cluster.mem_per_cpu_mb()),
 //!     ],
 //!     "echo hello",
 //! )?;
 //! let job_id = bench_tests::sbatch(&script)?;
-//! bench_tests::wait_until_gone(&job_id, Duration::from_secs(60))?;
+//! let _cancel = bench_tests::CancelOnDrop::new(job_id.clone());
+//! bench_tests::wait_until_gone(&job_id, Duration::from_mins(1))?;
 //! let out = std::fs::read_to_string(dir.path().join(format!("{job_id}.out")))?;
 //! assert_eq!(out, "hello\n");
 //! # Ok(())
 //! # }
 //! ```
 
+pub mod job;
 pub mod slurm;
+
+pub use job::{BatchJob, SubmittedJob};
 
 pub use slurm::{
     CancelOnDrop, Cluster, ClusterLease, JobId, JobRecord, QueueEntry, cluster, cluster_exclusive,

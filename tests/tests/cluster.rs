@@ -6,54 +6,38 @@
 //! apart by unique names and output folders. The test that restarts the cluster lives in
 //! `cluster_restart.rs`.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bench_tests::{
-    CancelOnDrop, QueueEntry, cluster, job_record, out_files, output_dir, sbatch, scancel,
-    script_path, squeue_me, state_dir, unique_name, wait_until_gone, write_batch_script,
+    BatchJob, QueueEntry, cluster, job_record, out_files, output_dir, scancel, script_path,
+    squeue_me, state_dir,
 };
 
 /// Generous bound for a job that finishes at once (it may wait for a CPU behind other tests'
 /// jobs): only a guard against a hung test.
 const QUICK_JOB_LIMIT: Duration = Duration::from_mins(3);
 
-/// `--output` and `--error` directives writing `{dir}/{job id}.out`.
-fn output_directives(dir: &Path) -> [String; 2] {
-    let out = format!("{}/%j.out", dir.display());
-    [format!("--output={out}"), format!("--error={out}")]
-}
-
 #[test]
 fn gpus_2_job_sees_two_gpus_and_sbatch_parsable_returns_its_job_id() -> anyhow::Result<()> {
     let cluster = cluster();
-    let dir = output_dir();
-    let name = unique_name("gpus");
-    let [output, error] = output_directives(dir.path());
-    let script = write_batch_script(
-        dir.path(),
-        &name,
-        &[
-            format!("--job-name={name}"),
-            output,
-            error,
-            "--gpus=2".to_owned(),
-            "--cpus-per-task=1".to_owned(),
-            format!("--mem-per-cpu={}M", cluster.mem_per_cpu_mb()),
-        ],
+    let job = BatchJob::new("gpus")
+        .directive("--gpus=2")
+        .directive("--cpus-per-task=1")
+        .directive(format!("--mem-per-cpu={}M", cluster.mem_per_cpu_mb()));
+    let submitted = job.submit(
         "echo \"SLURM_GPUS_ON_NODE=${SLURM_GPUS_ON_NODE:-unset}\"\n\
          echo \"CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-unset}\"",
     )?;
-
-    let job_id = sbatch(&script)?;
-    let _cancel = CancelOnDrop::new(job_id.clone());
-    wait_until_gone(&job_id, QUICK_JOB_LIMIT)?;
+    submitted.wait_until_gone(QUICK_JOB_LIMIT)?;
 
     // `%j` in --output is the job id: the .out named after sbatch's answer proves it is one.
-    let out_path = dir.path().join(format!("{job_id}.out"));
-    let out = std::fs::read_to_string(&out_path)
-        .map_err(|error| anyhow::anyhow!("no `{}`: {error}", out_path.display()))?;
+    let job_id = submitted.job_id();
+    assert_eq!(
+        out_files(job.dir()),
+        vec![job.dir().join(format!("{job_id}.out"))]
+    );
+    let out = submitted.read_out()?;
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 2, "unexpected job output:\n{out}");
     assert_eq!(lines[0], "SLURM_GPUS_ON_NODE=2");
@@ -65,7 +49,7 @@ fn gpus_2_job_sees_two_gpus_and_sbatch_parsable_returns_its_job_id() -> anyhow::
         2,
         "two GPUs in CUDA_VISIBLE_DEVICES, got `{devices}`"
     );
-    let record = job_record(&job_id)?;
+    let record = job_record(job_id)?;
     assert_eq!(
         (record.state.as_str(), record.exit_code.as_str()),
         ("COMPLETED", "0:0")
@@ -76,48 +60,36 @@ fn gpus_2_job_sees_two_gpus_and_sbatch_parsable_returns_its_job_id() -> anyhow::
 #[test]
 fn held_job_is_listed_with_its_comment_and_scancel_removes_it() -> anyhow::Result<()> {
     let _cluster = cluster();
-    let dir = output_dir();
-    let name = unique_name("held");
-    let comment = format!("bench:{}", unique_name("token"));
-    let [output, error] = output_directives(dir.path());
-    let script = write_batch_script(
-        dir.path(),
-        &name,
-        &[
-            format!("--job-name={name}"),
-            output,
-            error,
-            "--hold".to_owned(),
-            format!("--comment={comment}"),
-        ],
-        "echo should not run",
-    )?;
+    let comment = format!("bench:{}", bench_tests::unique_name("token"));
+    let job = BatchJob::new("held")
+        .directive("--hold")
+        .directive(format!("--comment={comment}"));
+    let submitted = job.submit("echo should not run")?;
+    let job_id = submitted.job_id();
 
-    let job_id = sbatch(&script)?;
-    let _cancel = CancelOnDrop::new(job_id.clone());
     let listed: Vec<QueueEntry> = squeue_me()?
         .into_iter()
-        .filter(|entry| entry.job_id == job_id)
+        .filter(|entry| entry.job_id == *job_id)
         .collect();
     assert_eq!(
         listed,
         vec![QueueEntry {
             job_id: job_id.clone(),
-            name: name.clone(),
+            name: job.name().to_owned(),
             state: "PENDING".to_owned(),
             comment,
         }]
     );
 
-    scancel(&job_id)?;
-    wait_until_gone(&job_id, QUICK_JOB_LIMIT)?;
+    scancel(job_id)?;
+    submitted.wait_until_gone(QUICK_JOB_LIMIT)?;
     assert!(
-        squeue_me()?.iter().all(|entry| entry.job_id != job_id),
+        squeue_me()?.iter().all(|entry| entry.job_id != *job_id),
         "job `{job_id}` still listed after scancel"
     );
-    assert_eq!(job_record(&job_id)?.state, "CANCELLED");
+    assert_eq!(job_record(job_id)?.state, "CANCELLED");
     assert!(
-        out_files(dir.path()).is_empty(),
+        out_files(job.dir()).is_empty(),
         "a held job that was cancelled never ran"
     );
     Ok(())
@@ -126,28 +98,14 @@ fn held_job_is_listed_with_its_comment_and_scancel_removes_it() -> anyhow::Resul
 #[test]
 fn job_over_its_time_limit_is_killed_with_the_due_to_time_limit_line() -> anyhow::Result<()> {
     let cluster = cluster();
-    let dir = output_dir();
-    let name = unique_name("timeout");
-    let [output, error] = output_directives(dir.path());
     // SLURM's smallest limit is one minute; the kill comes shortly after it (contract 2
     // section 6 saw 9 to 30 s), so this test takes about a minute and a half.
-    let script = write_batch_script(
-        dir.path(),
-        &name,
-        &[
-            format!("--job-name={name}"),
-            output,
-            error,
-            "--time=1".to_owned(),
-        ],
-        "echo started\nsleep 600\necho not killed",
-    )?;
+    let job = BatchJob::new("timeout").directive("--time=1");
+    let submitted = job.submit("echo started\nsleep 600\necho not killed")?;
+    submitted.wait_until_gone(Duration::from_mins(5))?;
 
-    let job_id = sbatch(&script)?;
-    let _cancel = CancelOnDrop::new(job_id.clone());
-    wait_until_gone(&job_id, Duration::from_mins(5))?;
-
-    let out = std::fs::read_to_string(dir.path().join(format!("{job_id}.out")))?;
+    let out = submitted.read_out()?;
+    let job_id = submitted.job_id();
     let node = cluster.node();
     let prefix = format!("slurmstepd-{node}: error: *** JOB {job_id} ON {node} CANCELLED AT ");
     let suffix = " DUE TO TIME LIMIT ***";
@@ -168,7 +126,7 @@ fn job_over_its_time_limit_is_killed_with_the_due_to_time_limit_line() -> anyhow
         !out.contains("not killed"),
         "the job was not killed:\n{out}"
     );
-    assert_eq!(job_record(&job_id)?.state, "TIMEOUT");
+    assert_eq!(job_record(job_id)?.state, "TIMEOUT");
     Ok(())
 }
 
@@ -186,32 +144,19 @@ fn is_iso_timestamp(text: &str) -> bool {
 #[test]
 fn job_whose_output_folder_is_missing_fails_without_any_out() -> anyhow::Result<()> {
     let _cluster = cluster();
-    let dir = output_dir();
-    let name = unique_name("nofolder");
-    let missing = dir.path().join("inference_logs/slurm_logs");
-    let out = format!("{}/%j_0.out", missing.display());
-    let script = write_batch_script(
-        dir.path(),
-        &name,
-        &[
-            format!("--job-name={name}"),
-            format!("--output={out}"),
-            format!("--error={out}"),
-        ],
-        "echo ran",
-    )?;
-
-    let job_id = sbatch(&script)?;
-    let _cancel = CancelOnDrop::new(job_id.clone());
-    wait_until_gone(&job_id, QUICK_JOB_LIMIT)?;
+    let job = BatchJob::new("nofolder");
+    let missing = job.dir().join("inference_logs/slurm_logs");
+    let job = job.output(format!("{}/%j_0.out", missing.display()));
+    let submitted = job.submit("echo ran")?;
+    submitted.wait_until_gone(QUICK_JOB_LIMIT)?;
 
     assert!(
-        !dir.path().join("inference_logs").exists(),
+        !job.dir().join("inference_logs").exists(),
         "SLURM created the missing folder"
     );
-    // Nowhere under the submit folder, not even a default `slurm-<id>.out`.
-    assert_eq!(out_files(dir.path()), Vec::<std::path::PathBuf>::new());
-    let record = job_record(&job_id)?;
+    // Nowhere under the submit folder either, not even a default `slurm-<id>.out`.
+    assert_eq!(out_files(job.dir()), Vec::<std::path::PathBuf>::new());
+    let record = job_record(submitted.job_id())?;
     assert_eq!(
         (record.state.as_str(), record.exit_code.as_str()),
         ("FAILED", "0:53")

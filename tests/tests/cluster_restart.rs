@@ -8,10 +8,7 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use bench_tests::{
-    CancelOnDrop, Cluster, cluster_exclusive, job_record, local_slurm, output_dir, sbatch,
-    state_dir, unique_name, wait_until_gone, write_batch_script,
-};
+use bench_tests::{BatchJob, Cluster, cluster_exclusive, job_record, local_slurm, state_dir};
 
 /// Runs `up` again when dropped, so a failing test does not leave the cluster down for the
 /// tests after it.
@@ -40,13 +37,23 @@ fn assert_success(step: &str, output: &Output) {
     );
 }
 
-/// How many processes run under this exact command name.
+/// How many live processes run under this exact command name (zombies left by a daemon's
+/// first fork, not yet reaped, do not count).
 fn process_count(name: &str) -> usize {
     let output = Command::new("pgrep")
         .args(["-x", name])
         .output()
         .expect("pgrep runs");
-    String::from_utf8_lossy(&output.stdout).lines().count()
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|status| {
+                !status
+                    .lines()
+                    .any(|line| line.starts_with("State:") && line.contains('Z'))
+            })
+        })
+        .count()
 }
 
 fn assert_up_and_idle(step: &str, cluster: &Cluster) {
@@ -96,23 +103,11 @@ fn up_twice_then_down_then_up_leaves_the_node_idle_each_time() -> anyhow::Result
     assert_up_and_idle("up after down", &cluster);
 
     // And it takes jobs again.
-    let dir = output_dir();
-    let name = unique_name("restarted");
-    let out = format!("{}/%j.out", dir.path().display());
-    let script = write_batch_script(
-        dir.path(),
-        &name,
-        &[format!("--job-name={name}"), format!("--output={out}")],
-        "echo after restart",
-    )?;
-    let job_id = sbatch(&script)?;
-    let _cancel = CancelOnDrop::new(job_id.clone());
-    wait_until_gone(&job_id, Duration::from_mins(2))?;
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join(format!("{job_id}.out")))?,
-        "after restart\n"
-    );
-    assert_eq!(job_record(&job_id)?.state, "COMPLETED");
+    let job = BatchJob::new("restarted");
+    let submitted = job.submit("echo after restart")?;
+    submitted.wait_until_gone(Duration::from_mins(2))?;
+    assert_eq!(submitted.read_out()?, "after restart\n");
+    assert_eq!(job_record(submitted.job_id())?.state, "COMPLETED");
     Ok(())
 }
 
