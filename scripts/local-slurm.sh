@@ -134,7 +134,7 @@ EOF
 }
 
 require_root() {
-    [[ "$(id -u)" == 0 ]] || die "\`$1\` needs root (it starts SLURM's daemons as root)" \
+    [[ "$(id -u)" == 0 ]] || die "\`$1\` needs root (SLURM's daemons run as root)" \
         "hint: run \`sudo $0 $1\`"
 }
 
@@ -235,9 +235,17 @@ wait_for_node() {
     done
 }
 
+# Serializes up/down calls on fd 9. A user other than root may only read the lock file, which
+# flock accepts; without one there is no cluster yet, and starting one needs root anyway.
 lock_state_dir() {
-    mkdir -p "$STATE_DIR"
-    exec 9>"$STATE_DIR/lock"
+    if [[ "$(id -u)" == 0 ]]; then
+        mkdir -p "$STATE_DIR"
+        exec 9>"$STATE_DIR/lock"
+    elif [[ -r "$STATE_DIR/lock" ]]; then
+        exec 9<"$STATE_DIR/lock"
+    else
+        return 0
+    fi
     flock 9
 }
 
