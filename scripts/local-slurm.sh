@@ -67,7 +67,7 @@ is_zombie() {
 live_pid() {
     local file="$1" name="$2" pid comm
     [[ -r "$file" ]] || return 0
-    pid="$(tr -dc '0-9' <"$file")"
+    pid="$(tr -dc '0-9' 2>/dev/null <"$file" || true)"
     [[ -n "$pid" ]] || return 0
     comm="$(cat "/proc/$pid/comm" 2>/dev/null || true)"
     if [[ "$comm" == "$name" ]] && ! is_zombie "$pid"; then
