@@ -9,9 +9,11 @@
 
 pub mod config;
 pub mod failure;
+pub mod fields;
 pub mod metrics;
 pub mod naming;
 pub mod paths;
+pub mod rows;
 pub mod server_log;
 pub mod slurm_time;
 pub mod state;
