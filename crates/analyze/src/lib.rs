@@ -106,8 +106,14 @@ fn report(problems: &[String], findings: &Findings, skipped: &[String]) {
     for (component, run) in &findings.unknown_components {
         let _ = writeln!(
             stderr,
-            "warning: unknown path component `{component}` (first in `{run}`): ignored\n\
-             hint: below the model the layout is tp{{T}}-pp{{P}}-dp{{D}}/mns_{{N}}/mnbt_{{M}}/gmu_{{G}}/bs_{{B}}/kvc_*/spec_*/quant_*"
+            "warning: unknown path component `{component}` (first in `{run}`): ignored"
+        );
+    }
+    if !findings.unknown_components.is_empty() {
+        let _ = writeln!(
+            stderr,
+            "hint: below the model the layout is \
+             tp{{T}}-pp{{P}}-dp{{D}}/mns_{{N}}/mnbt_{{M}}/gmu_{{G}}/bs_{{B}}/kvc_*/spec_*/quant_*"
         );
     }
     if findings.runs_without_out > 0 {
