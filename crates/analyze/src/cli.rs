@@ -26,8 +26,8 @@ Examples:
 /// (each whole or not at all) and prints the tables on stdout.
 ///
 /// Exit code 0 when the tree was analyzed (runs that could not be read are reported on
-/// stderr and in their row's comment), 2 when `--root` is missing, not a folder or empty,
-/// 1 when the outputs could not be written.
+/// stderr and in their row's comment), 2 when `--root` is missing, not a folder or empty (or
+/// `--out` is a file), 1 when the outputs could not be written.
 #[derive(Debug, Parser)]
 #[command(name = "analyze", version, after_long_help = EXAMPLES)]
 pub struct Args {
@@ -87,5 +87,15 @@ mod tests {
         assert_eq!(args.out, None);
         assert_eq!(args.jobs, NonZeroUsize::new(3));
         assert!(!args.quiet);
+    }
+
+    #[test]
+    fn help_text() {
+        insta::assert_snapshot!(
+            Args::command()
+                .term_width(100)
+                .render_long_help()
+                .to_string()
+        );
     }
 }

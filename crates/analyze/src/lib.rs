@@ -154,6 +154,13 @@ fn print_stdout(text: &str) -> anyhow::Result<()> {
 pub fn run(args: &cli::Args) -> anyhow::Result<ExitCode> {
     check_root(&args.root)?;
     let out_dir = args.out.as_deref().unwrap_or(&args.root);
+    if out_dir.exists() && !out_dir.is_dir() {
+        return Err(UsageError(format!(
+            "`--out` `{}` is not a folder\nhint: name a folder for the CSV files (it is created if missing)",
+            out_dir.display()
+        ))
+        .into());
+    }
     fs::create_dir_all(out_dir)
         .with_context(|| format!("failed to create `--out` `{}`", out_dir.display()))?;
     let pool = rayon::ThreadPoolBuilder::new()

@@ -685,6 +685,47 @@ fn build_small_tree(experiment: &str, model: &str, tp: u64) -> Tree {
 }
 
 #[test]
+fn each_attempt_is_classified_by_its_own_out_and_the_latest_is_kept() {
+    let tree = Tree::new();
+    // Two attempts of one run, no stats.json: the older ran out of GPU memory, the newer hit
+    // its time limit. Per row, the classes are its own .out's plus the server log's (clean
+    // here); the newer attempt (job 20 > 10) is the row kept.
+    tree.run(&run_path("tier0", "SmolA", "tp1", 256, 8192, "spec_none"))
+        .out("10_0.out", fixture("failures/oom-torch.log"))
+        .out("20_0.out", fixture("failures/timeout.out"))
+        .server_log(fixture("vllm/v1-plain-idle.log"));
+    // A second run whose server log has the OOM: it outranks the .out's timeout.
+    tree.run(&run_path("tier0", "SmolA", "tp1", 512, 8192, "spec_none"))
+        .out("30_0.out", fixture("failures/timeout.out"))
+        .server_log(fixture("failures/oom-torch.log"));
+    let output = tree.analyze(&[]);
+    assert!(output.status.success());
+    let (_, rows) = tree.csv("benchmarking_results.csv");
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows[0]["path"].ends_with("/20_0.out"),
+        "{}",
+        rows[0]["path"]
+    );
+    assert_eq!(rows[0]["comment"], "timeout");
+    assert_eq!(rows[1]["comment"], "OOM");
+}
+
+#[test]
+fn out_that_is_a_file_is_a_usage_error() {
+    let tree = build_small_tree("tier0", "SmolA", 1);
+    tree.file("reports", "a file");
+    let output = tree.analyze(&["--out", "reports"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("`--out` `reports` is not a folder"),
+        "{stderr}"
+    );
+    assert!(!tree.root().join("benchmarking_results.csv").exists());
+}
+
+#[test]
 fn no_baseline_anywhere_writes_no_summary() {
     // tp 3 is not a baseline tp (1, 2, 4, 8).
     let tree = build_small_tree("tier0", "SmolA", 3);
