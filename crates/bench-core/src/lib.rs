@@ -7,10 +7,12 @@
 //! passed in by the binaries as values, readers or small traits.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod args;
 pub mod config;
 pub mod failure;
 pub mod fields;
 pub mod metrics;
+pub mod model_config;
 pub mod naming;
 pub mod paths;
 pub mod rows;
@@ -20,3 +22,7 @@ pub mod state;
 pub mod stats;
 pub mod summary;
 pub mod sweep;
+pub mod validate;
+
+#[cfg(test)]
+mod test_support;
