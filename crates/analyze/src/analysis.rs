@@ -13,11 +13,8 @@ use bench_core::rows::Row;
 use bench_core::server_log::{LogMetrics, parse_reader};
 
 use crate::run_files::RunDirFiles;
-use crate::state::{self, Completion, RunFiles};
-use crate::walk::{INFERENCE_LOGS, RunDir};
-
-/// The folder of a run's SLURM output files, below the run directory.
-const SLURM_LOGS: &str = "inference_logs/slurm_logs";
+use crate::walk::RunDir;
+use bench_core::state::{self, Completion, RunFiles, SLURM_LOGS_DIR};
 
 /// What one run directory gives.
 #[derive(Debug, Default)]
@@ -41,7 +38,7 @@ pub fn analyze_run(run: &RunDir) -> RunOutcome {
         ..RunOutcome::default()
     };
     let files = RunDirFiles::new(&run.path);
-    let out_names: Vec<String> = match files.list(SLURM_LOGS) {
+    let out_names: Vec<String> = match files.list(SLURM_LOGS_DIR) {
         Ok(names) => names
             .into_iter()
             .filter(|name| Path::new(name).extension().is_some_and(|ext| ext == "out"))
@@ -114,8 +111,7 @@ pub fn analyze_run(run: &RunDir) -> RunOutcome {
 /// file's place in it.
 fn out_path(run_path: &Path, out_name: &str) -> String {
     run_path
-        .join(INFERENCE_LOGS)
-        .join("slurm_logs")
+        .join(SLURM_LOGS_DIR)
         .join(out_name)
         .to_string_lossy()
         .into_owned()
@@ -143,7 +139,7 @@ fn failed_rows(
                 .map_err(clone_io)
                 .and_then(|server| {
                     let mut classes: Vec<FailureClass> =
-                        files.failure_classes(&format!("{SLURM_LOGS}/{name}"))?;
+                        files.failure_classes(&format!("{SLURM_LOGS_DIR}/{name}"))?;
                     classes.extend_from_slice(server);
                     Ok(classes)
                 });

@@ -7,11 +7,8 @@ pub mod analysis;
 pub mod cli;
 pub mod output;
 pub mod run_files;
-mod state_shim;
 pub mod tables;
 pub mod walk;
-
-use state_shim as state;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use bench_core::failure::{FailureClass, classes_in_reader};
 
-use crate::state::RunFiles;
+use bench_core::state::RunFiles;
 
 /// The files below one run directory.
 #[derive(Debug, Clone)]

@@ -247,7 +247,7 @@ mod tests {
         let rows = [
             row("tier0-tiny", "SmolLM2", Some(28_391.0), |_| {}),
             row("tier0-tiny", "SmolLM2", Some(30_000.0), |f| {
-                f.mns = Some(512)
+                f.mns = Some(512);
             }),
             row("tier0-tiny", "SmolLM2", Some(29_000.0), |f| f.tp = Some(2)),
             row("tier1-tiny", "SmolLM2", Some(45_540.0), |f| {
