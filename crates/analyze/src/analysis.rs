@@ -11,10 +11,10 @@ use bench_core::fields::fields_from_components;
 use bench_core::metrics::{Comment, RowMetrics, gpu_count};
 use bench_core::rows::Row;
 use bench_core::server_log::{LogMetrics, parse_reader};
+use bench_core::state::{self, Completion, RunFiles, SLURM_LOGS_DIR};
 
 use crate::run_files::RunDirFiles;
 use crate::walk::RunDir;
-use bench_core::state::{self, Completion, RunFiles, SLURM_LOGS_DIR};
 
 /// What one run directory gives.
 #[derive(Debug, Default)]
