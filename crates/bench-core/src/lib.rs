@@ -10,10 +10,12 @@
 pub mod args;
 pub mod config;
 pub mod failure;
+pub mod fields;
 pub mod metrics;
 pub mod model_config;
 pub mod naming;
 pub mod paths;
+pub mod rows;
 pub mod server_log;
 pub mod slurm_time;
 pub mod state;
