@@ -68,7 +68,10 @@ fn a_sweep_launches_completes_analyzes_and_resubmits_only_its_failures() {
     assert_eq!(first.len(), 8, "8 runs expected: {first:#?}");
     for run in &first {
         assert_eq!(run.decision, "submitted", "{run:#?}");
-        assert!(run.job_id.is_some(), "a submitted run has a job id: {run:#?}");
+        assert!(
+            run.job_id.is_some(),
+            "a submitted run has a job id: {run:#?}"
+        );
     }
     let run_dirs: BTreeSet<&str> = first.iter().map(|run| run.run_dir.as_str()).collect();
     assert_eq!(run_dirs.len(), 8, "every run has its own directory");
@@ -241,18 +244,23 @@ fn check_row(dir: &Path, run: &RunLine, rows: &[BTreeMap<String, String>]) {
     let run_dir = dir.join(&run.run_dir);
     if let Some(class) = failure_class(&run.run_dir) {
         assert_eq!(row["comment"], class, "{row:#?}");
-        for column in ["output_tps_per_gpu", "completion_tokens_total", "inference_time"] {
+        for column in [
+            "output_tps_per_gpu",
+            "completion_tokens_total",
+            "inference_time",
+        ] {
             assert_eq!(row[column], "", "a failed run has no metrics: {row:#?}");
         }
         return;
     }
-    let stats = ModelCall::read(&run_dir.join("inference_logs/stats.json")).unwrap_or_else(|error| {
-        panic!(
-            "run `{}` did not complete where launch expected it: {error:#}\n{}",
-            run.name,
-            stats_files(dir)
-        )
-    });
+    let stats =
+        ModelCall::read(&run_dir.join("inference_logs/stats.json")).unwrap_or_else(|error| {
+            panic!(
+                "run `{}` did not complete where launch expected it: {error:#}\n{}",
+                run.name,
+                stats_files(dir)
+            )
+        });
     assert_eq!(row["comment"], "", "{row:#?}");
     assert_eq!(stats.successful_requests, DOCUMENTS, "{stats:?}");
     assert_eq!(
@@ -266,7 +274,10 @@ fn check_row(dir: &Path, run: &RunLine, rows: &[BTreeMap<String, String>]) {
         format!("{expected_tps:.6}"),
         "{row:#?}"
     );
-    assert_eq!(row["completion_tokens_total"], stats.completion_tokens.to_string());
+    assert_eq!(
+        row["completion_tokens_total"],
+        stats.completion_tokens.to_string()
+    );
     assert_eq!(row["prompt_tokens_total"], stats.prompt_tokens.to_string());
     assert_eq!(
         row["successful_requests"],
@@ -295,7 +306,11 @@ impl ModelCall {
             .with_context(|| format!("`{}` is not a JSON list", path.display()))?;
         let stats = steps
             .iter()
-            .find(|step| step["name"].as_str().is_some_and(|name| name.contains("Model call")))
+            .find(|step| {
+                step["name"]
+                    .as_str()
+                    .is_some_and(|name| name.contains("Model call"))
+            })
             .map(|step| &step["stats"])
             .with_context(|| format!("no `Model call` step in `{}`", path.display()))?;
         let total = |key: &str| {
@@ -342,7 +357,12 @@ fn stats_files(dir: &Path) -> String {
             if path.is_dir() {
                 pending.push(path);
             } else if path.file_name().is_some_and(|name| name == "stats.json") {
-                found.push(path.strip_prefix(dir).unwrap_or(&path).display().to_string());
+                found.push(
+                    path.strip_prefix(dir)
+                        .unwrap_or(&path)
+                        .display()
+                        .to_string(),
+                );
             }
         }
     }
@@ -476,8 +496,8 @@ impl Binaries {
 }
 
 fn read_csv(path: &Path) -> anyhow::Result<Vec<BTreeMap<String, String>>> {
-    let mut reader =
-        csv::Reader::from_path(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let mut reader = csv::Reader::from_path(path)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
     let headers = reader.headers()?.clone();
     ensure!(
         headers.iter().any(|header| header == "output_tps_per_gpu"),
@@ -513,13 +533,16 @@ fn python_with_datatrove() -> PathBuf {
     let output = Command::new("python3")
         .args([
             "-c",
-            "import sys, datatrove, httpx, aiofiles, aiosqlite; print(sys.executable)",
+            "import sys, httpx, aiofiles, aiosqlite\n\
+             from datatrove.pipeline.inference.run_inference import InferenceRunner\n\
+             from datatrove.pipeline.inference.servers import DummyServer\n\
+             print(sys.executable)",
         ])
         .output()
         .unwrap_or_else(|error| panic!("cannot run `python3`: {error}; install Python 3.10+"));
     assert!(
         output.status.success(),
-        "`python3` lacks the stand-in's packages: {}\nhint: python3 -m pip install 'datatrove[io]' httpx aiofiles aiosqlite (as .ci/run does)",
+        "`python3` lacks the stand-in's packages: {}\nhint: python3 -m pip install 'datatrove[io]>=0.10,<0.11' httpx aiofiles aiosqlite (.ci/run does it in a virtual environment)",
         String::from_utf8_lossy(&output.stderr).trim()
     );
     PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
