@@ -29,8 +29,10 @@ Examples:
 /// `squeue --me`.
 ///
 /// Human output goes to stderr; `--json` writes one JSON object per run to stdout.
+///
 /// Exit codes: 0 all went as decided, 1 a submission failed, 2 invalid command line, config
-/// or template (nothing submitted), 3 SLURM could not be queried (nothing submitted).
+/// or template (nothing submitted), 3 SLURM could not be queried (nothing submitted), 130
+/// interrupted (the submission under way is recorded, the rest are not attempted).
 #[derive(Debug, Parser)]
 #[command(name = "launch", version, after_long_help = EXAMPLES)]
 pub struct Args {

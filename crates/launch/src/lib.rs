@@ -262,6 +262,11 @@ fn submit_all(
     let mut interrupted = false;
     for p in planned.iter_mut() {
         if p.decision == Decision::WouldSubmit {
+            if stop.is_none() && interrupt.is_raised() {
+                interrupted = true;
+                stop = Some("interrupted".into());
+                eprintln!("interrupted: no further runs are submitted");
+            }
             if let Some(reason) = &stop {
                 p.decision = Decision::NotAttempted {
                     reason: reason.clone(),
@@ -283,11 +288,6 @@ fn submit_all(
                     stop = Some(
                         "an earlier submission failed and `continue_on_failure` is false".into(),
                     );
-                }
-                if interrupt.is_raised() && !interrupted {
-                    interrupted = true;
-                    stop = Some("interrupted".into());
-                    eprintln!("interrupted: no further runs are submitted");
                 }
             }
         }
