@@ -18,3 +18,5 @@ pub mod state;
 pub mod stats;
 pub mod summary;
 pub mod sweep;
+#[cfg(test)]
+mod test_support;

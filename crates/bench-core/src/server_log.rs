@@ -1,8 +1,16 @@
 //! Streaming parser of vLLM server-log metric records (shared contract 3 section 5).
 //!
-//! INTERFACE (owned by issue 3; signatures fixed so other modules can build against them).
+//! A metrics record is each occurrence of
+//! `Avg prompt throughput: X tokens/s, Avg generation throughput: Y tokens/s` once ANSI
+//! colour sequences are removed; its fields are read from its text up to the next record or
+//! the end of the line. Server logs can be many GB, so the parser reads through a buffer of
+//! fixed size: it removes colour sequences as bytes arrive, looks for the record marker with
+//! one `memmem` search over the whole buffer (lines without it cost nothing more), and
+//! allocates nothing per line. Bytes need not be UTF-8.
 
 use std::io::Read;
+
+use memchr::memmem;
 
 /// Means over a server log's metric records. Each `avg_*` is `None` when no record carries
 /// that field.
@@ -21,7 +29,765 @@ pub struct LogMetrics {
 }
 
 /// Parse a whole server log from a reader, in constant memory whatever its size.
-pub fn parse_reader<R: Read>(reader: R) -> std::io::Result<LogMetrics> {
-    let _ = reader;
-    unimplemented!("issue 3")
+///
+/// Errors: those of the reader (`Interrupted` reads are retried).
+pub fn parse_reader<R: Read>(mut reader: R) -> std::io::Result<LogMetrics> {
+    let mut parser = ServerLogParser::new();
+    loop {
+        match reader.read(parser.spare()) {
+            Ok(0) => return Ok(parser.finish()),
+            Ok(n) => parser.commit(n),
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Parse a server log held in memory (the same rules as [`parse_reader`]).
+pub fn parse_bytes(log: &[u8]) -> LogMetrics {
+    let mut parser = ServerLogParser::new();
+    parser.feed(log);
+    parser.finish()
+}
+
+/// The buffer size of [`ServerLogParser::new`], bytes.
+pub const DEFAULT_BUFFER_SIZE: usize = 128 * 1024;
+
+/// The smallest buffer [`ServerLogParser::with_buffer_size`] uses, bytes.
+pub const MIN_BUFFER_SIZE: usize = 1024;
+
+/// The text that starts every metrics record.
+const MARKER: &[u8] = b"Avg prompt throughput: ";
+/// What follows the prompt throughput's number in a record.
+const MIDDLE: &[u8] = b" tokens/s, Avg generation throughput: ";
+/// What follows the generation throughput's number in a record.
+const TAIL: &[u8] = b" tokens/s";
+/// The escape byte that starts an ANSI colour sequence (ESC `[` digits and `;` then `m`).
+const ESC: u8 = 0x1b;
+/// A possible colour sequence longer than this (bytes) is taken as text.
+const MAX_COLOUR_LEN: usize = 32;
+
+/// A push parser: hand it the log in pieces of any size with [`feed`](Self::feed) (a record
+/// may be split anywhere between two pieces), then call [`finish`](Self::finish).
+///
+/// Memory is the fixed buffer. A line longer than the buffer is read in parts: records on it
+/// are all found, but a single record longer than the buffer has its fields read only from
+/// its first buffer-full of text.
+pub struct ServerLogParser {
+    /// The fixed buffer: `[0, clean)` is colour-free text not yet parsed, starting at a line
+    /// start or inside a line whose earlier text holds no record; `[clean, filled)` is the
+    /// start of a possible colour sequence that the next bytes will complete or refute.
+    buf: Box<[u8]>,
+    clean: usize,
+    filled: usize,
+    scanner: RecordScanner,
+}
+
+/// Finds records in text and sums their fields.
+struct RecordScanner {
+    marker: memmem::Finder<'static>,
+    fields: Fields,
+    sums: Sums,
+}
+
+/// Searchers for the field labels of a record.
+struct Fields {
+    running: memmem::Finder<'static>,
+    waiting: memmem::Finder<'static>,
+    pending: memmem::Finder<'static>,
+    kv_cache: memmem::Finder<'static>,
+    prefix_cache: memmem::Finder<'static>,
+}
+
+/// Running sums and counts of each field.
+#[derive(Default)]
+struct Sums {
+    records: u64,
+    running: Mean,
+    waiting: Mean,
+    kv_cache: Mean,
+    prefix_cache: Mean,
+}
+
+#[derive(Default, Clone, Copy)]
+struct Mean {
+    sum: f64,
+    count: u64,
+}
+
+impl Mean {
+    fn add(&mut self, value: Option<f64>) {
+        if let Some(value) = value {
+            self.sum += value;
+            self.count += 1;
+        }
+    }
+
+    fn get(self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum / self.count as f64)
+    }
+}
+
+/// How the text at a marker occurrence reads.
+enum Header {
+    /// A record header.
+    Record,
+    /// Not a record.
+    NotRecord,
+    /// The text ended before it could tell.
+    Undecided,
+}
+
+impl Default for ServerLogParser {
+    fn default() -> Self {
+        ServerLogParser::new()
+    }
+}
+
+impl ServerLogParser {
+    /// A parser with a buffer of [`DEFAULT_BUFFER_SIZE`] bytes.
+    pub fn new() -> ServerLogParser {
+        ServerLogParser::with_buffer_size(DEFAULT_BUFFER_SIZE)
+    }
+
+    /// A parser with a buffer of `size` bytes (at least [`MIN_BUFFER_SIZE`]).
+    pub fn with_buffer_size(size: usize) -> ServerLogParser {
+        ServerLogParser {
+            buf: vec![0; size.max(MIN_BUFFER_SIZE)].into_boxed_slice(),
+            clean: 0,
+            filled: 0,
+            scanner: RecordScanner {
+                marker: memmem::Finder::new(MARKER),
+                fields: Fields {
+                    running: memmem::Finder::new(b"Running: "),
+                    waiting: memmem::Finder::new(b"Waiting: "),
+                    pending: memmem::Finder::new(b"Pending: "),
+                    kv_cache: memmem::Finder::new(b"GPU KV cache usage: "),
+                    prefix_cache: memmem::Finder::new(b"Prefix cache hit rate: "),
+                },
+                sums: Sums::default(),
+            },
+        }
+    }
+
+    /// Parse the next piece of the log.
+    pub fn feed(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let spare = self.spare();
+            let n = spare.len().min(data.len());
+            spare[..n].copy_from_slice(&data[..n]);
+            self.commit(n);
+            data = &data[n..];
+        }
+    }
+
+    /// The means over every record fed so far, the last line ending at the end of the log.
+    pub fn finish(mut self) -> LogMetrics {
+        // An unfinished colour sequence at the very end is plain text.
+        self.clean = self.filled;
+        self.scan_lines(self.clean);
+        let sums = &self.scanner.sums;
+        LogMetrics {
+            records: sums.records,
+            avg_running_reqs: sums.running.get(),
+            avg_waiting_reqs: sums.waiting.get(),
+            avg_gpu_kvc_usage: sums.kv_cache.get(),
+            avg_prefix_cache_hit_rate: sums.prefix_cache.get(),
+        }
+    }
+
+    /// The free part of the buffer, never empty between calls.
+    fn spare(&mut self) -> &mut [u8] {
+        &mut self.buf[self.filled..]
+    }
+
+    /// Take `n` bytes just written into [`spare`](Self::spare).
+    fn commit(&mut self, n: usize) {
+        self.filled += n;
+        self.strip_colours();
+        match memchr::memrchr(b'\n', &self.buf[..self.clean]) {
+            Some(last_newline) => {
+                self.scan_lines(last_newline + 1);
+                self.discard(last_newline + 1);
+            }
+            None if self.filled == self.buf.len() => self.split_long_line(),
+            None => {}
+        }
+    }
+
+    /// Remove the colour sequences of `[clean, filled)`, moving `clean` and `filled`.
+    fn strip_colours(&mut self) {
+        let end = self.filled;
+        let (mut read, mut write) = (self.clean, self.clean);
+        while let Some(i) = memchr::memchr(ESC, &self.buf[read..end]) {
+            let esc = read + i;
+            self.buf.copy_within(read..esc, write);
+            write += esc - read;
+            match colour_at(&self.buf[esc..end]) {
+                Colour::Sequence(len) => read = esc + len,
+                Colour::Undecided => {
+                    // Undecided until more bytes come: keep it after the clean text.
+                    self.buf.copy_within(esc..end, write);
+                    self.clean = write;
+                    self.filled = write + (end - esc);
+                    return;
+                }
+                Colour::Text => {
+                    self.buf[write] = ESC;
+                    write += 1;
+                    read = esc + 1;
+                }
+            }
+        }
+        if read != write {
+            self.buf.copy_within(read..end, write);
+        }
+        self.clean = write + (end - read);
+        self.filled = self.clean;
+    }
+
+    /// Drop the first `n` bytes of the buffer.
+    fn discard(&mut self, n: usize) {
+        self.buf.copy_within(n..self.filled, 0);
+        self.clean -= n;
+        self.filled -= n;
+    }
+
+    /// Parse every record in `buf[..end]`, which ends at a line end.
+    fn scan_lines(&mut self, end: usize) {
+        let text = &self.buf[..end];
+        let mut pos = 0;
+        while let Some(i) = self.scanner.marker.find(&text[pos..]) {
+            let first = pos + i;
+            let eol = memchr::memchr(b'\n', &text[first..]).map_or(end, |j| first + j);
+            self.scanner.scan(&text[first..eol], true);
+            pos = eol;
+        }
+    }
+
+    /// The buffer is full and holds no line end: parse the records that are complete and
+    /// keep only what may belong to one that is not.
+    fn split_long_line(&mut self) {
+        let text = &self.buf[..self.clean];
+        let keep_from = match self.scanner.scan(text, false) {
+            Some(start) if start > 0 => start,
+            open => {
+                if open.is_some() {
+                    // One record fills the buffer: read it as far as it goes.
+                    self.scanner.scan(text, true);
+                }
+                // Keep what could be the start of a marker.
+                self.clean.saturating_sub(MARKER.len() - 1)
+            }
+        };
+        self.discard(keep_from);
+    }
+}
+
+impl RecordScanner {
+    /// Parse the records of `text`, a piece of one line. When `complete` (the line ends
+    /// with `text`), every record is parsed and `None` returned. Otherwise the last record,
+    /// or text that may become one, is left unparsed and its start returned.
+    fn scan(&mut self, text: &[u8], complete: bool) -> Option<usize> {
+        let mut current: Option<usize> = None;
+        let mut pos = 0;
+        while let Some(i) = self.marker.find(&text[pos..]) {
+            let at = pos + i;
+            pos = at + MARKER.len();
+            let undecided = match read_header(&text[at..]) {
+                Header::Record => false,
+                // At a line's end, text that ends mid-header is no record.
+                Header::Undecided if !complete => true,
+                Header::Undecided | Header::NotRecord => continue,
+            };
+            if let Some(start) = current.take() {
+                self.add_record(&text[start..at]);
+            }
+            if undecided {
+                return Some(at);
+            }
+            current = Some(at);
+        }
+        let start = current?;
+        if complete {
+            self.add_record(&text[start..]);
+            None
+        } else {
+            Some(start)
+        }
+    }
+
+    /// Count one record and its fields.
+    fn add_record(&mut self, record: &[u8]) {
+        let fields = &self.fields;
+        let sums = &mut self.sums;
+        sums.records += 1;
+        sums.running
+            .add(field(record, &fields.running, b" reqs").and_then(|(_, v)| v));
+        let waiting = field(record, &fields.waiting, b" reqs");
+        let pending = field(record, &fields.pending, b" reqs");
+        let first = match (waiting, pending) {
+            (Some(w), Some(p)) => Some(if p.0 < w.0 { p } else { w }),
+            (w, p) => w.or(p),
+        };
+        sums.waiting.add(first.and_then(|(_, v)| v));
+        sums.kv_cache
+            .add(field(record, &fields.kv_cache, b"%").and_then(|(_, v)| v));
+        sums.prefix_cache
+            .add(field(record, &fields.prefix_cache, b"%").and_then(|(_, v)| v));
+    }
+}
+
+/// What an ESC byte starts.
+enum Colour {
+    /// A colour sequence of this many bytes, to remove.
+    Sequence(usize),
+    /// The text ends before it can tell.
+    Undecided,
+    /// No colour sequence: the ESC byte is text.
+    Text,
+}
+
+/// What the ESC byte at the start of `text` starts.
+fn colour_at(text: &[u8]) -> Colour {
+    match text.get(1) {
+        None => return Colour::Undecided,
+        Some(b'[') => {}
+        Some(_) => return Colour::Text,
+    }
+    let params = text[2..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit() || **b == b';')
+        .count();
+    match text.get(2 + params) {
+        Some(b'm') => Colour::Sequence(3 + params),
+        None if 2 + params < MAX_COLOUR_LEN => Colour::Undecided,
+        _ => Colour::Text,
+    }
+}
+
+/// The length of a run of digits and dots at the start of `text`.
+fn number_len(text: &[u8]) -> usize {
+    text.iter()
+        .take_while(|b| b.is_ascii_digit() || **b == b'.')
+        .count()
+}
+
+/// Whether `text` (starting with the marker) starts a record:
+/// `Avg prompt throughput: X tokens/s, Avg generation throughput: Y tokens/s`.
+fn read_header(text: &[u8]) -> Header {
+    let mut pos = MARKER.len();
+    for literal in [MIDDLE, TAIL] {
+        let digits = number_len(&text[pos..]);
+        pos += digits;
+        let rest = &text[pos..];
+        if rest.len() < literal.len() && literal.starts_with(rest) {
+            return Header::Undecided;
+        }
+        if digits == 0 || !rest.starts_with(literal) {
+            return Header::NotRecord;
+        }
+        pos += literal.len();
+    }
+    Header::Record
+}
+
+/// The first match of `label N suffix` in a record (N a run of digits and dots): its
+/// position, and N's value (`None` when N does not read as a number, e.g. `1.2.3`).
+fn field(record: &[u8], label: &memmem::Finder<'_>, suffix: &[u8]) -> Option<(usize, Option<f64>)> {
+    let label_len = label.needle().len();
+    label.find_iter(record).find_map(|at| {
+        let start = at + label_len;
+        let digits = number_len(&record[start..]);
+        let number = &record[start..start + digits];
+        (digits > 0 && record[start + digits..].starts_with(suffix)).then(|| {
+            let value = std::str::from_utf8(number)
+                .ok()
+                .and_then(|s| s.parse().ok());
+            (at, value)
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    use crate::test_support::{assert_every_fixture_tested, open_fixture};
+
+    fn fixture(name: &str) -> Vec<u8> {
+        crate::test_support::fixture(&format!("vllm/{name}"))
+    }
+
+    /// The README's columns: records, then the four means with six decimals (`empty` for none).
+    fn readme_row(m: &LogMetrics) -> [String; 5] {
+        let six = |x: Option<f64>| x.map_or_else(|| "empty".to_owned(), |x| format!("{x:.6}"));
+        [
+            m.records.to_string(),
+            six(m.avg_running_reqs),
+            six(m.avg_waiting_reqs),
+            six(m.avg_gpu_kvc_usage),
+            six(m.avg_prefix_cache_hit_rate),
+        ]
+    }
+
+    /// A shared fixture parsed from its file, checked against the same bytes fed one at a
+    /// time through the smallest buffer.
+    fn fixture_row(name: &str) -> [String; 5] {
+        let metrics = parse_reader(open_fixture(&format!("vllm/{name}"))).unwrap();
+        let mut parser = ServerLogParser::with_buffer_size(MIN_BUFFER_SIZE);
+        for byte in fixture(name) {
+            parser.feed(&[byte]);
+        }
+        assert_eq!(parser.finish(), metrics, "byte-by-byte feeding of `{name}`");
+        readme_row(&metrics)
+    }
+
+    #[test]
+    fn fixture_v0_swapped_pending() {
+        assert_eq!(
+            fixture_row("v0-swapped-pending.log"),
+            ["3", "23.666667", "27.666667", "76.466667", "empty"]
+        );
+    }
+
+    #[test]
+    fn fixture_v1_plain_idle() {
+        assert_eq!(
+            fixture_row("v1-plain-idle.log"),
+            ["3", "106.666667", "63.333333", "43.000000", "2.500000"]
+        );
+    }
+
+    #[test]
+    fn fixture_v1_apiserver_ansi() {
+        assert_eq!(
+            fixture_row("v1-apiserver-ansi.log"),
+            ["3", "254.000000", "698.000000", "82.800000", "11.000000"]
+        );
+    }
+
+    #[test]
+    fn fixture_v1_data_parallel() {
+        assert_eq!(
+            fixture_row("v1-data-parallel.log"),
+            ["4", "125.500000", "11.500000", "83.750000", "43.250000"]
+        );
+    }
+
+    #[test]
+    fn fixture_v1_glued_records() {
+        assert_eq!(
+            fixture_row("v1-glued-records.log"),
+            ["3", "31.333333", "3.000000", "52.000000", "0.000000"]
+        );
+    }
+
+    #[test]
+    fn fixture_v1_optional_fields() {
+        assert_eq!(
+            fixture_row("v1-optional-fields.log"),
+            ["2", "41.000000", "4.000000", "72.500000", "9.000000"]
+        );
+    }
+
+    #[test]
+    fn fixture_v1_no_records() {
+        assert_eq!(
+            fixture_row("v1-no-records.log"),
+            ["0", "empty", "empty", "empty", "empty"]
+        );
+    }
+
+    #[test]
+    fn every_shared_vllm_fixture_has_a_test() {
+        let tested = [
+            "v0-swapped-pending.log",
+            "v1-plain-idle.log",
+            "v1-apiserver-ansi.log",
+            "v1-data-parallel.log",
+            "v1-glued-records.log",
+            "v1-optional-fields.log",
+            "v1-no-records.log",
+        ];
+        assert_every_fixture_tested("vllm", &tested);
+    }
+
+    /// A V1 record line (as `v1-data-parallel.log` writes them).
+    fn record(running: u32, waiting: u32, kv: &str, prefix: &str) -> String {
+        format!(
+            "(APIServer pid=77) INFO 11-02 12:00:00 [loggers.py:271] Engine 000: Avg prompt throughput: 0.0 tokens/s, \
+             Avg generation throughput: 2200.0 tokens/s, Running: {running} reqs, Waiting: {waiting} reqs, \
+             GPU KV cache usage: {kv}%, Prefix cache hit rate: {prefix}%, MM cache hit rate: 0.0%\n"
+        )
+    }
+
+    /// A reader handing out at most `chunk` bytes per read, recording where reads ended.
+    struct Chunked<'a> {
+        data: &'a [u8],
+        pos: usize,
+        chunk: usize,
+        read_ends: Vec<usize>,
+    }
+
+    impl Read for Chunked<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.chunk).min(self.data.len() - self.pos);
+            buf[..n].copy_from_slice(&self.data[self.pos..self.pos + n]);
+            self.pos += n;
+            if n > 0 {
+                self.read_ends.push(self.pos);
+            }
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn log_much_larger_than_the_buffer_with_records_split_across_reads() {
+        let noise = b"(APIServer pid=77) INFO:     127.0.0.1:40112 - \"POST /v1/chat/completions HTTP/1.1\" 200 OK\n";
+        let mut log = Vec::new();
+        let mut record_spans = Vec::new();
+        for i in 0..2_000 {
+            for _ in 0..100 {
+                log.extend_from_slice(noise);
+            }
+            let (running, kv) = if i % 2 == 0 {
+                (10, "40.0")
+            } else {
+                (30, "60.0")
+            };
+            let line = record(running, 5, kv, "12.5");
+            record_spans.push(log.len()..log.len() + line.len());
+            log.extend_from_slice(line.as_bytes());
+        }
+        assert!(log.len() > 100 * DEFAULT_BUFFER_SIZE, "{} bytes", log.len());
+        let mut reader = Chunked {
+            data: &log,
+            pos: 0,
+            chunk: 7_919,
+            read_ends: Vec::new(),
+        };
+        let metrics = parse_reader(&mut reader).unwrap();
+        let split = record_spans
+            .iter()
+            .filter(|span| {
+                reader
+                    .read_ends
+                    .iter()
+                    .any(|end| span.start < *end && *end < span.end)
+            })
+            .count();
+        assert!(split > 10, "only {split} records were split across reads");
+        assert_eq!(
+            metrics,
+            LogMetrics {
+                records: 2_000,
+                avg_running_reqs: Some(20.0),
+                avg_waiting_reqs: Some(5.0),
+                avg_gpu_kvc_usage: Some(50.0),
+                avg_prefix_cache_hit_rate: Some(12.5),
+            }
+        );
+    }
+
+    #[test]
+    fn a_line_with_two_records_counts_both_and_keeps_their_fields_apart() {
+        // The first record has no prefix cache field: it must not take the second's.
+        let log = "INFO [loggers.py:271] Engine 000: Avg prompt throughput: 1.0 tokens/s, Avg generation throughput: 2.0 tokens/s, \
+                   Running: 10 reqs, Waiting: 1 reqs, GPU KV cache usage: 20.0%\
+                   INFO [loggers.py:271] Engine 001: Avg prompt throughput: 0.0 tokens/s, Avg generation throughput: 3.0 tokens/s, \
+                   Running: 20 reqs, Waiting: 3 reqs, GPU KV cache usage: 40.0%, Prefix cache hit rate: 50.0%\n";
+        assert_eq!(
+            parse_bytes(log.as_bytes()),
+            LogMetrics {
+                records: 2,
+                avg_running_reqs: Some(15.0),
+                avg_waiting_reqs: Some(2.0),
+                avg_gpu_kvc_usage: Some(30.0),
+                avg_prefix_cache_hit_rate: Some(50.0),
+            }
+        );
+    }
+
+    #[test]
+    fn a_value_that_is_not_a_number_counts_as_absent() {
+        let log = format!(
+            "{}{}",
+            record(10, 2, "1.2.3", "5.0"),
+            record(20, 4, "50.0", "7.0")
+        );
+        assert_eq!(
+            parse_bytes(log.as_bytes()),
+            LogMetrics {
+                records: 2,
+                avg_running_reqs: Some(15.0),
+                avg_waiting_reqs: Some(3.0),
+                avg_gpu_kvc_usage: Some(50.0),
+                avg_prefix_cache_hit_rate: Some(6.0),
+            }
+        );
+    }
+
+    #[test]
+    fn a_log_of_only_debug_idle_lines() {
+        // Idle intervals that vLLM logs at DEBUG are records like any other.
+        let idle = "DEBUG 11-02 08:01:00 [loggers.py:123] Engine 000: Avg prompt throughput: 0.0 tokens/s, \
+                    Avg generation throughput: 0.0 tokens/s, Running: 0 reqs, Waiting: 0 reqs, \
+                    GPU KV cache usage: 0.0%, Prefix cache hit rate: 0.0%\n";
+        assert_eq!(
+            parse_bytes(idle.repeat(3).as_bytes()),
+            LogMetrics {
+                records: 3,
+                avg_running_reqs: Some(0.0),
+                avg_waiting_reqs: Some(0.0),
+                avg_gpu_kvc_usage: Some(0.0),
+                avg_prefix_cache_hit_rate: Some(0.0),
+            }
+        );
+        // The engine's other idle chatter holds no record.
+        let chatter = "DEBUG 11-02 08:01:00 [core.py:770] EngineCore waiting for work.\n\
+                       DEBUG 11-02 08:01:10 [utils.py:750] Waiting for 1 local, 0 remote core engine proc(s) to start.\n";
+        assert_eq!(
+            parse_bytes(chatter.repeat(50).as_bytes()),
+            LogMetrics::default()
+        );
+    }
+
+    #[test]
+    fn a_non_utf8_byte_inside_a_line() {
+        let mut log = b"\xff\xfeINFO 04-09 17:20:00 [loggers.py:80] \xc3Avg prompt throughput: 4410.0 tokens/s, \
+            Avg generation throughput: 310.5 tokens/s, Running: 64 reqs, \xe2\x82 Waiting: 190 reqs, \
+            GPU KV cache usage: 41.0%, Prefix cache hit rate: 2.5% \x80\n"
+            .to_vec();
+        log.extend_from_slice(record(36, 10, "59.0", "7.5").as_bytes());
+        assert_eq!(
+            parse_bytes(&log),
+            LogMetrics {
+                records: 2,
+                avg_running_reqs: Some(50.0),
+                avg_waiting_reqs: Some(100.0),
+                avg_gpu_kvc_usage: Some(50.0),
+                avg_prefix_cache_hit_rate: Some(5.0),
+            }
+        );
+    }
+
+    #[test]
+    fn colour_sequences_anywhere_are_removed() {
+        let log = "\x1b[1;36m(APIServer pid=5151)\x1b[0;0m INFO Engine 000: Avg \x1b[32mprompt throughput: \x1b[1m9.0\x1b[0m tokens/s, \
+                   Avg generation throughput: 1.0 tokens/s, Running: \x1b[33m250\x1b[m reqs, Waiting: 7 reqs, \
+                   GPU KV cache usage: 63.2%\x1b[0m\n";
+        let expected = LogMetrics {
+            records: 1,
+            avg_running_reqs: Some(250.0),
+            avg_waiting_reqs: Some(7.0),
+            avg_gpu_kvc_usage: Some(63.2),
+            avg_prefix_cache_hit_rate: None,
+        };
+        assert_eq!(parse_bytes(log.as_bytes()), expected);
+        // Split anywhere, even inside a colour sequence.
+        for split in 0..log.len() {
+            let mut parser = ServerLogParser::with_buffer_size(MIN_BUFFER_SIZE);
+            parser.feed(&log.as_bytes()[..split]);
+            parser.feed(&log.as_bytes()[split..]);
+            assert_eq!(parser.finish(), expected, "split at {split}");
+        }
+        // An escape that starts no colour sequence stays text and breaks the label.
+        let broken = "Avg prompt throughput: 1 tokens/s, Avg generation throughput: 1 tokens/s, Running:\x1b(B 5 reqs, Waiting: 2 reqs\n";
+        let metrics = parse_bytes(broken.as_bytes());
+        assert_eq!(
+            (
+                metrics.records,
+                metrics.avg_running_reqs,
+                metrics.avg_waiting_reqs
+            ),
+            (1, None, Some(2.0))
+        );
+    }
+
+    #[test]
+    fn text_that_only_mentions_throughput_is_no_record() {
+        let log = "Avg prompt throughput: fast\n\
+                   Avg prompt throughput: 12.0 tokens/s, Running: 3 reqs\n\
+                   [LMCache INFO] Store throughput: 1.25 GB/s, Running: 3 reqs\n\
+                   Avg prompt throughput: 1.0 tokens/s, Avg generation throughput: tokens/s, Running: 3 reqs\n";
+        assert_eq!(parse_bytes(log.as_bytes()), LogMetrics::default());
+        // A non-record mention does not end the record before it.
+        let log = "Avg prompt throughput: 1 tokens/s, Avg generation throughput: 2 tokens/s, Avg prompt throughput: soon, Running: 4 reqs\n";
+        let metrics = parse_bytes(log.as_bytes());
+        assert_eq!((metrics.records, metrics.avg_running_reqs), (1, Some(4.0)));
+    }
+
+    #[test]
+    fn pending_is_waiting_and_the_first_match_wins() {
+        let log = "Avg prompt throughput: 1 tokens/s, Avg generation throughput: 2 tokens/s, Running: 1 reqs, Pending: 8 reqs, Waiting: 99 reqs, \
+                   Running: 77 reqs, GPU KV cache usage: 3%, GPU KV cache usage: 90%\n";
+        let metrics = parse_bytes(log.as_bytes());
+        assert_eq!(metrics.avg_running_reqs, Some(1.0));
+        assert_eq!(metrics.avg_waiting_reqs, Some(8.0));
+        assert_eq!(metrics.avg_gpu_kvc_usage, Some(3.0));
+    }
+
+    #[test]
+    fn external_prefix_cache_hit_rate_is_not_the_prefix_cache_hit_rate() {
+        let log = "Avg prompt throughput: 1 tokens/s, Avg generation throughput: 2 tokens/s, External prefix cache hit rate: 99.0%\n";
+        let metrics = parse_bytes(log.as_bytes());
+        assert_eq!(
+            (metrics.records, metrics.avg_prefix_cache_hit_rate),
+            (1, None)
+        );
+    }
+
+    #[test]
+    fn lines_longer_than_the_buffer() {
+        // A record after more than a buffer of text on its line, then several records on a
+        // line longer than the buffer, then a record on its own line.
+        let mut log = "x".repeat(5 * MIN_BUFFER_SIZE);
+        log.push_str(&record(1, 1, "1.0", "1.0").replace('\n', " "));
+        log.push('\n');
+        for i in 0..20 {
+            log.push_str(&record(10 + i, 2, "3.0", "4.0").replace('\n', "; "));
+        }
+        log.push('\n');
+        log.push_str(&record(100, 6, "50.0", "10.0"));
+        let expected = LogMetrics {
+            records: 22,
+            avg_running_reqs: Some(f64::from(1 + (10..30).sum::<u32>() + 100) / 22.0),
+            avg_waiting_reqs: Some(f64::from(1 + 20 * 2 + 6) / 22.0),
+            avg_gpu_kvc_usage: Some((1.0 + 20.0 * 3.0 + 50.0) / 22.0),
+            avg_prefix_cache_hit_rate: Some((1.0 + 20.0 * 4.0 + 10.0) / 22.0),
+        };
+        // Buffer sizes that cut the long line at many places in and between records.
+        for size in (MIN_BUFFER_SIZE..MIN_BUFFER_SIZE + 400).step_by(13) {
+            let mut parser = ServerLogParser::with_buffer_size(size);
+            for piece in log.as_bytes().chunks(97) {
+                parser.feed(piece);
+            }
+            assert_eq!(parser.finish(), expected, "buffer of {size} bytes");
+        }
+        assert_eq!(parse_bytes(log.as_bytes()), expected);
+    }
+
+    proptest! {
+        #[test]
+        fn any_split_gives_the_same_means(
+            cuts in proptest::collection::vec(0usize..4_000, 0..8),
+            size in MIN_BUFFER_SIZE..3 * MIN_BUFFER_SIZE,
+        ) {
+            let log: Vec<u8> = ["v1-apiserver-ansi.log", "v1-glued-records.log", "v0-swapped-pending.log"]
+                .iter()
+                .flat_map(|name| fixture(name))
+                .collect();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (log.len() + 1)).collect();
+            cuts.push(0);
+            cuts.push(log.len());
+            cuts.sort_unstable();
+            let mut parser = ServerLogParser::with_buffer_size(size);
+            for pair in cuts.windows(2) {
+                parser.feed(&log[pair[0]..pair[1]]);
+            }
+            prop_assert_eq!(parser.finish(), parse_bytes(&log));
+        }
+    }
 }

@@ -1,6 +1,12 @@
 //! datatrove's `stats.json` (shared contract 3 section 4).
 //!
-//! INTERFACE (owned by issue 3; signatures fixed so other modules can build against them).
+//! The file is a JSON list of pipeline steps `{name, time_stats, stats}`. It is valid when
+//! it parses and one step's name contains `Model call` and carries a `stats` object; that
+//! step gives the token and request counts, and the sum of every step's time gives the
+//! end-to-end time. When datatrove's separate merge job never ran, the per-task files
+//! `inference_logs/stats/*.json` are merged here the way datatrove's `merge_stats` does.
+
+use serde_json::{Map, Value};
 
 /// The values a row takes from a valid `stats.json` (the `Model call` step and the sum of
 /// the steps' times).
@@ -25,7 +31,7 @@ pub struct StatsTotals {
 }
 
 /// Why a stats file could not be read as valid stats.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum StatsError {
     /// Not JSON (e.g. truncated).
     #[error("not valid JSON: {0}")]
@@ -35,21 +41,603 @@ pub enum StatsError {
     Shape(String),
 }
 
+/// The text a step's name contains when it is the inference step.
+const MODEL_CALL: &str = "Model call";
+
 /// Read a merged `stats.json`.
+///
+/// Errors: [`StatsError::Json`] when the bytes are not JSON (a truncated file);
+/// [`StatsError::Shape`] when they are not a list of steps, no step named `Model call`
+/// has a `stats` object, or a count there is neither a number nor an object with a
+/// numeric `total`.
 pub fn parse_stats(bytes: &[u8]) -> Result<StatsTotals, StatsError> {
-    let _ = bytes;
-    unimplemented!("issue 3")
+    let steps = parse_steps(bytes)?;
+    let model = steps
+        .iter()
+        .find_map(|step| step.model_call_stats())
+        .ok_or_else(no_model_call)?;
+    let metric = |key| Metric::read(model, key);
+    let prompt = metric("prompt_tokens")?;
+    let completion = metric("completion_tokens")?;
+    Ok(StatsTotals {
+        prompt_tokens_total: count_of(prompt, "prompt_tokens")?,
+        completion_tokens_total: count_of(completion, "completion_tokens")?,
+        successful_requests: count_of(metric("successful_requests")?, "successful_requests")?,
+        failed_requests: count_of(metric("failed_requests")?, "failed_requests")?,
+        mean_input_tokens: prompt.and_then(Metric::mean),
+        mean_output_tokens: completion.and_then(Metric::mean),
+        inference_time: metric("inference_time")?.map(Metric::total),
+        e2e_time: sum_present(steps.iter().filter_map(|step| step.time)),
+    })
 }
 
 /// Merge per-task stats files (`inference_logs/stats/*.json`) as datatrove's `merge_stats`
 /// does, and read the result like [`parse_stats`].
+///
+/// Steps are matched by position and must carry the same names in every file. Counts and
+/// `inference_time` are summed over tasks; means are weighted by each task's `n` (a task
+/// whose stat has no mean makes the merged mean unknown, as a bare number does in a single
+/// file); a step's time is the mean over tasks of each task's `time_stats.global_mean`,
+/// else `time_stats.total`. Errors name the file by its position in `files` (from 1).
 pub fn merge_task_stats(files: &[&[u8]]) -> Result<StatsTotals, StatsError> {
-    let _ = files;
-    unimplemented!("issue 3")
+    let tasks = files
+        .iter()
+        .enumerate()
+        .map(|(i, bytes)| {
+            parse_steps(bytes).map_err(|err| match err {
+                StatsError::Json(msg) => StatsError::Json(format!("task file {}: {msg}", i + 1)),
+                StatsError::Shape(msg) => StatsError::Shape(format!("task file {}: {msg}", i + 1)),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let Some((first, others)) = tasks.split_first() else {
+        return Err(StatsError::Shape("no per-task stats files to merge".into()));
+    };
+    for (i, other) in others.iter().enumerate() {
+        let same =
+            other.len() == first.len() && other.iter().zip(first).all(|(a, b)| a.name == b.name);
+        if !same {
+            return Err(StatsError::Shape(format!(
+                "task file {} does not have the pipeline steps of task file 1 ({})",
+                i + 2,
+                step_names(first)
+            )));
+        }
+    }
+    let model_index = (0..first.len())
+        .find(|&i| {
+            tasks
+                .iter()
+                .any(|steps| steps[i].model_call_stats().is_some())
+        })
+        .ok_or_else(no_model_call)?;
+    let mut merged = MergedStats::default();
+    for steps in &tasks {
+        if let Some(stats) = steps[model_index].model_call_stats() {
+            merged.add(stats)?;
+        }
+    }
+    let step_time = |i: usize| {
+        let times: Vec<f64> = tasks.iter().filter_map(|steps| steps[i].time).collect();
+        (!times.is_empty()).then(|| times.iter().sum::<f64>() / times.len() as f64)
+    };
+    Ok(StatsTotals {
+        e2e_time: sum_present((0..first.len()).filter_map(step_time)),
+        ..merged.totals()?
+    })
 }
 
-/// The number of tasks an `executor.json` names (`"tasks": N`), if any.
+/// The number of tasks an `executor.json` names (`"tasks": N`, N > 0), if any.
 pub fn executor_tasks(bytes: &[u8]) -> Option<usize> {
-    let _ = bytes;
-    unimplemented!("issue 3")
+    let executor: Value = serde_json::from_slice(bytes).ok()?;
+    let tasks = usize::try_from(executor.get("tasks")?.as_u64()?).ok()?;
+    (tasks > 0).then_some(tasks)
+}
+
+/// One pipeline step, as far as the totals need it.
+struct Step {
+    name: String,
+    /// The step's time: `time_stats.global_mean`, else `time_stats.total`, seconds.
+    time: Option<f64>,
+    stats: Option<Map<String, Value>>,
+}
+
+impl Step {
+    /// The step's `stats` object when it is the `Model call` step.
+    fn model_call_stats(&self) -> Option<&Map<String, Value>> {
+        self.stats
+            .as_ref()
+            .filter(|_| self.name.contains(MODEL_CALL))
+    }
+}
+
+fn no_model_call() -> StatsError {
+    StatsError::Shape(format!(
+        "no `{MODEL_CALL}` step with a `stats` object (the inference step never ran)"
+    ))
+}
+
+fn step_names(steps: &[Step]) -> String {
+    steps
+        .iter()
+        .map(|step| format!("`{}`", step.name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn parse_steps(bytes: &[u8]) -> Result<Vec<Step>, StatsError> {
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|err| StatsError::Json(err.to_string()))?;
+    let Value::Array(items) = value else {
+        return Err(StatsError::Shape(format!(
+            "not a list of pipeline steps (found {})",
+            json_kind(&value)
+        )));
+    };
+    Ok(items
+        .into_iter()
+        .map(|item| {
+            let Value::Object(mut step) = item else {
+                return Step {
+                    name: String::new(),
+                    time: None,
+                    stats: None,
+                };
+            };
+            let name = match step.remove("name") {
+                Some(Value::String(name)) => name,
+                _ => String::new(),
+            };
+            let time = match step.get("time_stats") {
+                Some(Value::Object(time)) => time
+                    .get("global_mean")
+                    .and_then(Value::as_f64)
+                    .or_else(|| time.get("total").and_then(Value::as_f64)),
+                Some(bare) => bare.as_f64(),
+                None => None,
+            };
+            let stats = match step.remove("stats") {
+                Some(Value::Object(stats)) => Some(stats),
+                _ => None,
+            };
+            Step { name, time, stats }
+        })
+        .collect())
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// `None` when the iterator is empty, else the sum.
+fn sum_present(values: impl Iterator<Item = f64>) -> Option<f64> {
+    values.fold(None, |sum, x| Some(sum.unwrap_or(0.0) + x))
+}
+
+/// One stat of a step's `stats`: a bare number, or datatrove's object form.
+#[derive(Debug, Clone, Copy)]
+enum Metric {
+    Bare(f64),
+    Object {
+        total: f64,
+        n: Option<f64>,
+        mean: Option<f64>,
+    },
+}
+
+impl Metric {
+    /// The stat `key` of a `stats` object; `Ok(None)` when missing (or null).
+    fn read(stats: &Map<String, Value>, key: &str) -> Result<Option<Metric>, StatsError> {
+        let malformed = || {
+            StatsError::Shape(format!(
+                "`{key}` in the `{MODEL_CALL}` step is neither a number nor an object with a numeric `total`"
+            ))
+        };
+        match stats.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Object(object)) => {
+                let field = |name| object.get(name).and_then(Value::as_f64);
+                Ok(Some(Metric::Object {
+                    total: field("total").ok_or_else(malformed)?,
+                    n: field("n"),
+                    mean: field("mean"),
+                }))
+            }
+            Some(bare) => bare
+                .as_f64()
+                .map(Metric::Bare)
+                .map(Some)
+                .ok_or_else(malformed),
+        }
+    }
+
+    fn total(self) -> f64 {
+        match self {
+            Metric::Bare(total) | Metric::Object { total, .. } => total,
+        }
+    }
+
+    fn mean(self) -> Option<f64> {
+        match self {
+            Metric::Bare(_) => None,
+            Metric::Object { mean, .. } => mean,
+        }
+    }
+
+    /// How many values the stat holds and their mean, for weighting: `(0, _)` when the
+    /// total is 0 (datatrove writes an empty stat as a bare 0), `None` when unknown.
+    /// datatrove leaves `n` out when it is 1 or equals the total, so `n` = total / mean.
+    fn weighted_mean(self) -> Option<(f64, f64)> {
+        match self {
+            _ if self.total() == 0.0 => Some((0.0, 0.0)),
+            Metric::Bare(_) => None,
+            Metric::Object { total, n, mean } => {
+                let mean = mean?;
+                let n = n.or_else(|| (mean != 0.0).then(|| total / mean))?;
+                Some((n, mean))
+            }
+        }
+    }
+}
+
+/// A count (tokens or requests) from an optional stat: a missing one counts 0.
+fn count_of(metric: Option<Metric>, key: &str) -> Result<u64, StatsError> {
+    let total = metric.map_or(0.0, Metric::total);
+    to_count(total).ok_or_else(|| {
+        StatsError::Shape(format!(
+            "`{key}` in the `{MODEL_CALL}` step is `{total}`, not a count"
+        ))
+    })
+}
+
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "the value is checked finite, non-negative and below 2^64 first"
+)]
+fn to_count(x: f64) -> Option<u64> {
+    (0.0..18_446_744_073_709_551_616.0)
+        .contains(&x)
+        .then(|| x.round() as u64)
+}
+
+/// Per-task `Model call` stats summed as datatrove's `MetricStats.__add__` does.
+#[derive(Default)]
+struct MergedStats {
+    prompt: MergedMetric,
+    completion: MergedMetric,
+    successful: MergedMetric,
+    failed: MergedMetric,
+    inference_time: MergedMetric,
+}
+
+#[derive(Default)]
+struct MergedMetric {
+    /// Whether any task carried the stat.
+    present: bool,
+    total: f64,
+    /// Sum of `n` and of `mean * n`; `None` once a task's mean is unknown.
+    weights: Option<(f64, f64)>,
+    /// Whether a task's mean was unknown (so the merged mean is too).
+    mean_unknown: bool,
+}
+
+impl MergedMetric {
+    fn add(&mut self, metric: Option<Metric>) {
+        let Some(metric) = metric else { return };
+        self.present = true;
+        self.total += metric.total();
+        match metric.weighted_mean() {
+            Some((n, mean)) => {
+                let (sum_n, sum) = self.weights.unwrap_or_default();
+                self.weights = Some((sum_n + n, sum + mean * n));
+            }
+            None => self.mean_unknown = true,
+        }
+    }
+
+    fn mean(&self) -> Option<f64> {
+        let (n, sum) = self.weights.filter(|_| !self.mean_unknown)?;
+        (n > 0.0).then(|| sum / n)
+    }
+
+    fn count(&self, key: &str) -> Result<u64, StatsError> {
+        count_of(self.present.then_some(Metric::Bare(self.total)), key)
+    }
+}
+
+impl MergedStats {
+    fn add(&mut self, stats: &Map<String, Value>) -> Result<(), StatsError> {
+        self.prompt.add(Metric::read(stats, "prompt_tokens")?);
+        self.completion
+            .add(Metric::read(stats, "completion_tokens")?);
+        self.successful
+            .add(Metric::read(stats, "successful_requests")?);
+        self.failed.add(Metric::read(stats, "failed_requests")?);
+        self.inference_time
+            .add(Metric::read(stats, "inference_time")?);
+        Ok(())
+    }
+
+    fn totals(&self) -> Result<StatsTotals, StatsError> {
+        Ok(StatsTotals {
+            prompt_tokens_total: self.prompt.count("prompt_tokens")?,
+            completion_tokens_total: self.completion.count("completion_tokens")?,
+            successful_requests: self.successful.count("successful_requests")?,
+            failed_requests: self.failed.count("failed_requests")?,
+            mean_input_tokens: self.prompt.mean(),
+            mean_output_tokens: self.completion.mean(),
+            inference_time: self
+                .inference_time
+                .present
+                .then_some(self.inference_time.total),
+            e2e_time: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        crate::test_support::fixture(&format!("stats/{name}"))
+    }
+
+    /// The README's columns (`e2e_time` to `failed_requests`), six decimals as in the CSV.
+    fn readme_row(t: &StatsTotals) -> [String; 8] {
+        let six = |x: Option<f64>| x.map(|x| format!("{x:.6}")).unwrap_or_default();
+        [
+            six(t.e2e_time),
+            six(t.inference_time),
+            t.prompt_tokens_total.to_string(),
+            t.completion_tokens_total.to_string(),
+            six(t.mean_input_tokens),
+            six(t.mean_output_tokens),
+            t.successful_requests.to_string(),
+            t.failed_requests.to_string(),
+        ]
+    }
+
+    #[test]
+    fn fixture_one_task_dummy_server() {
+        let totals = parse_stats(&fixture("one-task-dummy-server.json")).unwrap();
+        assert_eq!(
+            readme_row(&totals),
+            [
+                "0.190319",
+                "0.187466",
+                "308",
+                "600",
+                "51.333333",
+                "100.000000",
+                "6",
+                "0"
+            ]
+        );
+    }
+
+    #[test]
+    fn fixture_two_tasks_merged() {
+        let totals = parse_stats(&fixture("two-tasks-merged.json")).unwrap();
+        assert_eq!(
+            readme_row(&totals),
+            [
+                "559.535424",
+                "909.949542",
+                "9823980",
+                "5567916",
+                "982.398000",
+                "556.791600",
+                "10000",
+                "0"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_shared_stats_fixture_has_a_test() {
+        crate::test_support::assert_every_fixture_tested(
+            "stats",
+            &["one-task-dummy-server.json", "two-tasks-merged.json"],
+        );
+    }
+
+    #[test]
+    fn truncated_file_is_not_json() {
+        let whole = fixture("one-task-dummy-server.json");
+        let err = parse_stats(&whole[..whole.len() / 2]).unwrap_err();
+        assert!(matches!(err, StatsError::Json(_)), "{err:?}");
+        assert!(matches!(parse_stats(b""), Err(StatsError::Json(_))));
+    }
+
+    #[test]
+    fn not_a_list_is_a_shape_error() {
+        let err = parse_stats(br#"{"name": "Model call", "stats": {}}"#).unwrap_err();
+        assert_eq!(
+            err,
+            StatsError::Shape("not a list of pipeline steps (found an object)".into())
+        );
+    }
+
+    #[test]
+    fn without_a_model_call_step_is_a_shape_error() {
+        let json =
+            br#"[{"name": "READER", "time_stats": {"total": 1.0}, "stats": {"documents": 6}},
+                        {"name": "Model call: Inference", "time_stats": {"total": 1.0}}]"#;
+        let err = parse_stats(json).unwrap_err();
+        assert!(
+            matches!(&err, StatsError::Shape(msg) if msg.contains("`Model call`")),
+            "{err:?}"
+        );
+        assert!(matches!(parse_stats(b"[]"), Err(StatsError::Shape(_))));
+    }
+
+    #[test]
+    fn bare_number_stats_give_totals_without_means() {
+        let json = br#"[{"name": "Model call", "time_stats": 2.5,
+            "stats": {"prompt_tokens": 308, "completion_tokens": 600, "successful_requests": 6,
+                      "failed_requests": 2, "inference_time": 1.75}}]"#;
+        assert_eq!(
+            parse_stats(json).unwrap(),
+            StatsTotals {
+                prompt_tokens_total: 308,
+                completion_tokens_total: 600,
+                successful_requests: 6,
+                failed_requests: 2,
+                mean_input_tokens: None,
+                mean_output_tokens: None,
+                inference_time: Some(1.75),
+                e2e_time: Some(2.5),
+            }
+        );
+    }
+
+    #[test]
+    fn missing_counts_are_zero_and_missing_times_empty() {
+        let json = br#"[{"name": "Model call", "stats": {"prompt_tokens": {"total": 10, "n": 2, "mean": 5.0}}}]"#;
+        assert_eq!(
+            parse_stats(json).unwrap(),
+            StatsTotals {
+                prompt_tokens_total: 10,
+                mean_input_tokens: Some(5.0),
+                ..StatsTotals::default()
+            }
+        );
+    }
+
+    #[test]
+    fn without_failed_requests_counts_zero() {
+        let json = br#"[{"name": "Model call: Inference", "time_stats": {"total": 4.0},
+            "stats": {"prompt_tokens": {"total": 40, "n": 4, "mean": 10.0},
+                      "completion_tokens": {"total": 80, "n": 4, "mean": 20.0},
+                      "successful_requests": {"total": 4, "unit": "request"},
+                      "inference_time": {"total": 3.5, "unit": "seconds"}}}]"#;
+        let totals = parse_stats(json).unwrap();
+        assert_eq!(totals.failed_requests, 0);
+        assert_eq!(totals.successful_requests, 4);
+        assert_eq!(totals.inference_time, Some(3.5));
+    }
+
+    #[test]
+    fn emoji_step_names() {
+        // Raw UTF-8 emoji, and the JSON escapes Python writes for them.
+        let json = "[{\"name\": \"📖 - READER: 🐿 Jsonl\", \"time_stats\": {\"total\": 0.5}},\
+            {\"name\": \"🔍 Model call: Inference 🔍\", \"time_stats\": {\"total\": 1.5},\
+             \"stats\": {\"prompt_tokens\": {\"total\": 7, \"mean\": 7.0}}},\
+            {\"name\": \"\\ud83d\\udcbd - WRITER: \\ud83d\\udc3f Jsonl\", \"time_stats\": {\"total\": 0.25}}]";
+        let totals = parse_stats(json.as_bytes()).unwrap();
+        assert_eq!(totals.prompt_tokens_total, 7);
+        assert_eq!(totals.mean_input_tokens, Some(7.0));
+        assert_eq!(totals.e2e_time, Some(2.25));
+    }
+
+    #[test]
+    fn global_mean_wins_over_total() {
+        let json = br#"[{"name": "Model call", "time_stats": {"total": 10.0, "global_mean": 5.0}, "stats": {}},
+                        {"name": "writer", "time_stats": {"total": 3.0}}]"#;
+        assert_eq!(parse_stats(json).unwrap().e2e_time, Some(8.0));
+    }
+
+    #[test]
+    fn a_count_that_is_not_a_number_is_a_shape_error() {
+        let json = br#"[{"name": "Model call", "stats": {"prompt_tokens": "many"}}]"#;
+        assert!(matches!(parse_stats(json), Err(StatsError::Shape(_))));
+        let json = br#"[{"name": "Model call", "stats": {"prompt_tokens": -3}}]"#;
+        assert!(matches!(parse_stats(json), Err(StatsError::Shape(_))));
+    }
+
+    /// Two per-task files as datatrove's SLURM mode writes them (no `global_mean`).
+    const TASK_A: &[u8] = br#"[
+        {"name": "READER", "time_stats": {"total": 1.0, "n": 3, "mean": 0.333}, "stats": {"documents": 3}},
+        {"name": "Model call: Inference", "time_stats": {"total": 12.0, "unit": "total"},
+         "stats": {"prompt_tokens": {"total": 300, "n": 3, "mean": 100.0},
+                   "completion_tokens": {"total": 60, "n": 3, "mean": 20.0},
+                   "successful_requests": {"total": 3, "unit": "request"},
+                   "failed_requests": 1,
+                   "inference_time": {"total": 10.0, "unit": "seconds"}}}]"#;
+    const TASK_B: &[u8] = br#"[
+        {"name": "READER", "time_stats": {"total": 3.0, "n": 7, "mean": 0.43}, "stats": {"documents": 7}},
+        {"name": "Model call: Inference", "time_stats": {"total": 16.0, "unit": "total"},
+         "stats": {"prompt_tokens": {"total": 1400, "n": 7, "mean": 200.0},
+                   "completion_tokens": {"total": 210, "n": 7, "mean": 30.0},
+                   "successful_requests": {"total": 7, "unit": "request"},
+                   "inference_time": {"total": 20.0, "unit": "seconds"}}}]"#;
+
+    #[test]
+    fn two_tasks_merge_as_datatrove_does() {
+        // By hand: counts summed; means weighted by n: (3*100 + 7*200) / 10 = 170 and
+        // (3*20 + 7*30) / 10 = 27; inference time summed: 30; each step's time is the mean
+        // over tasks of the task totals: (1 + 3) / 2 + (12 + 16) / 2 = 16.
+        assert_eq!(
+            merge_task_stats(&[TASK_A, TASK_B]).unwrap(),
+            StatsTotals {
+                prompt_tokens_total: 1700,
+                completion_tokens_total: 270,
+                successful_requests: 10,
+                failed_requests: 1,
+                mean_input_tokens: Some(170.0),
+                mean_output_tokens: Some(27.0),
+                inference_time: Some(30.0),
+                e2e_time: Some(16.0),
+            }
+        );
+    }
+
+    #[test]
+    fn merge_infers_a_missing_n_from_the_mean() {
+        // datatrove leaves `n` out when it is 1: (1*50 + 3*10) / 4 = 20.
+        let one =
+            br#"[{"name": "Model call", "stats": {"prompt_tokens": {"total": 50, "mean": 50.0}}}]"#;
+        let three = br#"[{"name": "Model call", "stats": {"prompt_tokens": {"total": 30, "n": 3, "mean": 10.0}}}]"#;
+        let totals = merge_task_stats(&[one, three]).unwrap();
+        assert_eq!(totals.prompt_tokens_total, 80);
+        assert_eq!(totals.mean_input_tokens, Some(20.0));
+        // A task with no tokens (written as a bare 0) does not weigh; a bare count does
+        // not have a mean, so the merged mean is unknown.
+        let empty = br#"[{"name": "Model call", "stats": {"prompt_tokens": 0}}]"#;
+        assert_eq!(
+            merge_task_stats(&[three, empty]).unwrap().mean_input_tokens,
+            Some(10.0)
+        );
+        let bare = br#"[{"name": "Model call", "stats": {"prompt_tokens": 5}}]"#;
+        assert_eq!(
+            merge_task_stats(&[three, bare]).unwrap().mean_input_tokens,
+            None
+        );
+    }
+
+    #[test]
+    fn merge_errors() {
+        assert!(matches!(merge_task_stats(&[]), Err(StatsError::Shape(_))));
+        let err = merge_task_stats(&[TASK_A, b"[{"]).unwrap_err();
+        assert!(
+            matches!(&err, StatsError::Json(msg) if msg.starts_with("task file 2:")),
+            "{err:?}"
+        );
+        let other = br#"[{"name": "Model call: Inference", "stats": {}}]"#;
+        assert!(matches!(
+            merge_task_stats(&[TASK_A, other]),
+            Err(StatsError::Shape(_))
+        ));
+    }
+
+    #[test]
+    fn executor_task_counts() {
+        assert_eq!(
+            executor_tasks(br#"{"pipeline": [], "tasks": 2, "workers": -1}"#),
+            Some(2)
+        );
+        assert_eq!(executor_tasks(br#"{"tasks": 0}"#), None);
+        assert_eq!(executor_tasks(br#"{"workers": 1}"#), None);
+        assert_eq!(executor_tasks(br#"{"tasks": "2"}"#), None);
+        assert_eq!(executor_tasks(b"{\"tasks\": 2"), None);
+    }
 }
