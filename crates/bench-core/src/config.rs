@@ -1,7 +1,19 @@
-//! The sweep config (shared contract 1 section 1): YAML -> validated settings.
+//! The sweep config file (shared contract 1 section 1): YAML -> top-level settings, the
+//! `slurm:` section, `fixed_args` and the experiment entries, and the error type that lists
+//! every problem of a config at once.
 //!
-//! INTERFACE: [`SweepSettings`] and [`SlurmSettings`] are fixed (launch builds against
-//! them); parsing and validation are owned by issue 2.
+//! Expansion into runs and the checks across keys and runs live in [`crate::sweep`] and
+//! [`crate::validate`]; [`crate::sweep::load_sweep`] is the entry point.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use serde_json::Value;
+use serde_yaml::Value as Yaml;
+
+use crate::args::{closest, describe, kebab_case};
+use crate::paths::{NameError, SegmentError};
+use crate::slurm_time::SlurmTimeError;
 
 /// Top-level settings of a sweep config.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,4 +63,959 @@ impl Default for SlurmSettings {
             python: "python".into(),
         }
     }
+}
+
+/// The top-level keys of a sweep config, spelled exactly so (contract 1 section 1).
+pub const TOP_LEVEL_KEYS: &[&str] = &[
+    "script",
+    "continue_on_failure",
+    "strict_args",
+    "slurm",
+    "fixed_args",
+    "experiments",
+];
+
+/// The keys of an experiment entry.
+pub const EXPERIMENT_KEYS: &[&str] = &["name", "args"];
+
+/// The keys of the `slurm:` section (contract 1 section 1).
+pub const SLURM_KEYS: &[&str] = &[
+    "partition",
+    "account",
+    "cpus-per-gpu",
+    "mem-per-cpu",
+    "setup",
+    "sbatch-args",
+    "template",
+    "python",
+];
+
+/// Directives the built-in template sets itself (contract 2 section 1): `slurm.sbatch-args`
+/// may not repeat them.
+pub const TEMPLATE_DIRECTIVES: &[&str] = &[
+    "job-name",
+    "output",
+    "error",
+    "nodes",
+    "gpus",
+    "cpus-per-task",
+    "mem-per-cpu",
+    "time",
+    "qos",
+    "partition",
+    "account",
+    "reservation",
+    "comment",
+];
+
+/// Every problem of a sweep config, reported together (contract 1 section 5). Its message
+/// lists them all, one per line.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct ConfigErrors {
+    /// The config file, as the user named it.
+    pub file: String,
+    /// Every problem, in the order found; never empty.
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.problems.len();
+        write!(
+            f,
+            "invalid sweep config `{}`: {count} problem{}",
+            self.file,
+            if count == 1 { "" } else { "s" }
+        )?;
+        for problem in &self.problems {
+            write!(f, "\n  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One problem of a sweep config: where, which key and value, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigProblem {
+    /// Where in the file.
+    pub location: Location,
+    /// The key as written, when the problem is about one.
+    pub key: Option<String>,
+    /// The value, rendered short (strings raw, other values as JSON), when it matters.
+    pub value: Option<String>,
+    /// Why it is a problem, with the fix when known.
+    pub kind: ProblemKind,
+}
+
+impl ConfigProblem {
+    /// A problem at `location` about nothing more specific.
+    pub fn new(location: Location, kind: ProblemKind) -> Self {
+        ConfigProblem {
+            location,
+            key: None,
+            value: None,
+            kind,
+        }
+    }
+
+    /// The same problem, about `key`.
+    #[must_use]
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// The same problem, about `value`.
+    #[must_use]
+    pub fn value(mut self, value: &Value) -> Self {
+        self.value = Some(render_value(value));
+        self
+    }
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        let location = self.location.to_string();
+        if !location.is_empty() {
+            parts.push(location);
+        }
+        if let Some(key) = &self.key {
+            parts.push(format!("`{key}`"));
+        }
+        if let Some(value) = &self.value {
+            parts.push(format!("value `{value}`"));
+        }
+        if parts.is_empty() {
+            write!(f, "{}", self.kind)
+        } else {
+            write!(f, "{}: {}", parts.join(", "), self.kind)
+        }
+    }
+}
+
+/// Where a problem is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Location {
+    /// The file as a whole (syntax).
+    File,
+    /// The top-level mapping.
+    TopLevel,
+    /// The `slurm:` section.
+    Slurm,
+    /// The `fixed_args` mapping.
+    FixedArgs,
+    /// An entry of `experiments`.
+    Experiment {
+        /// 1-based position in the `experiments` list.
+        entry: usize,
+        /// Its name, when it has a valid one.
+        name: Option<String>,
+    },
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::File => Ok(()),
+            Location::TopLevel => f.write_str("top level"),
+            Location::Slurm => f.write_str("`slurm`"),
+            Location::FixedArgs => f.write_str("`fixed_args`"),
+            Location::Experiment {
+                entry,
+                name: Some(name),
+            } => write!(f, "experiment `{name}` (entry {entry} of `experiments`)"),
+            Location::Experiment { entry, name: None } => {
+                write!(f, "entry {entry} of `experiments`")
+            }
+        }
+    }
+}
+
+/// Why a config is refused (contract 1 sections 1, 4 and 5).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProblemKind {
+    /// The text is not YAML.
+    #[error("malformed YAML{}: {message}", fmt_at(*line, *column))]
+    Yaml {
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// 1-based column, when known.
+        column: Option<usize>,
+        /// The YAML parser's message.
+        message: String,
+    },
+    /// A value of the wrong type.
+    #[error("expected {expected}, found {found}")]
+    WrongType {
+        /// What the key takes.
+        expected: &'static str,
+        /// What was given.
+        found: &'static str,
+    },
+    /// A required key is absent.
+    #[error("required key is missing{}", fmt_hint(hint))]
+    MissingKey {
+        /// How to fix it.
+        hint: &'static str,
+    },
+    /// A key that does not exist here.
+    #[error("unknown key{}", unknown_key_hint(suggestion.as_deref(), *arg))]
+    UnknownKey {
+        /// The closest known key.
+        suggestion: Option<String>,
+        /// Whether it is an arg key (then `strict_args: false` is a way out).
+        arg: bool,
+    },
+    /// The same key twice, in two spellings.
+    #[error("given twice in one mapping (also as `{other}`); keep one")]
+    DuplicateKey {
+        /// The other spelling.
+        other: String,
+    },
+    /// `name` in `args` or `fixed_args`.
+    #[error("`name` is reserved: run names are derived from the settings; remove it")]
+    ReservedName,
+    /// `local-execution: false`.
+    #[error("`local-execution` is set by `launch` (jobs run in their own allocation); remove it")]
+    LocalExecution,
+    /// `tasks` or `workers` other than 1.
+    #[error("must be 1: a job runs one task; sweep the setting instead, or remove it")]
+    OneTask,
+    /// A sweep list with no values.
+    #[error("empty sweep list; give at least one value, or remove the key")]
+    EmptySweep,
+    /// `experiments` is empty.
+    #[error("no experiments; add at least one entry with a `name` under `experiments`")]
+    NoExperiments,
+    /// A value outside its allowed range.
+    #[error("{rule}")]
+    OutOfRange {
+        /// The rule, e.g. "must be at least 1".
+        rule: &'static str,
+    },
+    /// More GPUs than the nodes hold, or not divisible by the nodes.
+    #[error(
+        "tp x pp x dp = {gpus} GPUs does not fit {nodes_per_task} node(s) of 8 GPUs \
+         (it must be at most 8 x nodes-per-task and divisible by nodes-per-task)"
+    )]
+    GpuCount {
+        /// tp x pp x dp.
+        gpus: u64,
+        /// nodes-per-task.
+        nodes_per_task: u64,
+    },
+    /// pp > 1: the script's in-allocation mode forces pp 1.
+    #[error(
+        "pipeline parallel is not supported: jobs run the script in its own allocation, which \
+         forces pp 1 and would write to a different directory; use tp"
+    )]
+    PipelineParallel,
+    /// nodes-per-task > 1: a job holds one node.
+    #[error(
+        "multi-node runs are not supported: jobs run the script in its own allocation on one \
+         node, which would write to a different directory"
+    )]
+    MultiNode,
+    /// A prompt template without the placeholder.
+    #[error(
+        "the prompt template has no `[[DOCUMENT]]` placeholder, so no document reaches the model"
+    )]
+    MissingPlaceholder,
+    /// A bad experiment name, prompt template name, model or output-dir.
+    #[error("{0}")]
+    Name(#[from] NameError),
+    /// A bad kv-cache-dtype, quantization or speculative-config.
+    #[error("{0}")]
+    Segment(#[from] SegmentError),
+    /// A `time` SLURM would refuse.
+    #[error("{0}")]
+    Time(#[from] SlurmTimeError),
+    /// A value reaching an `#SBATCH` line with whitespace or control characters.
+    #[error(
+        "must not contain whitespace or control characters: it reaches an `#SBATCH` line, \
+         which cannot be quoted"
+    )]
+    SbatchValue,
+    /// An `sbatch-args` key that is not an option name.
+    #[error("not an sbatch option name: write it without dashes, e.g. `constraint`")]
+    DirectiveName,
+    /// An `sbatch-args` key the built-in template already sets.
+    #[error("`--{directive}` is set by the template{}", directive_hint(directive))]
+    TemplateDirective {
+        /// The repeated directive.
+        directive: String,
+    },
+    /// Two runs with different settings would write into one directory.
+    #[error(
+        "run `{name}` has the same run directory `{run_dir}` as the run of {first}, with \
+         different settings: the inference script would write both into it; make the values \
+         differ in the directory too (gpu-memory-utilization 0.56 and 0.57 are both `gmu_56`)"
+    )]
+    DirectoryConflict {
+        /// The run directory both runs map to.
+        run_dir: String,
+        /// The run name.
+        name: String,
+        /// Where the first run of that directory comes from, with its value.
+        first: String,
+    },
+    /// The script file does not exist.
+    #[error(
+        "the script file does not exist (relative paths are relative to the current \
+         directory); `--dry-run` previews a sweep without it"
+    )]
+    ScriptMissing,
+    /// tp does not divide the model's attention heads.
+    #[error(
+        "tp does not divide the {heads} attention heads of `{model}` (from its local `config.json`)"
+    )]
+    AttentionHeads {
+        /// The model.
+        model: String,
+        /// Its number of attention heads.
+        heads: u64,
+    },
+}
+
+fn fmt_at(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(line), Some(column)) => format!(" at line {line}, column {column}"),
+        (Some(line), None) => format!(" at line {line}"),
+        _ => String::new(),
+    }
+}
+
+fn fmt_hint(hint: &str) -> String {
+    if hint.is_empty() {
+        String::new()
+    } else {
+        format!("; {hint}")
+    }
+}
+
+fn unknown_key_hint(suggestion: Option<&str>, arg: bool) -> String {
+    let mut text = match suggestion {
+        Some(s) => format!("; did you mean `{s}`?"),
+        None => String::new(),
+    };
+    if arg {
+        text.push_str(
+            "\n    hint: for a script with extra options, set `strict_args: false` to pass \
+             unknown keys through",
+        );
+    }
+    text
+}
+
+fn directive_hint(directive: &str) -> &'static str {
+    match directive {
+        "time" | "qos" | "reservation" => "; give it as a run arg (`fixed_args` or `args`)",
+        "partition" | "account" | "mem-per-cpu" => "; set it in the `slurm:` section",
+        "cpus-per-task" => "; set `slurm.cpus-per-gpu` instead",
+        _ => "; remove it",
+    }
+}
+
+/// A value as shown in messages: strings raw (escaped, no quotes), other values as JSON,
+/// shortened to 60 characters.
+pub fn render_value(value: &Value) -> String {
+    let text = match value {
+        Value::String(s) => {
+            let json = serde_json::to_string(s).unwrap_or_default();
+            json[1..json.len() - 1].to_owned()
+        }
+        other => other.to_string(),
+    };
+    if text.chars().count() > 60 {
+        let short: String = text.chars().take(57).collect();
+        format!("{short}...")
+    } else {
+        text
+    }
+}
+
+/// Problems collected while loading, each kept once.
+#[derive(Debug, Default)]
+pub(crate) struct Problems {
+    list: Vec<ConfigProblem>,
+    seen: HashSet<String>,
+}
+
+impl Problems {
+    pub(crate) fn push(&mut self, problem: ConfigProblem) {
+        if self.seen.insert(problem.to_string()) {
+            self.list.push(problem);
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// The problems as the error of `file`.
+    pub(crate) fn into_errors(self, file: &str) -> ConfigErrors {
+        ConfigErrors {
+            file: file.to_owned(),
+            problems: self.list,
+        }
+    }
+}
+
+/// One arg as written in `fixed_args` or an experiment's `args`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Arg {
+    /// Kebab-case key.
+    pub key: String,
+    /// The key as written (for messages).
+    pub written: String,
+    /// The value (a list for a sweep).
+    pub value: Value,
+    /// Where it is written.
+    pub location: Location,
+}
+
+/// One entry of `experiments`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ExperimentEntry {
+    /// Its location (entry number and name).
+    pub location: Location,
+    /// The experiment name (empty when missing or invalid: a problem is recorded).
+    pub name: String,
+    /// Its args in file order.
+    pub args: Vec<Arg>,
+}
+
+/// A sweep config as written, before expansion.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ConfigFile {
+    pub settings: SweepSettings,
+    pub fixed_args: Vec<Arg>,
+    pub experiments: Vec<ExperimentEntry>,
+}
+
+/// Reads a sweep config. Every problem found is pushed to `problems`; the result holds what
+/// could be read (defaults where a value was refused), or `None` when the text is not a YAML
+/// mapping at all.
+pub(crate) fn parse_config(yaml_text: &str, problems: &mut Problems) -> Option<ConfigFile> {
+    let mut document: Yaml = match serde_yaml::from_str(yaml_text) {
+        Ok(document) => document,
+        Err(error) => {
+            let location = error.location();
+            problems.push(ConfigProblem::new(
+                Location::File,
+                ProblemKind::Yaml {
+                    line: location.as_ref().map(serde_yaml::Location::line),
+                    column: location.as_ref().map(serde_yaml::Location::column),
+                    message: error.to_string(),
+                },
+            ));
+            return None;
+        }
+    };
+    if let Err(error) = document.apply_merge() {
+        problems.push(ConfigProblem::new(
+            Location::File,
+            ProblemKind::Yaml {
+                line: None,
+                column: None,
+                message: error.to_string(),
+            },
+        ));
+        return None;
+    }
+    let top = match document {
+        Yaml::Mapping(top) => top,
+        Yaml::Null => serde_yaml::Mapping::new(),
+        other => {
+            problems.push(ConfigProblem::new(
+                Location::File,
+                ProblemKind::WrongType {
+                    expected: "a mapping of top-level keys (`script`, `experiments`, ...)",
+                    found: describe(&to_json(&other).unwrap_or(Value::Null)),
+                },
+            ));
+            return None;
+        }
+    };
+
+    let mut reader = Reader { problems };
+    let top = reader.mapping_entries(&top, &Location::TopLevel, TOP_LEVEL_KEYS, false);
+    let get = |key: &str| top.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+
+    let script = if let Some(value) = get("script") {
+        reader.string(value, &Location::TopLevel, "script")
+    } else {
+        reader.problems.push(
+            ConfigProblem::new(
+                Location::TopLevel,
+                ProblemKind::MissingKey {
+                    hint: "set it to the inference script's path",
+                },
+            )
+            .key("script"),
+        );
+        None
+    };
+    let bool_key = |reader: &mut Reader, key: &str| {
+        get(key)
+            .and_then(|v| reader.boolean(v, &Location::TopLevel, key))
+            .unwrap_or(true)
+    };
+    let continue_on_failure = bool_key(&mut reader, "continue_on_failure");
+    let strict_args = bool_key(&mut reader, "strict_args");
+    let slurm = get("slurm").map_or_else(SlurmSettings::default, |v| reader.slurm(v));
+    let fixed_args = get("fixed_args").map_or_else(Vec::new, |v| {
+        reader.args(v, &Location::FixedArgs, "fixed_args")
+    });
+    let experiments = if let Some(value) = get("experiments") {
+        reader.experiments(value)
+    } else {
+        reader.problems.push(
+            ConfigProblem::new(
+                Location::TopLevel,
+                ProblemKind::MissingKey {
+                    hint: "add a list of experiments, each with a `name` and `args`",
+                },
+            )
+            .key("experiments"),
+        );
+        Vec::new()
+    };
+    Some(ConfigFile {
+        settings: SweepSettings {
+            script: script.unwrap_or_default(),
+            continue_on_failure,
+            strict_args,
+            slurm,
+        },
+        fixed_args,
+        experiments,
+    })
+}
+
+/// Converts a YAML value to the JSON the script's keyword arguments carry; the error is
+/// (what is expected, what was found).
+fn to_json(value: &Yaml) -> Result<Value, (&'static str, &'static str)> {
+    Ok(match value {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(b) => Value::Bool(*b),
+        Yaml::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                serde_json::Number::from_f64(f)
+                    .map(Value::Number)
+                    .ok_or(("a finite number", "NaN or infinity"))?
+            }
+        }
+        Yaml::String(s) => Value::String(s.clone()),
+        Yaml::Sequence(items) => Value::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
+        Yaml::Mapping(map) => {
+            let mut object = serde_json::Map::new();
+            for (k, v) in map {
+                let Yaml::String(k) = k else {
+                    return Err(("string keys", "a mapping with other keys"));
+                };
+                object.insert(k.clone(), to_json(v)?);
+            }
+            Value::Object(object)
+        }
+        Yaml::Tagged(_) => {
+            return Err((
+                "a plain value (no YAML tags such as `!foo`)",
+                "a tagged value",
+            ));
+        }
+    })
+}
+
+/// Reads the parts of the document, pushing problems.
+struct Reader<'p> {
+    problems: &'p mut Problems,
+}
+
+impl Reader<'_> {
+    fn push(&mut self, problem: ConfigProblem) {
+        self.problems.push(problem);
+    }
+
+    /// The entries of a mapping with string keys; unknown keys (outside `known`, unless
+    /// `known` is empty) and non-string keys are reported and dropped. With `kebab`, keys are
+    /// normalized to kebab case and duplicates across spellings reported.
+    fn mapping_entries(
+        &mut self,
+        map: &serde_yaml::Mapping,
+        location: &Location,
+        known: &[&str],
+        kebab: bool,
+    ) -> Vec<(String, Yaml)> {
+        let mut entries: Vec<(String, Yaml)> = Vec::new();
+        let mut written: Vec<String> = Vec::new();
+        for (key, value) in map {
+            let Yaml::String(key) = key else {
+                let found = to_json(key).map_or("a complex key", |k| describe(&k));
+                self.push(ConfigProblem::new(
+                    location.clone(),
+                    ProblemKind::WrongType {
+                        expected: "a string key",
+                        found,
+                    },
+                ));
+                continue;
+            };
+            let normal = if kebab { kebab_case(key) } else { key.clone() };
+            if !known.is_empty() && !known.contains(&normal.as_str()) {
+                self.push(
+                    ConfigProblem::new(
+                        location.clone(),
+                        ProblemKind::UnknownKey {
+                            suggestion: closest(&normal, known.iter().copied()).map(Into::into),
+                            arg: false,
+                        },
+                    )
+                    .key(key.clone()),
+                );
+                continue;
+            }
+            if let Some(i) = entries.iter().position(|(k, _)| *k == normal) {
+                self.push(
+                    ConfigProblem::new(
+                        location.clone(),
+                        ProblemKind::DuplicateKey {
+                            other: written[i].clone(),
+                        },
+                    )
+                    .key(key.clone()),
+                );
+                continue;
+            }
+            entries.push((normal, value.clone()));
+            written.push(key.clone());
+        }
+        entries
+    }
+
+    fn json(&mut self, value: &Yaml, location: &Location, key: &str) -> Option<Value> {
+        match to_json(value) {
+            Ok(json) => Some(json),
+            Err((expected, found)) => {
+                self.push(
+                    ConfigProblem::new(
+                        location.clone(),
+                        ProblemKind::WrongType { expected, found },
+                    )
+                    .key(key),
+                );
+                None
+            }
+        }
+    }
+
+    fn wrong_type(
+        &mut self,
+        location: &Location,
+        key: &str,
+        expected: &'static str,
+        found: &Value,
+    ) {
+        self.push(
+            ConfigProblem::new(
+                location.clone(),
+                ProblemKind::WrongType {
+                    expected,
+                    found: describe(found),
+                },
+            )
+            .key(key)
+            .value(found),
+        );
+    }
+
+    fn string(&mut self, value: &Yaml, location: &Location, key: &str) -> Option<String> {
+        match self.json(value, location, key)? {
+            Value::String(s) => Some(s),
+            other => {
+                self.wrong_type(location, key, "a string", &other);
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, value: &Yaml, location: &Location, key: &str) -> Option<bool> {
+        match self.json(value, location, key)? {
+            Value::Bool(b) => Some(b),
+            other => {
+                self.wrong_type(location, key, "`true` or `false`", &other);
+                None
+            }
+        }
+    }
+
+    /// A string reaching an `#SBATCH` line: numbers are taken as their text; whitespace and
+    /// control characters are refused.
+    fn sbatch_string(&mut self, value: &Yaml, location: &Location, key: &str) -> Option<String> {
+        let text = match self.json(value, location, key)? {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            other => {
+                self.wrong_type(location, key, "a string", &other);
+                return None;
+            }
+        };
+        if !is_sbatch_safe(&text) {
+            self.push(
+                ConfigProblem::new(location.clone(), ProblemKind::SbatchValue)
+                    .key(key)
+                    .value(&Value::String(text)),
+            );
+            return None;
+        }
+        Some(text)
+    }
+
+    fn slurm(&mut self, value: &Yaml) -> SlurmSettings {
+        let location = Location::Slurm;
+        let mut slurm = SlurmSettings::default();
+        let map = match value {
+            Yaml::Mapping(map) => map,
+            Yaml::Null => return slurm,
+            other => {
+                if let Some(json) = self.json(other, &location, "slurm") {
+                    self.wrong_type(&Location::TopLevel, "slurm", "a mapping", &json);
+                }
+                return slurm;
+            }
+        };
+        for (key, value) in self.mapping_entries(map, &location, SLURM_KEYS, false) {
+            let key = key.as_str();
+            if value.is_null() && matches!(key, "partition" | "account" | "template") {
+                continue;
+            }
+            match key {
+                "partition" => slurm.partition = self.sbatch_string(&value, &location, key),
+                "account" => slurm.account = self.sbatch_string(&value, &location, key),
+                "mem-per-cpu" => {
+                    if let Some(mem) = self.sbatch_string(&value, &location, key) {
+                        slurm.mem_per_cpu = mem;
+                    }
+                }
+                "cpus-per-gpu" => match self.json(&value, &location, key) {
+                    Some(Value::Number(n)) if n.as_u64().is_some_and(|c| c >= 1) => {
+                        slurm.cpus_per_gpu =
+                            u32::try_from(n.as_u64().unwrap_or(1)).unwrap_or(u32::MAX);
+                    }
+                    Some(other) => {
+                        self.wrong_type(&location, key, "a positive integer", &other);
+                    }
+                    None => {}
+                },
+                "setup" => match self.json(&value, &location, key) {
+                    Some(Value::Array(lines)) if lines.iter().all(Value::is_string) => {
+                        slurm.setup = lines
+                            .into_iter()
+                            .filter_map(|l| l.as_str().map(str::to_owned))
+                            .collect();
+                    }
+                    Some(Value::Null) | None => {}
+                    Some(other) => {
+                        self.wrong_type(&location, key, "a list of shell lines (strings)", &other);
+                    }
+                },
+                "sbatch-args" => slurm.sbatch_args = self.sbatch_args(&value),
+                "template" => slurm.template = self.string(&value, &location, key),
+                "python" => {
+                    if let Some(python) = self.string(&value, &location, key) {
+                        if python.trim().is_empty() {
+                            self.push(
+                                ConfigProblem::new(
+                                    location.clone(),
+                                    ProblemKind::OutOfRange {
+                                        rule: "must name an interpreter, e.g. `python`",
+                                    },
+                                )
+                                .key(key),
+                            );
+                        } else {
+                            slurm.python = python;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        slurm
+    }
+
+    fn sbatch_args(&mut self, value: &Yaml) -> Vec<(String, String)> {
+        let location = Location::Slurm;
+        let map = match value {
+            Yaml::Mapping(map) => map,
+            Yaml::Null => return Vec::new(),
+            other => {
+                if let Some(json) = self.json(other, &location, "sbatch-args") {
+                    self.wrong_type(&location, "sbatch-args", "a mapping", &json);
+                }
+                return Vec::new();
+            }
+        };
+        let mut directives = Vec::new();
+        for (key, value) in self.mapping_entries(map, &location, &[], false) {
+            let written = format!("sbatch-args.{key}");
+            let valid_name = key
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric())
+                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !valid_name {
+                self.push(
+                    ConfigProblem::new(location.clone(), ProblemKind::DirectiveName).key(written),
+                );
+                continue;
+            }
+            if TEMPLATE_DIRECTIVES.contains(&key.as_str()) {
+                self.push(
+                    ConfigProblem::new(
+                        location.clone(),
+                        ProblemKind::TemplateDirective {
+                            directive: key.clone(),
+                        },
+                    )
+                    .key(written),
+                );
+                continue;
+            }
+            if let Some(text) = self.sbatch_string(&value, &location, &written) {
+                directives.push((key, text));
+            }
+        }
+        directives
+    }
+
+    /// `fixed_args` or an experiment's `args`: keys in kebab case, values as JSON. Unknown
+    /// keys are kept here; [`crate::validate`] judges them with `strict_args`.
+    fn args(&mut self, value: &Yaml, location: &Location, key: &str) -> Vec<Arg> {
+        let map = match value {
+            Yaml::Mapping(map) => map,
+            Yaml::Null => return Vec::new(),
+            other => {
+                if let Some(json) = self.json(other, location, key) {
+                    self.wrong_type(location, key, "a mapping of arg keys to values", &json);
+                }
+                return Vec::new();
+            }
+        };
+        let mut written_keys = Vec::new();
+        for (k, _) in map {
+            written_keys.push(k.as_str().map(str::to_owned));
+        }
+        let entries = self.mapping_entries(map, location, &[], true);
+        let mut out = Vec::new();
+        for (normal, value) in entries {
+            let written = written_keys
+                .iter()
+                .flatten()
+                .find(|w| kebab_case(w) == normal)
+                .cloned()
+                .unwrap_or_else(|| normal.clone());
+            let Some(value) = self.json(&value, location, &written) else {
+                continue;
+            };
+            out.push(Arg {
+                key: normal,
+                written,
+                value,
+                location: location.clone(),
+            });
+        }
+        out
+    }
+
+    fn experiments(&mut self, value: &Yaml) -> Vec<ExperimentEntry> {
+        let items = match value {
+            Yaml::Sequence(items) => items,
+            other => {
+                if let Some(json) = self.json(other, &Location::TopLevel, "experiments") {
+                    self.wrong_type(
+                        &Location::TopLevel,
+                        "experiments",
+                        "a list of experiments",
+                        &json,
+                    );
+                }
+                return Vec::new();
+            }
+        };
+        if items.is_empty() {
+            self.push(
+                ConfigProblem::new(Location::TopLevel, ProblemKind::NoExperiments)
+                    .key("experiments"),
+            );
+        }
+        let mut entries = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let entry = i + 1;
+            let unnamed = Location::Experiment { entry, name: None };
+            let Yaml::Mapping(map) = item else {
+                if let Some(json) = self.json(item, &unnamed, "experiments") {
+                    self.push(ConfigProblem::new(
+                        unnamed.clone(),
+                        ProblemKind::WrongType {
+                            expected: "a mapping with `name` and `args`",
+                            found: describe(&json),
+                        },
+                    ));
+                }
+                continue;
+            };
+            let fields = self.mapping_entries(map, &unnamed, EXPERIMENT_KEYS, false);
+            let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+            let name = match get("name") {
+                None => {
+                    self.push(
+                        ConfigProblem::new(
+                            unnamed.clone(),
+                            ProblemKind::MissingKey {
+                                hint: "every experiment needs a `name`; it becomes a directory name",
+                            },
+                        )
+                        .key("name"),
+                    );
+                    None
+                }
+                Some(value) => self.string(value, &unnamed, "name").and_then(|name| {
+                    match crate::paths::check_dir_name(&name) {
+                        Ok(()) => Some(name),
+                        Err(error) => {
+                            self.push(
+                                ConfigProblem::new(unnamed.clone(), error.into())
+                                    .key("name")
+                                    .value(&Value::String(name)),
+                            );
+                            None
+                        }
+                    }
+                }),
+            };
+            let location = Location::Experiment {
+                entry,
+                name: name.clone(),
+            };
+            let args = get("args").map_or_else(Vec::new, |v| self.args(v, &location, "args"));
+            entries.push(ExperimentEntry {
+                location,
+                name: name.unwrap_or_default(),
+                args,
+            });
+        }
+        entries
+    }
+}
+
+/// Whether a string may reach an `#SBATCH` line: no whitespace or control characters.
+pub(crate) fn is_sbatch_safe(text: &str) -> bool {
+    !text.chars().any(|c| c.is_whitespace() || c.is_control())
 }

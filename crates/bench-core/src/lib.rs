@@ -7,16 +7,22 @@
 //! passed in by the binaries as values, readers or small traits.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod args;
 pub mod config;
 pub mod failure;
+pub mod fields;
 pub mod metrics;
+pub mod model_config;
 pub mod naming;
 pub mod paths;
+pub mod rows;
 pub mod server_log;
 pub mod slurm_time;
 pub mod state;
 pub mod stats;
 pub mod summary;
 pub mod sweep;
+pub mod validate;
+
 #[cfg(test)]
 mod test_support;

@@ -1,0 +1,182 @@
+//! Analysis of one run directory: its rows (one per `.out` file), with fields from the path,
+//! metrics for a completed run and a failure class per row otherwise (shared contract 3
+//! sections 1, 2 and 5).
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use bench_core::failure::FailureClass;
+use bench_core::fields::fields_from_components;
+use bench_core::metrics::{Comment, RowMetrics, gpu_count};
+use bench_core::rows::Row;
+use bench_core::server_log::{LogMetrics, parse_reader};
+use bench_core::state::{self, Completion, RunFiles, SLURM_LOGS_DIR};
+
+use crate::run_files::RunDirFiles;
+use crate::walk::RunDir;
+
+/// What one run directory gives.
+#[derive(Debug, Default)]
+pub struct RunOutcome {
+    /// One row per `.out` file (before de-duplication).
+    pub rows: Vec<Row>,
+    /// Files of the run that could not be read: one message each, for stderr.
+    pub problems: Vec<String>,
+    /// Path components the field reader did not know (reported once per name by the caller).
+    pub unknown_components: Vec<String>,
+    /// The run has no `.out` file, hence no row (contract 3 section 1).
+    pub without_out: bool,
+}
+
+/// Analyze one run directory. Never fails: what cannot be read is reported in
+/// [`RunOutcome::problems`] and in the rows' comments.
+pub fn analyze_run(run: &RunDir) -> RunOutcome {
+    let parsed = fields_from_components(&run.components);
+    let mut outcome = RunOutcome {
+        unknown_components: parsed.unknown,
+        ..RunOutcome::default()
+    };
+    let files = RunDirFiles::new(&run.path);
+    let out_names: Vec<String> = match files.list(SLURM_LOGS_DIR) {
+        Ok(names) => names
+            .into_iter()
+            .filter(|name| Path::new(name).extension().is_some_and(|ext| ext == "out"))
+            .collect(),
+        Err(err) => {
+            outcome.problems.push(format!(
+                "cannot read run `{}`: {err}: it has no rows",
+                run.path.display()
+            ));
+            return outcome;
+        }
+    };
+    if out_names.is_empty() {
+        outcome.without_out = true;
+        return outcome;
+    }
+    let fields = parsed.fields;
+    let row = |name: &str, metrics: RowMetrics, comment: Comment| {
+        let (job_id, task_index) = state::out_file_ids(name);
+        Row {
+            fields: fields.clone(),
+            metrics,
+            path: out_path(&run.path, name),
+            comment,
+            job_id,
+            task_index,
+        }
+    };
+    match state::completion(&files) {
+        Ok(Completion::Completed {
+            totals,
+            merged_tasks,
+        }) => {
+            let gpus = gpu_count(fields.tp, fields.pp, fields.dp);
+            let (log, comment) = match server_log_metrics(&files) {
+                Ok(log) => (
+                    log,
+                    Comment::completed(merged_tasks, totals.failed_requests),
+                ),
+                Err(err) => {
+                    // The stats are valid: keep their metrics and say what went wrong.
+                    outcome.problems.push(unreadable_message(run, &err));
+                    (None, unreadable(&err))
+                }
+            };
+            let metrics = RowMetrics::completed(&totals, log.as_ref(), gpus);
+            outcome.rows = out_names
+                .iter()
+                .map(|name| row(name, metrics.clone(), comment.clone()))
+                .collect();
+        }
+        Ok(Completion::Unreadable(_)) => {
+            outcome.rows = failed_rows(&files, run, &out_names, true, &mut outcome.problems, row);
+        }
+        Ok(Completion::NotFound) => {
+            outcome.rows = failed_rows(&files, run, &out_names, false, &mut outcome.problems, row);
+        }
+        Err(err) => {
+            outcome.problems.push(unreadable_message(run, &err));
+            outcome.rows = out_names
+                .iter()
+                .map(|name| row(name, RowMetrics::default(), unreadable(&err)))
+                .collect();
+        }
+    }
+    outcome
+}
+
+/// The `path` column: the run directory (below `--root` as given) joined with the `.out`
+/// file's place in it.
+fn out_path(run_path: &Path, out_name: &str) -> String {
+    run_path
+        .join(SLURM_LOGS_DIR)
+        .join(out_name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Rows of a run that did not complete: each row's class from its own `.out` and the run's
+/// server log (the highest of both), else the state of `stats.json`.
+fn failed_rows(
+    files: &RunDirFiles,
+    run: &RunDir,
+    out_names: &[String],
+    stats_present: bool,
+    problems: &mut Vec<String>,
+    row: impl Fn(&str, RowMetrics, Comment) -> Row,
+) -> Vec<Row> {
+    let server_classes = state::server_log_path(files).and_then(|path| match path {
+        Some(path) => files.failure_classes(&path),
+        None => Ok(Vec::new()),
+    });
+    out_names
+        .iter()
+        .map(|name| {
+            let classes = server_classes
+                .as_ref()
+                .map_err(clone_io)
+                .and_then(|server| {
+                    let mut classes: Vec<FailureClass> =
+                        files.failure_classes(&format!("{SLURM_LOGS_DIR}/{name}"))?;
+                    classes.extend_from_slice(server);
+                    Ok(classes)
+                });
+            let comment = match classes {
+                Ok(classes) => Comment::not_completed(&classes, stats_present),
+                Err(err) => {
+                    problems.push(unreadable_message(run, &err));
+                    unreadable(&err)
+                }
+            };
+            row(name, RowMetrics::default(), comment)
+        })
+        .collect()
+}
+
+/// The metric means of the run's server log, streamed; `None` when the run has none.
+fn server_log_metrics(files: &RunDirFiles) -> io::Result<Option<LogMetrics>> {
+    let Some(rel_path) = state::server_log_path(files)? else {
+        return Ok(None);
+    };
+    let path = files.path(&rel_path);
+    let read = File::open(&path).and_then(parse_reader);
+    read.map(Some)
+        .map_err(|err| io::Error::new(err.kind(), format!("`{}`: {err}", path.display())))
+}
+
+/// An I/O error copied (kind and message), to report one error on several rows.
+fn clone_io(err: &io::Error) -> io::Error {
+    io::Error::new(err.kind(), err.to_string())
+}
+
+/// The comment of a row whose run could not be read.
+fn unreadable(err: &io::Error) -> Comment {
+    Comment::Unreadable(err.to_string())
+}
+
+/// The stderr line for a run that could not be read.
+fn unreadable_message(run: &RunDir, err: &io::Error) -> String {
+    format!("cannot read run `{}`: {err}", run.path.display())
+}

@@ -1,0 +1,286 @@
+//! The Markdown tables printed on stdout (shared contract 3 section 7): one per experiment,
+//! then the optimization summary in the seed README's layout.
+
+use std::fmt::Write as _;
+
+use bench_core::fields::RunFields;
+use bench_core::rows::{Row, int_cell};
+use bench_core::summary::{ModelSummary, round_half_even};
+use itertools::Itertools;
+
+/// A config column of the experiment tables: its short name, how a row shows it, and
+/// whether it is a number (right-aligned).
+struct ConfigColumn {
+    name: &'static str,
+    show: fn(&RunFields) -> String,
+    numeric: bool,
+}
+
+/// The value without its `kvc_`/`spec_`/`quant_` prefix.
+fn without_prefix(value: &str, prefix: &str) -> String {
+    value.strip_prefix(prefix).unwrap_or(value).to_owned()
+}
+
+/// A [`ConfigColumn`].
+const fn column(name: &'static str, show: fn(&RunFields) -> String, numeric: bool) -> ConfigColumn {
+    ConfigColumn {
+        name,
+        show,
+        numeric,
+    }
+}
+
+/// The config columns, in the CSV's order.
+const CONFIG_COLUMNS: [ConfigColumn; 12] = [
+    column("prompt", |f| f.prompt_template_name.clone(), false),
+    column("model", |f| f.model.clone(), false),
+    column("tp", |f| int_cell(f.tp), true),
+    column("pp", |f| int_cell(f.pp), true),
+    column("dp", |f| int_cell(f.dp), true),
+    column("mns", |f| int_cell(f.mns), true),
+    column("mnbt", |f| int_cell(f.mnbt), true),
+    column("gmu", |f| int_cell(f.gmu), true),
+    column("bs", |f| int_cell(f.bs), true),
+    column("kvc", |f| without_prefix(&f.kvc, "kvc_"), false),
+    column("spec", |f| without_prefix(&f.spec, "spec_"), false),
+    column("quant", |f| without_prefix(&f.quant, "quant_"), false),
+];
+
+/// The metric columns of the experiment tables (all right-aligned but `comment`).
+const METRIC_HEADERS: [&str; 8] = [
+    "gpus/1b/h",
+    "out tps/gpu",
+    "mean_in",
+    "mean_out",
+    "kvc%",
+    "prefix%",
+    "inf/1k/gpu",
+    "comment",
+];
+
+/// A number rounded to an integer (half to even), empty when missing.
+fn integer(value: Option<f64>) -> String {
+    value.map(round_half_even).unwrap_or_default()
+}
+
+/// A percentage with one decimal, empty when missing.
+fn one_decimal(value: Option<f64>) -> String {
+    value.map(|v| format!("{v:.1}")).unwrap_or_default()
+}
+
+/// Seconds as `H:MM:SS`, the seconds truncated (`12.9` -> `0:00:12`); empty when missing.
+pub fn hms(seconds: Option<f64>) -> String {
+    seconds.map_or_else(String::new, |seconds| {
+        // Truncation toward zero is the rule; negative times do not occur.
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "truncating non-negative seconds to whole seconds"
+        )]
+        let total = seconds.max(0.0) as u64;
+        format!("{}:{:02}:{:02}", total / 3600, total / 60 % 60, total % 60)
+    })
+}
+
+/// One Markdown table line: `| a | b |`, an empty cell as `| |`, `|` in a cell escaped.
+fn table_line<S: AsRef<str>>(cells: impl IntoIterator<Item = S>) -> String {
+    let mut line = String::from("|");
+    for cell in cells {
+        let cell = cell.as_ref();
+        if cell.is_empty() {
+            line.push_str(" |");
+        } else {
+            let _ = write!(line, " {} |", cell.replace('|', "\\|"));
+        }
+    }
+    line
+}
+
+/// The alignment line: `:--` for text, `--:` for numbers.
+fn alignment_line(numeric: impl IntoIterator<Item = bool>) -> String {
+    table_line(
+        numeric
+            .into_iter()
+            .map(|numeric| if numeric { "--:" } else { ":--" }),
+    )
+}
+
+/// One experiment's section: the header line with the constant config columns, then the
+/// table of its rows (in their order) with the varying ones.
+fn experiment_section(experiment: &str, rows: &[&Row]) -> String {
+    let (constant, varying): (Vec<&ConfigColumn>, Vec<&ConfigColumn>) =
+        CONFIG_COLUMNS.iter().partition(|column| {
+            rows.iter()
+                .map(|row| (column.show)(&row.fields))
+                .all_equal()
+        });
+    let mut text = format!("## {experiment}");
+    if let Some(first) = rows.first()
+        && !constant.is_empty()
+    {
+        let settings = constant
+            .iter()
+            .map(|column| format!("{}={}", column.name, (column.show)(&first.fields)))
+            .join(", ");
+        let _ = write!(text, "  ({settings})");
+    }
+    text.push_str("\n\n");
+    let headers = varying
+        .iter()
+        .map(|column| column.name)
+        .chain(METRIC_HEADERS);
+    text.push_str(&table_line(headers));
+    text.push('\n');
+    let numeric = varying
+        .iter()
+        .map(|column| column.numeric)
+        .chain(METRIC_HEADERS.map(|header| header != "comment"));
+    text.push_str(&alignment_line(numeric));
+    text.push('\n');
+    for row in rows {
+        let m = &row.metrics;
+        let cells = varying
+            .iter()
+            .map(|column| (column.show)(&row.fields))
+            .chain([
+                integer(m.gpus_for_1b_tokens_per_hour),
+                integer(m.output_tps_per_gpu),
+                integer(m.mean_input_tokens),
+                integer(m.mean_output_tokens),
+                one_decimal(m.avg_gpu_kvc_usage),
+                one_decimal(m.avg_prefix_cache_hit_rate),
+                hms(m.inference_per_1k_per_gpu),
+                row.comment.to_string(),
+            ]);
+        text.push_str(&table_line(cells));
+        text.push('\n');
+    }
+    text
+}
+
+/// The optimization summary's section (empty text when no model has a baseline).
+fn summary_section(summary: &[ModelSummary]) -> String {
+    if summary.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("## Optimization summary\n\n");
+    text.push_str(&table_line([
+        "Model",
+        "Base TP",
+        "Base tps/gpu",
+        "Best tps/gpu",
+        "Speedup",
+        "Best Parameters",
+    ]));
+    text.push('\n');
+    text.push_str(&alignment_line([false, true, true, true, true, false]));
+    text.push('\n');
+    for model in summary {
+        let speedup = model
+            .speedup(&model.overall)
+            .map(|s| format!("{s:.2}x"))
+            .unwrap_or_default();
+        text.push_str(&table_line([
+            model.model.clone(),
+            model.baseline_tp.to_string(),
+            round_half_even(model.baseline_tps),
+            round_half_even(model.overall.output_tps_per_gpu),
+            speedup,
+            model.overall.params.clone(),
+        ]));
+        text.push('\n');
+    }
+    text
+}
+
+/// Everything printed on stdout: one section per experiment (rows in contract 3 section 6
+/// order), then the optimization summary, separated by blank lines.
+pub fn render(rows: &[Row], summary: &[ModelSummary]) -> String {
+    let mut sections: Vec<String> = rows
+        .iter()
+        .chunk_by(|row| row.fields.experiment.as_str())
+        .into_iter()
+        .map(|(experiment, rows)| experiment_section(experiment, &rows.collect::<Vec<_>>()))
+        .collect();
+    sections.push(summary_section(summary));
+    sections.retain(|section| !section.is_empty());
+    sections.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use bench_core::metrics::{Comment, RowMetrics};
+
+    use super::*;
+
+    #[test]
+    fn hms_truncates_seconds() {
+        // 122.31 s / 10,000 requests x 1000 x 1 GPU = 12.231 s.
+        assert_eq!(hms(Some(12.231)), "0:00:12");
+        assert_eq!(hms(Some(59.999)), "0:00:59");
+        assert_eq!(hms(Some(3_725.0)), "1:02:05");
+        assert_eq!(hms(Some(36_000.0 + 59.0)), "10:00:59");
+        assert_eq!(hms(None), "");
+    }
+
+    #[test]
+    fn table_lines_show_empty_cells_as_a_bar() {
+        assert_eq!(table_line(["a", "", "b|c"]), "| a | | b\\|c |");
+        assert_eq!(alignment_line([false, true]), "| :-- | --: |");
+    }
+
+    /// The contract's example row: 10,000 requests, 557 output tokens each (5,567,916 in
+    /// all), 122.31 s of inference on 1 GPU.
+    #[test]
+    fn contract_example_row() {
+        let fields = RunFields {
+            experiment: "tier0-tiny".into(),
+            prompt_template_name: "tutorial".into(),
+            model: "SmolLM2_135M_Instruct".into(),
+            tp: Some(1),
+            pp: Some(1),
+            dp: Some(1),
+            mns: Some(512),
+            mnbt: Some(32768),
+            gmu: Some(90),
+            bs: Some(16),
+            ..RunFields::default()
+        };
+        let metrics = RowMetrics {
+            // 5,567,916 / 122.31 = 45,522.98 tokens/s; 1e9 / (45,522.98 x 3600) = 6.10.
+            output_tps_per_gpu: Some(5_567_916.0 / 122.31),
+            gpus_for_1b_tokens_per_hour: Some(1e9 / (5_567_916.0 / 122.31 * 3600.0)),
+            mean_input_tokens: Some(982.398),
+            mean_output_tokens: Some(556.7916),
+            avg_gpu_kvc_usage: Some(91.36),
+            avg_prefix_cache_hit_rate: Some(2.5),
+            inference_per_1k_per_gpu: Some(122.31 / 10_000.0 * 1000.0),
+            ..RowMetrics::default()
+        };
+        let row = |model: &str, mns: u64| Row {
+            fields: RunFields {
+                model: model.into(),
+                mns: Some(mns),
+                ..fields.clone()
+            },
+            metrics: metrics.clone(),
+            path: String::new(),
+            comment: Comment::Empty,
+            job_id: 1,
+            task_index: 0,
+        };
+        let rows = [
+            row("SmolLM2_135M_Instruct", 512),
+            row("SmolLM2_135M_Instruct", 256),
+        ];
+        assert_eq!(
+            render(&rows, &[]),
+            "## tier0-tiny  (prompt=tutorial, model=SmolLM2_135M_Instruct, tp=1, pp=1, dp=1, mnbt=32768, gmu=90, bs=16, kvc=auto, spec=none, quant=none)\n\
+             \n\
+             | mns | gpus/1b/h | out tps/gpu | mean_in | mean_out | kvc% | prefix% | inf/1k/gpu | comment |\n\
+             | --: | --: | --: | --: | --: | --: | --: | --: | :-- |\n\
+             | 512 | 6 | 45523 | 982 | 557 | 91.4 | 2.5 | 0:00:12 | |\n\
+             | 256 | 6 | 45523 | 982 | 557 | 91.4 | 2.5 | 0:00:12 | |\n"
+        );
+    }
+}

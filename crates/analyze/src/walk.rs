@@ -1,0 +1,174 @@
+//! Finding the run directories below `--root` (shared contract 3 section 1).
+//!
+//! Symbolic links to folders are followed, as the original's recursive glob did; a link back
+//! to a folder that contains it (a loop), or a second way into a folder already walked, is
+//! reported and not followed, so no folder is read twice.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+/// The folder below a run directory that marks it (contract 3 section 1).
+pub const INFERENCE_LOGS: &str = "inference_logs";
+
+/// A run directory: the parent of an `inference_logs` folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunDir {
+    /// `--root` as given joined with the components below it.
+    pub path: PathBuf,
+    /// The path's components below `--root` (lossy UTF-8), as contract 3 section 3 reads them.
+    pub components: Vec<String>,
+}
+
+/// What the walk found.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// The run directories, in the walk's order (sorted by file name at each level).
+    pub runs: Vec<RunDir>,
+    /// Folders that could not be read, symbolic-link loops and folders reached twice: one
+    /// message each, for stderr.
+    pub problems: Vec<String>,
+}
+
+/// Walk `root` and collect every run directory. Never descends into `inference_logs`
+/// (the run analysis lists what it needs there).
+pub fn find_runs(root: &Path) -> Walk {
+    let mut walk = Walk::default();
+    let mut seen: HashMap<FolderId, PathBuf> = HashMap::new();
+    let mut entries = WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter();
+    while let Some(entry) = entries.next() {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                walk.problems.push(describe_walk_error(&err));
+                continue;
+            }
+        };
+        if !entry.file_type().is_dir() {
+            continue;
+        }
+        if let Some(id) = folder_id(&entry) {
+            if let Some(first) = seen.get(&id) {
+                walk.problems.push(format!(
+                    "`{}` is the same folder as `{}` (through a symbolic link): not read twice",
+                    entry.path().display(),
+                    first.display()
+                ));
+                entries.skip_current_dir();
+                continue;
+            }
+            seen.insert(id, entry.path().to_path_buf());
+        }
+        if entry.depth() > 0 && entry.file_name() == INFERENCE_LOGS {
+            entries.skip_current_dir();
+            if let Some(run_path) = entry.path().parent() {
+                walk.runs.push(RunDir {
+                    path: run_path.to_path_buf(),
+                    components: components_below(root, run_path),
+                });
+            }
+        }
+    }
+    walk
+}
+
+/// A folder's identity (device and inode), to notice a folder reached a second time.
+type FolderId = (u64, u64);
+
+#[cfg(unix)]
+fn folder_id(entry: &walkdir::DirEntry) -> Option<FolderId> {
+    use std::os::unix::fs::MetadataExt;
+    entry.metadata().ok().map(|meta| (meta.dev(), meta.ino()))
+}
+
+#[cfg(not(unix))]
+fn folder_id(_entry: &walkdir::DirEntry) -> Option<FolderId> {
+    None
+}
+
+/// The components of `path` below `root`, lossy UTF-8.
+fn components_below(root: &Path, path: &Path) -> Vec<String> {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// One line for a walk error: a loop, a broken link or a folder that cannot be read.
+fn describe_walk_error(err: &walkdir::Error) -> String {
+    let path = err
+        .path()
+        .map_or_else(|| "?".to_owned(), |p| p.display().to_string());
+    if let Some(ancestor) = err.loop_ancestor() {
+        return format!(
+            "symbolic link loop: `{path}` leads back to `{}`, which contains it: not followed",
+            ancestor.display()
+        );
+    }
+    match err.io_error() {
+        Some(io) if io.kind() == std::io::ErrorKind::NotFound => {
+            format!("broken symbolic link `{path}`: skipped")
+        }
+        Some(io) => format!("cannot read `{path}`: {io}: its runs are not analyzed"),
+        None => format!("cannot read `{path}`: {err}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    fn mkdirs(root: &Path, rel: &str) {
+        fs::create_dir_all(root.join(rel)).unwrap();
+    }
+
+    #[test]
+    fn finds_run_dirs_and_components_in_name_order() {
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        mkdirs(root, "b/p/m/tp1/inference_logs/slurm_logs");
+        mkdirs(root, "a/p/m/tp2/inference_logs/inference_logs");
+        mkdirs(root, "a/p/m/tp1/inference_logs");
+        mkdirs(root, "c/empty");
+        let walk = find_runs(root);
+        let found: Vec<Vec<String>> = walk.runs.iter().map(|r| r.components.clone()).collect();
+        assert_eq!(
+            found,
+            [
+                ["a", "p", "m", "tp1"],
+                ["a", "p", "m", "tp2"],
+                ["b", "p", "m", "tp1"]
+            ]
+        );
+        assert_eq!(walk.runs[0].path, root.join("a/p/m/tp1"));
+        assert!(walk.problems.is_empty(), "{:?}", walk.problems);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn follows_links_reports_loops_and_second_visits() {
+        use std::os::unix::fs::symlink;
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path().join("root");
+        let elsewhere = temp.path().join("elsewhere");
+        mkdirs(&elsewhere, "exp/p/m/tp1/inference_logs");
+        mkdirs(&root, "real/p/m/tp1/inference_logs");
+        symlink(elsewhere.join("exp"), root.join("linked")).unwrap();
+        symlink("../..", root.join("real/p/loop")).unwrap();
+        symlink(root.join("real"), root.join("zz-again")).unwrap();
+        let walk = find_runs(&root);
+        let found: Vec<String> = walk.runs.iter().map(|r| r.components.join("/")).collect();
+        assert_eq!(found, ["linked/p/m/tp1", "real/p/m/tp1"]);
+        assert_eq!(walk.problems.len(), 2, "{:?}", walk.problems);
+        assert!(walk.problems[0].starts_with("symbolic link loop: `"));
+        assert!(walk.problems[0].contains("real/p/loop"));
+        assert!(walk.problems[1].contains("zz-again` is the same folder as `"));
+    }
+}

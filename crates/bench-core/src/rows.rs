@@ -1,0 +1,277 @@
+//! Result rows: the reference CSV columns and their formats (shared contract 3 section 7),
+//! de-duplication and order (section 6).
+
+use std::cmp::Ordering;
+
+use crate::fields::{RunFields, compare_config};
+use crate::metrics::{Comment, RowMetrics};
+
+/// The reference columns of `benchmarking_results.csv` and `{experiment}.csv`, in order
+/// (contract 3 section 7). New columns may only be appended after `comment`.
+pub const CSV_COLUMNS: [&str; 35] = [
+    "experiment",
+    "prompt_template_name",
+    "model",
+    "tp",
+    "pp",
+    "dp",
+    "mns",
+    "mnbt",
+    "gmu",
+    "bs",
+    "kvc",
+    "spec",
+    "quant",
+    "gpus_for_1b_tokens_per_hour",
+    "node_days_to_process_1b_tokens",
+    "gpu_days_to_process_1b_tokens",
+    "input_tps_per_gpu",
+    "output_tps_per_gpu",
+    "tokens_input_per_sec",
+    "tokens_output_per_sec",
+    "avg_running_reqs",
+    "avg_waiting_reqs",
+    "avg_gpu_kvc_usage",
+    "avg_prefix_cache_hit_rate",
+    "prompt_tokens_total",
+    "completion_tokens_total",
+    "mean_input_tokens",
+    "mean_output_tokens",
+    "successful_requests",
+    "e2e_time",
+    "inference_time",
+    "e2e_per_1k_per_gpu",
+    "inference_per_1k_per_gpu",
+    "path",
+    "comment",
+];
+
+/// One row: one SLURM `.out` file of a run (contract 3 section 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// The config columns, from the run directory's path.
+    pub fields: RunFields,
+    /// The metric columns (all empty for a run that did not complete).
+    pub metrics: RowMetrics,
+    /// The `--root` argument as given joined with the `.out` file's path below it.
+    pub path: String,
+    /// The `comment` column.
+    pub comment: Comment,
+    /// SLURM job id from the `.out` file name `{jobid}_{n}.out` (0 for other names).
+    pub job_id: u64,
+    /// Task index from the `.out` file name `{jobid}_{n}.out` (0 for other names).
+    pub task_index: u64,
+}
+
+/// A float CSV cell: exactly six decimals (`100.000000`), empty when missing.
+pub fn float_cell(value: Option<f64>) -> String {
+    value.map(|v| format!("{v:.6}")).unwrap_or_default()
+}
+
+/// An integer CSV cell, empty when missing.
+pub fn int_cell(value: Option<u64>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+impl Row {
+    /// The row's cells in [`CSV_COLUMNS`] order, formatted as contract 3 section 7 says.
+    pub fn csv_record(&self) -> Vec<String> {
+        let f = &self.fields;
+        let m = &self.metrics;
+        vec![
+            f.experiment.clone(),
+            f.prompt_template_name.clone(),
+            f.model.clone(),
+            int_cell(f.tp),
+            int_cell(f.pp),
+            int_cell(f.dp),
+            int_cell(f.mns),
+            int_cell(f.mnbt),
+            int_cell(f.gmu),
+            int_cell(f.bs),
+            f.kvc.clone(),
+            f.spec.clone(),
+            f.quant.clone(),
+            float_cell(m.gpus_for_1b_tokens_per_hour),
+            float_cell(m.node_days_to_process_1b_tokens),
+            float_cell(m.gpu_days_to_process_1b_tokens),
+            float_cell(m.input_tps_per_gpu),
+            float_cell(m.output_tps_per_gpu),
+            float_cell(m.tokens_input_per_sec),
+            float_cell(m.tokens_output_per_sec),
+            float_cell(m.avg_running_reqs),
+            float_cell(m.avg_waiting_reqs),
+            float_cell(m.avg_gpu_kvc_usage),
+            float_cell(m.avg_prefix_cache_hit_rate),
+            int_cell(m.prompt_tokens_total),
+            int_cell(m.completion_tokens_total),
+            float_cell(m.mean_input_tokens),
+            float_cell(m.mean_output_tokens),
+            int_cell(m.successful_requests),
+            float_cell(m.e2e_time),
+            float_cell(m.inference_time),
+            float_cell(m.e2e_per_1k_per_gpu),
+            float_cell(m.inference_per_1k_per_gpu),
+            self.path.clone(),
+            self.comment.to_string(),
+        ]
+    }
+
+    /// How many of the eight de-duplication values are present (contract 3 section 6).
+    fn completeness(&self) -> usize {
+        self.metrics
+            .completeness_values()
+            .iter()
+            .filter(|value| value.is_some())
+            .count()
+    }
+
+    /// Which of two rows with equal config columns to keep: `Greater` when `self` wins.
+    /// Most present values, then the highest `output_tps_per_gpu`, the highest job id, the
+    /// highest task index; a last tie goes to the smaller path so the result never depends
+    /// on the order the runs were read in.
+    fn preference(&self, other: &Row) -> Ordering {
+        self.completeness()
+            .cmp(&other.completeness())
+            .then_with(|| {
+                compare_optional_float(
+                    self.metrics.output_tps_per_gpu,
+                    other.metrics.output_tps_per_gpu,
+                )
+            })
+            .then_with(|| self.job_id.cmp(&other.job_id))
+            .then_with(|| self.task_index.cmp(&other.task_index))
+            .then_with(|| other.path.cmp(&self.path))
+    }
+}
+
+/// Compare optional floats, a missing value below every present one.
+fn compare_optional_float(a: Option<f64>, b: Option<f64>) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.total_cmp(&b),
+        (a, b) => a.is_some().cmp(&b.is_some()),
+    }
+}
+
+/// Collapse rows with equal config columns to the preferred one and sort by the config
+/// columns (contract 3 section 6). The result does not depend on the input order.
+pub fn dedup_and_sort(mut rows: Vec<Row>) -> Vec<Row> {
+    rows.sort_by(|a, b| compare_config(&a.fields, &b.fields).then_with(|| b.preference(a)));
+    rows.dedup_by(|later, kept| later.fields == kept.fields);
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::StatsTotals;
+
+    fn fields(model: &str, mns: Option<u64>) -> RunFields {
+        RunFields {
+            experiment: "tier0".into(),
+            prompt_template_name: "default".into(),
+            model: model.into(),
+            tp: Some(1),
+            mns,
+            ..RunFields::default()
+        }
+    }
+
+    fn row(fields: RunFields, metrics: RowMetrics, job_id: u64, task_index: u64) -> Row {
+        Row {
+            fields,
+            metrics,
+            path: format!("root/{job_id}_{task_index}.out"),
+            comment: Comment::Empty,
+            job_id,
+            task_index,
+        }
+    }
+
+    fn completed(output_tokens: u64) -> RowMetrics {
+        RowMetrics::completed(
+            &StatsTotals {
+                completion_tokens_total: output_tokens,
+                successful_requests: 10,
+                inference_time: Some(10.0),
+                e2e_time: Some(20.0),
+                ..StatsTotals::default()
+            },
+            None,
+            1,
+        )
+    }
+
+    #[test]
+    fn formats_integers_and_six_decimals() {
+        assert_eq!(float_cell(Some(100.0)), "100.000000");
+        assert_eq!(float_cell(Some(2.314_814_814_8)), "2.314815");
+        assert_eq!(float_cell(None), "");
+        assert_eq!(int_cell(Some(32768)), "32768");
+        assert_eq!(int_cell(None), "");
+    }
+
+    #[test]
+    fn record_has_every_column_in_order() {
+        let mut r = row(fields("Qwen3_4B", None), completed(1000), 7, 1);
+        r.comment = Comment::FailedRequests(3);
+        let record = r.csv_record();
+        assert_eq!(record.len(), CSV_COLUMNS.len());
+        let cell = |name: &str| &record[CSV_COLUMNS.iter().position(|c| *c == name).unwrap()];
+        assert_eq!(cell("experiment"), "tier0");
+        assert_eq!(cell("model"), "Qwen3_4B");
+        assert_eq!(cell("tp"), "1");
+        assert_eq!(cell("pp"), "");
+        assert_eq!(cell("mns"), "");
+        assert_eq!(cell("kvc"), "kvc_auto");
+        // 1000 tokens / 10 s on 1 GPU.
+        assert_eq!(cell("output_tps_per_gpu"), "100.000000");
+        assert_eq!(cell("completion_tokens_total"), "1000");
+        assert_eq!(cell("successful_requests"), "10");
+        assert_eq!(cell("mean_input_tokens"), "");
+        assert_eq!(cell("path"), "root/7_1.out");
+        assert_eq!(cell("comment"), "failed_requests=3");
+        assert_eq!(CSV_COLUMNS[0], "experiment");
+        assert_eq!(CSV_COLUMNS[34], "comment");
+    }
+
+    #[test]
+    fn dedup_prefers_more_values_then_throughput_then_job_then_task() {
+        let key = fields("m", Some(256));
+        let empty = row(key.clone(), RowMetrics::default(), 900, 9);
+        let slow = row(key.clone(), completed(1000), 800, 0);
+        let fast_old = row(key.clone(), completed(2000), 100, 5);
+        let fast_new = row(key.clone(), completed(2000), 200, 0);
+        let fast_new_task = row(key.clone(), completed(2000), 200, 1);
+        let cases: [(Vec<&Row>, &Row); 4] = [
+            (vec![&empty, &slow], &slow),
+            (vec![&slow, &fast_old], &fast_old),
+            (vec![&fast_new, &fast_old, &slow], &fast_new),
+            (vec![&fast_new_task, &fast_new, &empty], &fast_new_task),
+        ];
+        for (input, expected) in cases {
+            for rotation in 0..input.len() {
+                let mut rows: Vec<Row> = input.iter().map(|r| (*r).clone()).collect();
+                rows.rotate_left(rotation);
+                assert_eq!(dedup_and_sort(rows), std::slice::from_ref(expected));
+            }
+        }
+    }
+
+    #[test]
+    fn sorts_by_config_with_empty_last() {
+        let rows = vec![
+            row(
+                fields("gemma_3_1b_it", Some(256)),
+                RowMetrics::default(),
+                1,
+                0,
+            ),
+            row(fields("Qwen3_4B", None), RowMetrics::default(), 2, 0),
+            row(fields("Qwen3_4B", Some(1024)), RowMetrics::default(), 3, 0),
+            row(fields("Qwen3_4B", Some(512)), RowMetrics::default(), 4, 0),
+        ];
+        let jobs: Vec<u64> = dedup_and_sort(rows).iter().map(|r| r.job_id).collect();
+        assert_eq!(jobs, [4, 3, 2, 1]);
+    }
+}

@@ -1,0 +1,233 @@
+//! `launch --config FILE --dry-run` end to end: every run listed, and an invalid config
+//! refused with exit code 2 and nothing else done.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn sample_config() -> PathBuf {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/sample_benchmark_config.yaml");
+    assert!(
+        path.is_file(),
+        "the sample config is missing: {}",
+        path.display()
+    );
+    path
+}
+
+/// `launch` run in `cwd`, with an empty Hugging Face cache (never the user's own).
+fn launch(cwd: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("launch").unwrap();
+    cmd.current_dir(cwd)
+        .env("HF_HUB_CACHE", cwd.join("no-hf-cache"))
+        .env_remove("HF_HOME");
+    cmd
+}
+
+/// Every file under `dir`, relative, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn dry_run_of_the_sample_config_lists_every_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = launch(tmp.path())
+        .arg("--config")
+        .arg(sample_config())
+        .arg("--dry-run")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    // The cache is empty: the models with tp > 1 are named as not checked.
+    assert!(
+        lines[0].starts_with(
+            "warning: attention heads not checked against tp for 14 model(s) without a local \
+             `config.json`"
+        ),
+        "{}",
+        lines[0]
+    );
+    // The script is not here: a warning in a dry run.
+    assert_eq!(
+        lines[1],
+        "warning: script `examples/inference/generate_data.py` not found (relative to the \
+         current directory); a real submission would refuse this config"
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.starts_with("would submit "))
+            .count(),
+        759
+    );
+    let first = lines
+        .iter()
+        .position(|l| l.starts_with("would submit "))
+        .unwrap();
+    assert_eq!(lines[first], "would submit tutorial-SmolLM2_135M_Instruct");
+    assert_eq!(
+        lines[first + 1],
+        "    examples/inference/benchmark/results/tier0-tiny/tutorial/SmolLM2_135M_Instruct/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none"
+    );
+    let small = lines
+        .iter()
+        .position(|l| *l == "would submit tutorial-SmolLM2_1.7B_Instruct")
+        .unwrap();
+    assert_eq!(
+        [lines[small + 2], lines[small + 4]],
+        [
+            "would submit tutorial-SmolLM2_1.7B_Instruct-tp2",
+            "would submit tutorial-gemma_3_1b_it"
+        ]
+    );
+    assert_eq!(
+        *lines.last().unwrap(),
+        "dry run: 759 runs (741 distinct names) would be submitted: 759 jobs, 1,514 GPUs, 3,002.8 GPU-hours"
+    );
+    // A dry run writes nothing.
+    assert_eq!(files(tmp.path()), Vec::<String>::new());
+}
+
+#[test]
+fn an_invalid_config_exits_2_with_every_problem_and_does_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("s.py"), "").unwrap();
+    fs::write(
+        tmp.path().join("bad.yaml"),
+        "script: s.py\nexperiments:\n  - name: e\n    args:\n      max-num-seq: 512\n      tp: [0, 2]\n",
+    )
+    .unwrap();
+    for dry_run in [true, false] {
+        let mut cmd = launch(tmp.path());
+        cmd.args(["--config", "bad.yaml"]);
+        if dry_run {
+            cmd.arg("--dry-run");
+        }
+        let output = cmd.output().unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        assert!(output.stdout.is_empty());
+        assert_eq!(
+            String::from_utf8(output.stderr).unwrap(),
+            "error: invalid sweep config `bad.yaml`: 2 problems\n  \
+             - experiment `e` (entry 1 of `experiments`), `max-num-seq`: unknown key; did you mean `max-num-seqs`?\n    \
+             hint: for a script with extra options, set `strict_args: false` to pass unknown keys through\n  \
+             - experiment `e` (entry 1 of `experiments`), `tp`, value `0`: must be a positive integer (at least 1)\n"
+        );
+        assert_eq!(files(tmp.path()), ["bad.yaml", "s.py"]);
+    }
+}
+
+#[test]
+fn malformed_yaml_exits_2_with_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(
+        tmp.path().join("bad.yaml"),
+        "script: s.py\nexperiments: [\n",
+    )
+    .unwrap();
+    launch(tmp.path())
+        .args(["--config", "bad.yaml", "--dry-run"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicates::str::starts_with(
+            "error: invalid sweep config `bad.yaml`: 1 problem\n  - malformed YAML at line 3, column 1: ",
+        ));
+}
+
+#[test]
+fn a_missing_script_is_an_error_when_submitting_and_a_warning_in_a_dry_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(
+        tmp.path().join("c.yaml"),
+        "script: gone.py\nexperiments:\n  - name: e\n",
+    )
+    .unwrap();
+    launch(tmp.path())
+        .args(["--config", "c.yaml"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            "error: invalid sweep config `c.yaml`: 1 problem\n  - top level, `script`, value \
+             `gone.py`: the script file does not exist (relative paths are relative to the \
+             current directory); `--dry-run` previews a sweep without it\n",
+        );
+    launch(tmp.path())
+        .args(["--config", "c.yaml", "--dry-run"])
+        .assert()
+        .code(0)
+        .stdout("")
+        .stderr(
+            "warning: script `gone.py` not found (relative to the current directory); a real \
+             submission would refuse this config\nwould submit Qwen3_0.6B\n    \
+             data/e/default/Qwen3_0.6B/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none\n\
+             dry run: 1 runs (1 distinct names) would be submitted: 1 jobs, 1 GPUs, 0.0 GPU-hours\n\
+             1 runs without a time limit (not in the GPU-hours)\n",
+        );
+}
+
+#[test]
+fn a_missing_config_file_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    launch(tmp.path())
+        .args(["--config", "nope.yaml", "--dry-run"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::starts_with(
+            "error: failed to read the config `nope.yaml`: ",
+        ));
+}
+
+#[test]
+fn attention_heads_are_checked_against_the_hf_home_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("hf/hub/models--org--m");
+    fs::create_dir_all(repo.join("snapshots/abc")).unwrap();
+    fs::write(
+        repo.join("snapshots/abc/config.json"),
+        r#"{"num_attention_heads": 6}"#,
+    )
+    .unwrap();
+    fs::create_dir_all(repo.join("refs")).unwrap();
+    fs::write(repo.join("refs/main"), "abc").unwrap();
+    fs::write(tmp.path().join("s.py"), "").unwrap();
+    fs::write(
+        tmp.path().join("c.yaml"),
+        "script: s.py\nexperiments:\n  - name: e\n    args: {model-name-or-path: org/m, tp: [2, 4]}\n",
+    )
+    .unwrap();
+    Command::cargo_bin("launch")
+        .unwrap()
+        .current_dir(tmp.path())
+        .env_remove("HF_HUB_CACHE")
+        .env("HF_HOME", tmp.path().join("hf"))
+        .args(["--config", "c.yaml", "--dry-run"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            "error: invalid sweep config `c.yaml`: 1 problem\n  - experiment `e` (entry 1 of \
+             `experiments`), `tp`, value `4`: tp does not divide the 6 attention heads of \
+             `org/m` (from its local `config.json`)\n",
+        );
+}
