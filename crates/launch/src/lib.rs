@@ -19,17 +19,18 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use bench_core::slurm_time::SlurmTime;
+use bench_core::model_config::{LocalModelConfigs, hub_cache_dir};
 use bench_core::state::{RunState, SubmissionRecord, run_state};
-use bench_core::sweep::{Run, Sweep};
+use bench_core::sweep::{LoadContext, Sweep, SweepCost, load_sweep};
 use regex::Regex;
 
 use crate::interrupt::Interrupt;
 use crate::plan::{Decision, PlannedRun};
-use crate::report::Cost;
 use crate::slurm::{CommandSlurm, Slurm, Submission};
 use crate::template::{Template, TemplateVars};
 
+/// Exit code: the command line, the config or the template is invalid; nothing submitted.
+pub const EXIT_INVALID: u8 = 2;
 /// Exit code: at least one submission failed (contract 2 section 5).
 const EXIT_SUBMISSION_FAILED: u8 = 1;
 /// Exit code: SLURM could not be queried for a real submission.
@@ -44,7 +45,10 @@ const SHOWN_PROBLEMS: usize = 5;
 /// `Err` means the config, the template or the command line is invalid: nothing was
 /// submitted, and `main` exits with 2.
 pub fn run(args: &cli::Args) -> anyhow::Result<ExitCode> {
-    let sweep = config::load(&args.config, args.dry_run)?;
+    let sweep = match load(args)? {
+        Ok(sweep) => sweep,
+        Err(code) => return Ok(code),
+    };
     for warning in &sweep.warnings {
         eprintln!("warning: {warning}");
     }
@@ -107,25 +111,33 @@ pub fn run(args: &cli::Args) -> anyhow::Result<ExitCode> {
     }
 
     if args.dry_run {
-        dry_run(args, &planned)
+        dry_run(args, &sweep, &planned)
     } else {
         submit_all(args, &sweep, &mut slurm, &mut planned)
     }
 }
 
-/// The config file, loaded and validated (contract 1).
-mod config {
-    use std::path::Path;
-
-    use anyhow::Context as _;
-    use bench_core::sweep::Sweep;
-
-    /// Read and validate `path`; `dry_run` makes a missing inference script a warning.
-    pub fn load(path: &Path, dry_run: bool) -> anyhow::Result<Sweep> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("failed to read the config `{}`", path.display()))?;
-        let _ = (text, dry_run);
-        anyhow::bail!("config loading lands with issue 2")
+/// Read and validate the config (contract 1), supplying the outside world: whether the
+/// script exists, and model configs from the local Hugging Face cache. `Err(code)` when it
+/// is invalid: the problems are printed, nothing else happens.
+fn load(args: &cli::Args) -> anyhow::Result<Result<Sweep, ExitCode>> {
+    let text = fs::read_to_string(&args.config)
+        .with_context(|| format!("failed to read the config `{}`", args.config.display()))?;
+    let hub_cache = hub_cache_dir(|name| std::env::var(name).ok());
+    let model_configs =
+        LocalModelConfigs::new(hub_cache, |path: &Path| fs::read_to_string(path).ok());
+    let script_exists = |script: &str| Path::new(script).is_file();
+    let ctx = LoadContext {
+        dry_run: args.dry_run,
+        script_exists: &script_exists,
+        model_configs: &model_configs,
+    };
+    match load_sweep(&text, &args.config.display().to_string(), &ctx) {
+        Ok(sweep) => Ok(Ok(sweep)),
+        Err(errors) => {
+            eprintln!("error: {errors}");
+            Ok(Err(ExitCode::from(EXIT_INVALID)))
+        }
     }
 }
 
@@ -210,34 +222,33 @@ impl JsonOut {
 }
 
 /// The dry run: decisions, directives and cost; nothing written anywhere.
-fn dry_run(args: &cli::Args, planned: &[PlannedRun<'_>]) -> anyhow::Result<ExitCode> {
+fn dry_run(
+    args: &cli::Args,
+    sweep: &Sweep,
+    planned: &[PlannedRun<'_>],
+) -> anyhow::Result<ExitCode> {
     let mut json = JsonOut {
         enabled: args.json,
         closed: false,
     };
-    let mut cost = Cost::default();
     let mut stderr = io::BufWriter::new(io::stderr().lock());
     for p in planned {
         json.line(p)?;
         if !args.json {
-            writeln!(stderr, "{}", report::run_block(p, args.show_script))?;
+            write!(stderr, "{}", report::run_block(p, args.show_script))?;
         } else if args.show_script {
             writeln!(stderr, "# {} ({})\n{}", p.run.name, p.run.run_dir, p.script)?;
         }
-        if p.decision == Decision::WouldSubmit {
-            cost.add(p.run.gpus, time_limit_hours(p.run));
-        }
     }
-    write!(stderr, "{}", report::summary(planned, Some(&cost)))?;
+    let cost = SweepCost::of(
+        planned
+            .iter()
+            .filter(|p| p.decision == Decision::WouldSubmit)
+            .map(|p| p.run),
+    );
+    write!(stderr, "{}", report::summary(planned, sweep, Some(&cost)))?;
     stderr.flush()?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The run's time limit in hours; `None` for no limit (absent, `UNLIMITED`, `INFINITE`).
-/// The config loader has validated the grammar.
-fn time_limit_hours(run: &Run) -> Option<f64> {
-    let time = run.time.as_deref()?;
-    SlurmTime::parse(time).ok()?.hours()
 }
 
 /// The real submission: every `would_submit` run in order, honouring `continue_on_failure`
@@ -293,7 +304,7 @@ fn submit_all(
         }
         json.line(p)?;
     }
-    eprint!("{}", report::summary(planned, None));
+    eprint!("{}", report::summary(planned, sweep, None));
     if interrupted {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }

@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use bench_core::sweep::{Sweep, SweepCost};
+
 use crate::directives;
 use crate::plan::{Decision, PlannedRun};
 
@@ -44,27 +46,34 @@ pub fn json_line(planned: &PlannedRun<'_>) -> String {
 /// lines, and with `show_script` the whole script.
 pub fn run_block(planned: &PlannedRun<'_>, show_script: bool) -> String {
     let mut text = format!(
-        "{}  [{}]\n  run_dir: {}\n  decision: {}",
+        "{} {}\n    {}\n",
+        planned.decision.as_str(),
         planned.run.name,
-        planned.run.experiment,
         planned.run.run_dir,
-        decision_text(&planned.decision),
     );
-    if planned.in_flight_unknown {
-        text.push_str(" (in flight: unknown, the queue could not be read)");
+    match &planned.decision {
+        Decision::SkippedInFlight { job_id } => {
+            let _ = writeln!(text, "    job: {job_id}");
+        }
+        Decision::SkippedFailure { class } => {
+            let _ = writeln!(text, "    latest attempt: {class}");
+        }
+        _ => {}
     }
-    text.push('\n');
+    if planned.in_flight_unknown {
+        text.push_str("    in flight: unknown (the queue could not be read)\n");
+    }
     for directive in &planned.directives {
         if directive.value.is_empty() {
-            let _ = writeln!(text, "  #SBATCH --{}", directive.key);
+            let _ = writeln!(text, "    #SBATCH --{}", directive.key);
         } else {
-            let _ = writeln!(text, "  #SBATCH --{}={}", directive.key, directive.value);
+            let _ = writeln!(text, "    #SBATCH --{}={}", directive.key, directive.value);
         }
     }
     if show_script {
-        text.push_str("  --- script ---\n");
+        text.push_str("    --- script ---\n");
         for line in planned.script.lines() {
-            let _ = writeln!(text, "  | {line}");
+            let _ = writeln!(text, "    | {line}");
         }
     }
     text
@@ -82,59 +91,26 @@ pub fn decision_text(decision: &Decision) -> String {
     }
 }
 
-/// The cost of the runs a dry run would submit (contract 2 section 5).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Cost {
-    /// Jobs that would be submitted.
-    pub jobs: u64,
-    /// Their GPUs, summed.
-    pub gpus: u64,
-    /// Sum of GPUs x time limit in hours, over the jobs with a time limit.
-    pub gpu_hours: f64,
-    /// Jobs without a time limit (no `time`, `UNLIMITED` or `INFINITE`), not in
-    /// `gpu_hours`.
-    pub without_time_limit: u64,
-}
-
-impl Cost {
-    /// Add one job of `gpus` GPUs and `hours` time limit (`None`: no limit).
-    pub fn add(&mut self, gpus: u32, hours: Option<f64>) {
-        self.jobs += 1;
-        self.gpus += u64::from(gpus);
-        match hours {
-            Some(hours) => self.gpu_hours += f64::from(gpus) * hours,
-            None => self.without_time_limit += 1,
-        }
+/// `759 jobs, 1,514 GPUs, 3,002.8 GPU-hours`, then `; N runs without a time limit (not in
+/// the GPU-hours)` when there are some (contract 2 section 5).
+pub fn cost_text(cost: &SweepCost) -> String {
+    let plural = |n: u64, one: &str, many: &str| {
+        format!("{} {}", thousands(n), if n == 1 { one } else { many })
+    };
+    let mut text = format!(
+        "{}, {}, {} GPU-hours",
+        plural(cost.jobs as u64, "job", "jobs"),
+        plural(cost.gpus, "GPU", "GPUs"),
+        thousands_f64(cost.gpu_hours),
+    );
+    if cost.without_time_limit > 0 {
+        let _ = write!(
+            text,
+            "; {} without a time limit (not in the GPU-hours)",
+            plural(cost.without_time_limit as u64, "run", "runs")
+        );
     }
-}
-
-impl std::fmt::Display for Cost {
-    /// `759 jobs, 1,514 GPUs, 3,002.8 GPU-hours`, then `; N runs without a time limit`
-    /// when there are some.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}, {} {}, {} GPU-hours",
-            thousands(self.jobs),
-            if self.jobs == 1 { "job" } else { "jobs" },
-            thousands(self.gpus),
-            if self.gpus == 1 { "GPU" } else { "GPUs" },
-            thousands_f64(self.gpu_hours),
-        )?;
-        if self.without_time_limit > 0 {
-            write!(
-                f,
-                "; {} {} without a time limit (not in the GPU-hours)",
-                thousands(self.without_time_limit),
-                if self.without_time_limit == 1 {
-                    "run"
-                } else {
-                    "runs"
-                },
-            )?;
-        }
-        Ok(())
-    }
+    text
 }
 
 /// `1514` -> `1,514`.
@@ -165,7 +141,7 @@ fn group(digits: &str) -> String {
 
 /// The summary: every run with its decision, then the counts per decision, then the cost
 /// (dry run) or the `squeue` and `scancel` lines for the new jobs.
-pub fn summary(planned: &[PlannedRun<'_>], cost: Option<&Cost>) -> String {
+pub fn summary(planned: &[PlannedRun<'_>], sweep: &Sweep, cost: Option<&SweepCost>) -> String {
     let mut text = String::from("summary:\n");
     let width = planned
         .iter()
@@ -205,11 +181,15 @@ pub fn summary(planned: &[PlannedRun<'_>], cost: Option<&Cost>) -> String {
         })
         .collect();
     let total = planned.len() as u64;
+    let mut names: Vec<&str> = planned.iter().map(|p| p.run.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
     let _ = writeln!(
         text,
-        "{} {}: {}",
+        "{} {} ({} distinct names): {}",
         thousands(total),
         if total == 1 { "run" } else { "runs" },
+        thousands(names.len() as u64),
         if counts.is_empty() {
             "nothing selected".to_owned()
         } else {
@@ -217,7 +197,21 @@ pub fn summary(planned: &[PlannedRun<'_>], cost: Option<&Cost>) -> String {
         }
     );
     if let Some(cost) = cost {
-        let _ = writeln!(text, "would submit {cost}");
+        let _ = writeln!(
+            text,
+            "dry run: {} of {} selected runs would be submitted: {}",
+            thousands(cost.jobs as u64),
+            thousands(total),
+            cost_text(cost)
+        );
+        if total < sweep.runs.len() as u64 {
+            let _ = writeln!(
+                text,
+                "  (`--only` selected {} of the config's {} runs)",
+                thousands(total),
+                thousands(sweep.runs.len() as u64)
+            );
+        }
     }
     let job_ids: Vec<&str> = planned
         .iter()
@@ -250,14 +244,18 @@ mod tests {
 
     #[test]
     fn cost_line() {
-        let mut cost = Cost::default();
-        cost.add(1, Some(119.0 / 60.0));
-        cost.add(2, Some(119.0 / 60.0));
-        assert_eq!(cost.to_string(), "2 jobs, 3 GPUs, 6.0 GPU-hours");
-        cost.add(8, None);
+        let mut cost = SweepCost {
+            jobs: 759,
+            gpus: 1514,
+            gpu_hours: 1514.0 * (1.0 + 59.0 / 60.0),
+            without_time_limit: 0,
+        };
+        assert_eq!(cost_text(&cost), "759 jobs, 1,514 GPUs, 3,002.8 GPU-hours");
+        cost.without_time_limit = 1;
         assert_eq!(
-            cost.to_string(),
-            "3 jobs, 11 GPUs, 6.0 GPU-hours; 1 run without a time limit (not in the GPU-hours)"
+            cost_text(&cost),
+            "759 jobs, 1,514 GPUs, 3,002.8 GPU-hours; 1 run without a time limit (not in the \
+             GPU-hours)"
         );
     }
 }
