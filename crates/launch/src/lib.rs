@@ -13,6 +13,7 @@ pub mod skip;
 pub mod slurm;
 pub mod template;
 
+use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::Path;
@@ -147,15 +148,18 @@ fn select_template(args: &cli::Args, sweep: &Sweep) -> anyhow::Result<Template> 
         .template
         .clone()
         .or_else(|| sweep.settings.slurm.template.as_ref().map(Into::into));
-    let template = match path {
+    let parsed = match path {
         Some(path) => {
             let text = fs::read_to_string(&path)
                 .with_context(|| format!("failed to read the template `{}`", path.display()))?;
-            Template::parse(&path.display().to_string(), &text)?
+            Template::parse(&path.display().to_string(), &text)
         }
-        None => Template::builtin()?,
+        None => Template::builtin(),
     };
-    Ok(template)
+    parsed.map_err(|err| match err.hint() {
+        Some(hint) => anyhow::anyhow!("{err}\nhint: {hint}"),
+        None => anyhow::anyhow!("{err}"),
+    })
 }
 
 /// Render every run of the config (selected or not), each with a fresh token; any template
@@ -163,6 +167,7 @@ fn select_template(args: &cli::Args, sweep: &Sweep) -> anyhow::Result<Template> 
 fn render_all<'a>(sweep: &'a Sweep, template: &Template) -> anyhow::Result<Vec<PlannedRun<'a>>> {
     let mut planned = Vec::with_capacity(sweep.runs.len());
     let mut problems: Vec<String> = Vec::new();
+    let mut hints: Vec<&str> = Vec::new();
     let mut failed_runs = 0;
     for run in &sweep.runs {
         let token = record::new_token();
@@ -183,16 +188,26 @@ fn render_all<'a>(sweep: &'a Sweep, template: &Template) -> anyhow::Result<Vec<P
                 if problems.len() < SHOWN_PROBLEMS && !problems.contains(&message) {
                     problems.push(message);
                 }
+                if let Some(hint) = err.hint().filter(|hint| !hints.contains(hint)) {
+                    hints.push(hint);
+                }
             }
         }
     }
     if failed_runs > 0 {
-        bail!(
+        let mut message = format!(
             "the template cannot be rendered for {failed_runs} of {} runs; nothing was \
              submitted:\n  - {}",
             sweep.runs.len(),
             problems.join("\n  - ")
         );
+        if failed_runs > problems.len() {
+            let _ = write!(message, "\n  ... and {} more", failed_runs - problems.len());
+        }
+        for hint in hints {
+            let _ = write!(message, "\nhint: {hint}");
+        }
+        bail!(message);
     }
     Ok(planned)
 }

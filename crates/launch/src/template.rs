@@ -38,11 +38,7 @@ pub enum TemplateError {
         message: String,
     },
     /// The template lacks the `#SBATCH --comment={{ comment }}` line adoption relies on.
-    #[error(
-        "template `{template}` has no `#SBATCH --comment={{{{ comment }}}}` line\nhint: \
-         `launch` finds its own jobs in the queue by that comment (contract 2 section 4); add \
-         the line among the other `#SBATCH` lines"
-    )]
+    #[error("template `{template}` has no `#SBATCH --comment={{{{ comment }}}}` line")]
     MissingComment {
         /// Where the template came from.
         template: String,
@@ -62,8 +58,7 @@ pub enum TemplateError {
     /// The template uses `cli_args`, which cannot express this run's args.
     #[error(
         "template `{template}` uses `cli_args`, which cannot express `{key}` of run `{run}` \
-         (`{run_dir}`): {why}\nhint: pass the args through `kwargs_json` as the built-in \
-         template does"
+         (`{run_dir}`): {why}"
     )]
     CliArgsRefused {
         /// Where the template came from.
@@ -106,6 +101,29 @@ pub enum TemplateError {
         /// The run name.
         run: String,
     },
+}
+
+impl TemplateError {
+    /// How to fix it, when there is a general answer.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            TemplateError::MissingComment { .. } => Some(
+                "`launch` finds its own jobs in the queue by that comment (contract 2 section \
+                 4); add the line among the other `#SBATCH` lines",
+            ),
+            TemplateError::CliArgsRefused { .. } => Some(
+                "pass the args through `kwargs_json` as the built-in template does: the \
+                 inference script takes a prompt pair only through its Python API",
+            ),
+            TemplateError::Render { .. } => Some(
+                "a template gets exactly the variables of contract 2 section 1: job_name, \
+                 experiment, run_dir, log_dir, comment, gpus, cpus_per_task, nodes, \
+                 mem_per_cpu, time, qos, partition, account, reservation, sbatch_args, setup, \
+                 python, script, kwargs_json, cli_args",
+            ),
+            _ => None,
+        }
+    }
 }
 
 /// The variables every template gets (contract 2 section 1, table "Template variables").

@@ -279,6 +279,16 @@ fn launching_twice_while_held_submits_nothing_and_a_cancelled_job_is_submitted_a
     for model in [&a, &b] {
         assert_eq!(first_lines[&run_name(model)]["decision"], "submitted");
     }
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    let (job_a, job_b) = (job(&first_lines, &a), job(&first_lines, &b));
+    assert!(
+        stderr.contains(&format!("squeue --me -j {job_a},{job_b}\n")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("scancel {job_a} {job_b}\n")),
+        "{stderr}"
+    );
 
     let second = sweep.launch(&args, None);
     assert_eq!(exit_code(&second), 0, "{}", show(&second));
