@@ -62,10 +62,7 @@ fn a_sweep_launches_completes_analyzes_and_resubmits_only_its_failures() {
     // 1. Launch: every run submitted.
     let launched = Instant::now();
     let first = binaries.launch(dir.path(), &[]);
-    let guards: Vec<CancelOnDrop> = first
-        .iter()
-        .filter_map(|run| run.job_id.clone().map(CancelOnDrop::new))
-        .collect();
+    let guards = cancel_on_drop(&first);
     assert_eq!(first.len(), 8, "8 runs expected: {first:#?}");
     for run in &first {
         assert_eq!(run.decision, "submitted", "{run:#?}");
@@ -103,7 +100,9 @@ fn a_sweep_launches_completes_analyzes_and_resubmits_only_its_failures() {
     // 4. Launch again: every run skipped, none submitted.
     let records_before = submission_records(dir.path(), &first);
     let second = binaries.launch(dir.path(), &[]);
+    let wrongly_submitted = cancel_on_drop(&second);
     assert_eq!(decisions(&second), expected_skips(&first), "{second:#?}");
+    assert!(wrongly_submitted.is_empty(), "{second:#?}");
     assert_eq!(
         submission_records(dir.path(), &first),
         records_before,
@@ -112,10 +111,7 @@ fn a_sweep_launches_completes_analyzes_and_resubmits_only_its_failures() {
 
     // 5. Launch with an empty skip set: exactly the two failed runs are submitted again.
     let third = binaries.launch(dir.path(), &["--skip-failure-reasons", "none"]);
-    let resubmitted: Vec<CancelOnDrop> = third
-        .iter()
-        .filter_map(|run| run.job_id.clone().map(CancelOnDrop::new))
-        .collect();
+    let resubmitted = cancel_on_drop(&third);
     let mut expected = expected_skips(&first);
     for (run_dir, decision) in &mut expected {
         if failure_class(run_dir).is_some() {
@@ -132,12 +128,21 @@ fn a_sweep_launches_completes_analyzes_and_resubmits_only_its_failures() {
         bench_tests::wait_until_gone(job_id, Duration::from_mins(1))
             .expect("a cancelled job leaves the queue");
     }
-    drop((guards, resubmitted));
+    drop((guards, wrongly_submitted, resubmitted));
     eprintln!(
         "e2e: {} s in all; the first sweep left the queue {} s after launch",
         started.elapsed().as_secs(),
         drained.as_secs()
     );
+}
+
+/// A guard per job that `launch` submitted, cancelling it when the test ends (or panics).
+fn cancel_on_drop(lines: &[RunLine]) -> Vec<CancelOnDrop> {
+    lines
+        .iter()
+        .filter(|run| run.decision == "submitted")
+        .filter_map(|run| run.job_id.clone().map(CancelOnDrop::new))
+        .collect()
 }
 
 /// The sweep: `tier0-e2e` (tp 1 and 2 x max-num-seqs 256 and 512) and `tier1-e2e` (two
