@@ -116,11 +116,14 @@ pub fn snake_case(key: &str) -> String {
     key.replace('-', "_")
 }
 
-/// The closest of `candidates` to `word`, when close enough to be a likely typo.
+/// The closest of `candidates` to `word`, when close enough to be a likely typo. Case is
+/// ignored (`MAX-NUM-SEQS` -> `max-num-seqs`): keys are compared exactly, so a key in another
+/// case is unknown, and its lower-case form is the likely fix.
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let word = word.to_lowercase();
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .map(|c| (strsim::jaro_winkler(&word, &c.to_lowercase()), c))
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
@@ -157,6 +160,9 @@ mod tests {
         );
         assert_eq!(closest_arg("model-name"), Some("model-name-or-path"));
         assert_eq!(closest_arg("zzzzzz"), None);
+        assert_eq!(closest_arg("MAX-NUM-SEQS"), Some("max-num-seqs"));
+        assert_eq!(closest_arg("Max-Num-Seq"), Some("max-num-seqs"));
+        assert_eq!(closest("Script", ["script", "slurm"]), Some("script"));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! Expansion into runs and the checks across keys and runs live in [`crate::sweep`] and
 //! [`crate::validate`]; [`crate::sweep::load_sweep`] is the entry point.
 
+mod yaml_error;
+
 use std::collections::HashSet;
 use std::fmt;
 
@@ -13,6 +15,7 @@ use serde_yaml::Value as Yaml;
 
 use crate::args::{closest, describe, kebab_case};
 use crate::paths::{NameError, SegmentError};
+use crate::sbatch_options::{MemorySizeError, SbatchArgError, check_sbatch_arg, memory_size_kib};
 use crate::slurm_time::SlurmTimeError;
 
 /// Top-level settings of a sweep config.
@@ -37,7 +40,8 @@ pub struct SlurmSettings {
     pub account: Option<String>,
     /// CPUs per GPU: `--cpus-per-task` = this x GPUs of the run (default 11).
     pub cpus_per_gpu: u32,
-    /// `--mem-per-cpu` (default `22G`).
+    /// `--mem-per-cpu` (default `22G`), validated against SLURM's size grammar
+    /// ([`crate::sbatch_options::memory_size_kib`]).
     pub mem_per_cpu: String,
     /// Shell lines run before the script, verbatim, in order.
     pub setup: Vec<String>,
@@ -88,24 +92,6 @@ pub const SLURM_KEYS: &[&str] = &[
     "sbatch-args",
     "template",
     "python",
-];
-
-/// Directives the built-in template sets itself (contract 2 section 1): `slurm.sbatch-args`
-/// may not repeat them.
-pub const TEMPLATE_DIRECTIVES: &[&str] = &[
-    "job-name",
-    "output",
-    "error",
-    "nodes",
-    "gpus",
-    "cpus-per-task",
-    "mem-per-cpu",
-    "time",
-    "qos",
-    "partition",
-    "account",
-    "reservation",
-    "comment",
 ];
 
 /// Every problem of a sweep config, reported together (contract 1 section 5). Its message
@@ -245,6 +231,25 @@ pub enum ProblemKind {
         /// The YAML parser's message.
         message: String,
     },
+    /// An integer that does not fit in 64 bits (the key is the YAML path when known).
+    #[error(
+        "integer too {}{}: {}",
+        if *negative { "small" } else { "large" },
+        fmt_at(*line, *column),
+        if *negative {
+            "the smallest accepted is -9223372036854775808"
+        } else {
+            "the largest accepted is 18446744073709551615"
+        }
+    )]
+    IntegerOutOfRange {
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// 1-based column, when known.
+        column: Option<usize>,
+        /// Whether it is below the smallest integer rather than above the largest.
+        negative: bool,
+    },
     /// A value of the wrong type.
     #[error("expected {expected}, found {found}")]
     WrongType {
@@ -337,15 +342,13 @@ pub enum ProblemKind {
          which cannot be quoted"
     )]
     SbatchValue,
-    /// An `sbatch-args` key that is not an option name.
-    #[error("not an sbatch option name: write it without dashes, e.g. `constraint`")]
-    DirectiveName,
-    /// An `sbatch-args` key the built-in template already sets.
-    #[error("`--{directive}` is set by the template{}", directive_hint(directive))]
-    TemplateDirective {
-        /// The repeated directive.
-        directive: String,
-    },
+    /// An `sbatch-args` key that is not an option name, or is or abbreviates an option the
+    /// template sets or contradicts.
+    #[error("{0}")]
+    SbatchArg(#[from] SbatchArgError),
+    /// A `mem-per-cpu` SLURM would refuse.
+    #[error("{0}")]
+    MemorySize(#[from] MemorySizeError),
     /// Two runs with different settings would write into one directory.
     #[error(
         "run `{name}` has the same run directory `{run_dir}` as the run of {first}, with \
@@ -366,6 +369,28 @@ pub enum ProblemKind {
          directory); `--dry-run` previews a sweep without it"
     )]
     ScriptMissing,
+    /// The script path names a directory.
+    #[error(
+        "the script is a directory, not a file; give the path of the inference script itself \
+         (e.g. `examples/inference/generate_data.py`)"
+    )]
+    ScriptIsDirectory,
+    /// The sweep has more runs than one config may have.
+    #[error(
+        "the sweep expands to {} runs, more than the limit of {} runs per config ({breakdown}); \
+         narrow the sweep lists or split the config",
+        thousands(*runs),
+        thousands(u128::from(*limit))
+    )]
+    TooManyRuns {
+        /// Runs of the whole config (before equal runs are merged).
+        runs: u128,
+        /// The limit, [`crate::sweep::MAX_RUNS`].
+        limit: u64,
+        /// The largest contributions, e.g. "entry 1, experiment `e`: 100 x 100 x 100 values of
+        /// `block-size` x `max-num-batched-tokens` x `max-num-seqs`".
+        breakdown: String,
+    },
     /// tp does not divide the model's attention heads.
     #[error(
         "tp does not divide the {heads} attention heads of `{model}` (from its local `config.json`)"
@@ -384,6 +409,19 @@ fn fmt_at(line: Option<usize>, column: Option<usize>) -> String {
         (Some(line), None) => format!(" at line {line}"),
         _ => String::new(),
     }
+}
+
+/// A count with `,` between groups of three digits (`1,000,000`).
+pub(crate) fn thousands(n: u128) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 fn fmt_hint(hint: &str) -> String {
@@ -406,15 +444,6 @@ fn unknown_key_hint(suggestion: Option<&str>, arg: bool) -> String {
         );
     }
     text
-}
-
-fn directive_hint(directive: &str) -> &'static str {
-    match directive {
-        "time" | "qos" | "reservation" => "; give it as a run arg (`fixed_args` or `args`)",
-        "partition" | "account" | "mem-per-cpu" => "; set it in the `slurm:` section",
-        "cpus-per-task" => "; set `slurm.cpus-per-gpu` instead",
-        _ => "; remove it",
-    }
 }
 
 /// A value as shown in messages: strings raw (escaped, no quotes), other values as JSON,
@@ -498,18 +527,12 @@ pub(crate) struct ConfigFile {
 /// could be read (defaults where a value was refused), or `None` when the text is not a YAML
 /// mapping at all.
 pub(crate) fn parse_config(yaml_text: &str, problems: &mut Problems) -> Option<ConfigFile> {
+    // A leading byte order mark is not part of the document (PyYAML skips it too).
+    let yaml_text = yaml_text.strip_prefix('\u{feff}').unwrap_or(yaml_text);
     let mut document: Yaml = match serde_yaml::from_str(yaml_text) {
         Ok(document) => document,
         Err(error) => {
-            let location = error.location();
-            problems.push(ConfigProblem::new(
-                Location::File,
-                ProblemKind::Yaml {
-                    line: location.as_ref().map(serde_yaml::Location::line),
-                    column: location.as_ref().map(serde_yaml::Location::column),
-                    message: error.to_string(),
-                },
-            ));
+            problems.push(yaml_error::yaml_problem(yaml_text, &error));
             return None;
         }
     };
@@ -800,7 +823,14 @@ impl Reader<'_> {
                 "account" => slurm.account = self.sbatch_string(&value, &location, key),
                 "mem-per-cpu" => {
                     if let Some(mem) = self.sbatch_string(&value, &location, key) {
-                        slurm.mem_per_cpu = mem;
+                        match memory_size_kib(&mem) {
+                            Ok(_) => slurm.mem_per_cpu = mem,
+                            Err(error) => self.push(
+                                ConfigProblem::new(location.clone(), error.into())
+                                    .key(key)
+                                    .value(&Value::String(mem)),
+                            ),
+                        }
                     }
                 }
                 "cpus-per-gpu" => match self.json(&value, &location, key) {
@@ -865,27 +895,8 @@ impl Reader<'_> {
         let mut directives = Vec::new();
         for (key, value) in self.mapping_entries(map, &location, &[], false) {
             let written = format!("sbatch-args.{key}");
-            let valid_name = key
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_alphanumeric())
-                && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-            if !valid_name {
-                self.push(
-                    ConfigProblem::new(location.clone(), ProblemKind::DirectiveName).key(written),
-                );
-                continue;
-            }
-            if TEMPLATE_DIRECTIVES.contains(&key.as_str()) {
-                self.push(
-                    ConfigProblem::new(
-                        location.clone(),
-                        ProblemKind::TemplateDirective {
-                            directive: key.clone(),
-                        },
-                    )
-                    .key(written),
-                );
+            if let Err(error) = check_sbatch_arg(&key) {
+                self.push(ConfigProblem::new(location.clone(), error.into()).key(written));
                 continue;
             }
             if let Some(text) = self.sbatch_string(&value, &location, &written) {

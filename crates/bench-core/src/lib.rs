@@ -16,6 +16,7 @@ pub mod model_config;
 pub mod naming;
 pub mod paths;
 pub mod rows;
+pub mod sbatch_options;
 pub mod server_log;
 pub mod slurm_time;
 pub mod state;

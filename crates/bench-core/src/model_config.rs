@@ -6,12 +6,21 @@
 
 use std::path::{Path, PathBuf};
 
+/// A model's `config.json` as found on the local disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelConfigJson {
+    /// Where it was read (for messages).
+    pub path: PathBuf,
+    /// Its text.
+    pub text: String,
+}
+
 /// Where a model's `config.json` comes from. Implementations must never use the network.
 pub trait ModelConfigSource {
-    /// The text of `config.json` of `model` (a Hub id such as `Qwen/Qwen3-4B`, or a local
-    /// directory) at `revision` (a branch, tag or commit hash), or `None` when it is not
-    /// available locally.
-    fn config_json(&self, model: &str, revision: &str) -> Option<String>;
+    /// The `config.json` of `model` (a Hub id such as `Qwen/Qwen3-4B`, or a local directory)
+    /// at `revision` (a branch, tag or commit hash), or `None` when it is not available
+    /// locally.
+    fn config_json(&self, model: &str, revision: &str) -> Option<ModelConfigJson>;
 }
 
 /// A source that knows no model: every model is reported as not checked.
@@ -19,7 +28,7 @@ pub trait ModelConfigSource {
 pub struct NoModelConfigs;
 
 impl ModelConfigSource for NoModelConfigs {
-    fn config_json(&self, _model: &str, _revision: &str) -> Option<String> {
+    fn config_json(&self, _model: &str, _revision: &str) -> Option<ModelConfigJson> {
         None
     }
 }
@@ -75,22 +84,64 @@ impl<F: Fn(&Path) -> Option<String>> LocalModelConfigs<F> {
 }
 
 impl<F: Fn(&Path) -> Option<String>> ModelConfigSource for LocalModelConfigs<F> {
-    fn config_json(&self, model: &str, revision: &str) -> Option<String> {
+    fn config_json(&self, model: &str, revision: &str) -> Option<ModelConfigJson> {
         self.candidates(model, revision)
-            .iter()
-            .find_map(|path| (self.read)(path))
+            .into_iter()
+            .find_map(|path| (self.read)(&path).map(|text| ModelConfigJson { path, text }))
     }
 }
 
+/// Why a `config.json` gives no number of attention heads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttentionHeadsError {
+    /// The text is not JSON.
+    #[error("is not JSON ({0})")]
+    NotJson(String),
+    /// Neither `num_attention_heads` nor `text_config.num_attention_heads` is there.
+    #[error("has no `num_attention_heads` (nor `text_config.num_attention_heads`)")]
+    Missing,
+    /// The key is there but does not hold a positive integer.
+    #[error("has `{key}` = `{value}`, not a positive integer")]
+    NotPositive {
+        /// `num_attention_heads` or `text_config.num_attention_heads`.
+        key: &'static str,
+        /// The value, as JSON.
+        value: String,
+    },
+}
+
 /// The number of attention heads in a model's `config.json`: `num_attention_heads`, or
-/// `text_config.num_attention_heads` (multimodal models such as Gemma 3). `None` when the
-/// text is not JSON or neither key holds a positive integer.
-pub fn attention_heads(config_json: &str) -> Option<u64> {
-    let json: serde_json::Value = serde_json::from_str(config_json).ok()?;
-    let heads = |v: &serde_json::Value| v.get("num_attention_heads")?.as_u64();
-    heads(&json)
-        .or_else(|| json.get("text_config").and_then(heads))
-        .filter(|&h| h > 0)
+/// `text_config.num_attention_heads` (multimodal models such as Gemma 3), the first that holds
+/// a positive integer.
+///
+/// # Errors
+/// [`AttentionHeadsError`] when the text is not JSON, neither key is there, or the one there
+/// is not a positive integer (`0`, `"8"`).
+pub fn attention_heads(config_json: &str) -> Result<u64, AttentionHeadsError> {
+    let json: serde_json::Value = serde_json::from_str(config_json)
+        .map_err(|e| AttentionHeadsError::NotJson(e.to_string()))?;
+    let candidates = [
+        ("num_attention_heads", json.get("num_attention_heads")),
+        (
+            "text_config.num_attention_heads",
+            json.get("text_config")
+                .and_then(|t| t.get("num_attention_heads")),
+        ),
+    ];
+    let mut first_bad = None;
+    for (key, value) in candidates {
+        let Some(value) = value else { continue };
+        match value.as_u64() {
+            Some(heads) if heads > 0 => return Ok(heads),
+            _ => {
+                first_bad.get_or_insert(AttentionHeadsError::NotPositive {
+                    key,
+                    value: value.to_string(),
+                });
+            }
+        }
+    }
+    Err(first_bad.unwrap_or(AttentionHeadsError::Missing))
 }
 
 #[cfg(test)]
@@ -133,13 +184,47 @@ mod tests {
 
     #[test]
     fn attention_heads_top_level_or_text_config() {
-        assert_eq!(attention_heads(r#"{"num_attention_heads": 32}"#), Some(32));
+        assert_eq!(attention_heads(r#"{"num_attention_heads": 32}"#), Ok(32));
         assert_eq!(
             attention_heads(r#"{"text_config": {"num_attention_heads": 8}}"#),
-            Some(8)
+            Ok(8)
         );
-        assert_eq!(attention_heads(r#"{"hidden_size": 8}"#), None);
-        assert_eq!(attention_heads("not json"), None);
+        assert_eq!(
+            attention_heads(
+                r#"{"num_attention_heads": null, "text_config": {"num_attention_heads": 8}}"#
+            ),
+            Ok(8)
+        );
+        assert_eq!(
+            attention_heads(r#"{"hidden_size": 8}"#),
+            Err(AttentionHeadsError::Missing)
+        );
+        assert!(matches!(
+            attention_heads("not json"),
+            Err(AttentionHeadsError::NotJson(_))
+        ));
+    }
+
+    #[test]
+    fn attention_heads_say_what_is_wrong() {
+        assert_eq!(
+            attention_heads(r#"{"num_attention_heads": 0}"#),
+            Err(AttentionHeadsError::NotPositive {
+                key: "num_attention_heads",
+                value: "0".into()
+            })
+        );
+        assert_eq!(
+            attention_heads(r#"{"text_config": {"num_attention_heads": "8"}}"#),
+            Err(AttentionHeadsError::NotPositive {
+                key: "text_config.num_attention_heads",
+                value: r#""8""#.into()
+            })
+        );
+        assert_eq!(
+            attention_heads("{").unwrap_err().to_string(),
+            "is not JSON (EOF while parsing an object at line 1 column 1)"
+        );
     }
 
     #[test]
@@ -154,10 +239,22 @@ mod tests {
         .map(|(p, t)| (PathBuf::from(p), t.to_owned()))
         .collect();
         let source = LocalModelConfigs::new(Some("/hub".into()), |p: &Path| files.get(p).cloned());
-        assert_eq!(source.config_json("org/a", "main").as_deref(), Some("A"));
-        assert_eq!(source.config_json("org/b", "def456").as_deref(), Some("B"));
-        assert_eq!(source.config_json("org/b", "main"), None);
-        assert_eq!(source.config_json("/local/m", "main").as_deref(), Some("L"));
-        assert_eq!(source.config_json("org/c", "main"), None);
+        let found = |model: &str, revision: &str| {
+            source
+                .config_json(model, revision)
+                .map(|c| (c.path.to_string_lossy().into_owned(), c.text))
+        };
+        let at = |path: &str, text: &str| Some((path.to_owned(), text.to_owned()));
+        assert_eq!(
+            found("org/a", "main"),
+            at("/hub/models--org--a/snapshots/abc123/config.json", "A")
+        );
+        assert_eq!(
+            found("org/b", "def456"),
+            at("/hub/models--org--b/snapshots/def456/config.json", "B")
+        );
+        assert_eq!(found("org/b", "main"), None);
+        assert_eq!(found("/local/m", "main"), at("/local/m/config.json", "L"));
+        assert_eq!(found("org/c", "main"), None);
     }
 }

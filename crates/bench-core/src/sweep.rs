@@ -2,17 +2,26 @@
 //! then the checks across runs (contract 1 section 5). [`load_sweep`] is the entry point:
 //! YAML text in, a validated [`Sweep`] or every problem out.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
 use crate::config::{
-    Arg, ConfigErrors, ConfigFile, ConfigProblem, Location, ProblemKind, Problems, SweepSettings,
-    parse_config, render_value,
+    Arg, ConfigErrors, ConfigProblem, ExperimentEntry, Location, ProblemKind, Problems,
+    SweepSettings, parse_config, render_value, thousands,
 };
-use crate::model_config::{ModelConfigSource, attention_heads};
+use crate::model_config::{AttentionHeadsError, ModelConfigSource, attention_heads};
 use crate::slurm_time::SlurmTime;
-use crate::validate::{Choice, RunDraft, build_run, check_keys, is_prompt_pair};
+use crate::validate::{
+    Choice, RunDraft, build_run, canonical_settings, check_keys, is_prompt_pair,
+};
+
+/// The most runs one config may expand to (all experiments together, before equal runs are
+/// merged). Far above what a cluster queues at once (SLURM's default `MaxJobCount` is
+/// 10,000), and small enough that expanding and validating stays within a few hundred
+/// megabytes; the count is computed from the list lengths before anything is expanded.
+pub const MAX_RUNS: u64 = 100_000;
 
 /// One run of a sweep: one sbatch job, one run directory.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,12 +125,23 @@ impl SweepCost {
     }
 }
 
+/// What is at the script's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptFile {
+    /// A file (or a link to one).
+    File,
+    /// A directory.
+    Directory,
+    /// Nothing (or nothing that can be reached).
+    Missing,
+}
+
 /// What loading a sweep needs from the outside world, supplied by the binary.
 pub struct LoadContext<'a> {
     /// A dry run: a missing script file is a warning instead of an error.
     pub dry_run: bool,
-    /// Whether the script file exists (relative paths are relative to the current directory).
-    pub script_exists: &'a dyn Fn(&str) -> bool,
+    /// What is at the script's path (relative paths are relative to the current directory).
+    pub script_file: &'a dyn Fn(&str) -> ScriptFile,
     /// Local model configs for the attention-heads check (never the network).
     pub model_configs: &'a dyn ModelConfigSource,
 }
@@ -156,23 +176,36 @@ pub fn load_sweep(
         ));
     }
 
-    let drafts = expand(&file, &mut problems);
-    let (runs, notes) = identify_runs(drafts, &mut problems);
+    let sweeps: Vec<EntrySweep<'_>> = file
+        .experiments
+        .iter()
+        .map(|entry| EntrySweep::new(&file.fixed_args, entry))
+        .collect();
+    let drafts = expand(&sweeps, file.settings.strict_args, &mut problems);
+    let (runs, notes) = identify_runs(drafts, &sweeps, &mut problems);
     warnings.extend(check_attention_heads(
         &runs,
+        &sweeps,
         ctx.model_configs,
         &mut problems,
     ));
-    if !file.settings.script.is_empty() && !(ctx.script_exists)(&file.settings.script) {
-        if ctx.dry_run {
-            warnings.push(format!(
-                "script `{}` not found (relative to the current directory); a real submission \
-                 would refuse this config",
-                file.settings.script
-            ));
-        } else {
+    if !file.settings.script.is_empty() {
+        let problem = match (ctx.script_file)(&file.settings.script) {
+            ScriptFile::File => None,
+            ScriptFile::Directory => Some(ProblemKind::ScriptIsDirectory),
+            ScriptFile::Missing if ctx.dry_run => {
+                warnings.push(format!(
+                    "script `{}` not found (relative to the current directory); a real \
+                     submission would refuse this config",
+                    file.settings.script
+                ));
+                None
+            }
+            ScriptFile::Missing => Some(ProblemKind::ScriptMissing),
+        };
+        if let Some(kind) = problem {
             problems.push(
-                ConfigProblem::new(Location::TopLevel, ProblemKind::ScriptMissing)
+                ConfigProblem::new(Location::TopLevel, kind)
                     .key("script")
                     .value(&Value::String(file.settings.script.clone())),
             );
@@ -183,56 +216,159 @@ pub fn load_sweep(
     }
     Ok(Sweep {
         settings: file.settings,
-        runs: runs.into_iter().map(|d| d.run).collect(),
+        runs: runs.into_iter().map(|e| e.draft.run).collect(),
         warnings,
         notes,
     })
 }
 
-/// Every run of every experiment entry, in file order then product order.
-fn expand(file: &ConfigFile, problems: &mut Problems) -> Vec<RunDraft> {
-    let mut drafts = Vec::new();
-    for entry in &file.experiments {
-        let mut merged = merge(&file.fixed_args, &entry.args);
-        // An empty list is reported by `check_keys`; read it as absent here.
+/// One experiment entry's merged args and what it sweeps. Its runs are numbered
+/// `0..runs()` in product order: swept keys in sorted key order, the last varying fastest.
+struct EntrySweep<'f> {
+    entry: &'f ExperimentEntry,
+    /// `{**fixed_args, **args}`, empty lists left out (they are reported by `check_keys`).
+    merged: Vec<Arg>,
+    /// Indices into `merged` of the swept keys, in sorted key order (bytes of the kebab-case
+    /// key).
+    swept: Vec<usize>,
+}
+
+impl<'f> EntrySweep<'f> {
+    fn new(fixed_args: &[Arg], entry: &'f ExperimentEntry) -> Self {
+        let mut merged = merge(fixed_args, &entry.args);
         merged.retain(|arg| !arg.value.as_array().is_some_and(Vec::is_empty));
-        // Each arg's alternatives: a sweep list's elements, or the value itself.
-        let is_sweep = |arg: &Arg| {
-            arg.value.is_array() && !(arg.key == "prompt-template" && is_prompt_pair(&arg.value))
-        };
-        let alternatives: Vec<&[Value]> = merged
-            .iter()
-            .map(|arg| match &arg.value {
-                Value::Array(items) if is_sweep(arg) => items.as_slice(),
-                value => std::slice::from_ref(value),
-            })
-            .collect();
-        // Swept keys in sorted order (bytes of the kebab-case key), the last varying fastest.
         let mut swept: Vec<usize> = (0..merged.len())
             .filter(|&i| is_sweep(&merged[i]))
             .collect();
         swept.sort_by(|&a, &b| merged[a].key.cmp(&merged[b].key));
-        let lengths: Vec<usize> = swept.iter().map(|&i| alternatives[i].len()).collect();
-        for combination in product(&lengths) {
-            let mut pick = vec![0; merged.len()];
-            for (&arg, &choice) in swept.iter().zip(&combination) {
-                pick[arg] = choice;
-            }
-            let choices: Vec<Choice<'_>> = merged
-                .iter()
-                .zip(&alternatives)
-                .zip(&pick)
-                .map(|((arg, values), &i)| Choice {
-                    arg,
-                    value: &values[i],
-                })
-                .collect();
-            if let Some(draft) = build_run(entry, &choices, file.settings.strict_args, problems) {
-                drafts.push(draft);
+        EntrySweep {
+            entry,
+            merged,
+            swept,
+        }
+    }
+
+    /// The values arg `i` of `merged` takes: a sweep list's elements, or the value itself.
+    fn values(&self, i: usize) -> &[Value] {
+        let arg = &self.merged[i];
+        match &arg.value {
+            Value::Array(items) if is_sweep(arg) => items,
+            value => std::slice::from_ref(value),
+        }
+    }
+
+    /// How many runs the entry expands to (saturating), from the list lengths alone.
+    fn runs(&self) -> u128 {
+        self.swept.iter().fold(1u128, |runs, &i| {
+            runs.saturating_mul(self.values(i).len() as u128)
+        })
+    }
+
+    /// The choices of run number `combination` (below [`EntrySweep::runs`]).
+    fn choices(&self, mut combination: usize) -> Vec<Choice<'_>> {
+        let mut pick = vec![0; self.merged.len()];
+        for &i in self.swept.iter().rev() {
+            let length = self.values(i).len();
+            pick[i] = combination % length;
+            combination /= length;
+        }
+        self.merged
+            .iter()
+            .zip(pick)
+            .enumerate()
+            .map(|(i, (arg, choice))| Choice {
+                arg,
+                value: &self.values(i)[choice],
+            })
+            .collect()
+    }
+
+    /// `block-size` 100 x `max-num-seqs` 100, for the too-many-runs message.
+    fn describe_lists(&self) -> String {
+        self.swept
+            .iter()
+            .map(|&i| format!("`{}` {}", self.merged[i].key, self.values(i).len()))
+            .collect::<Vec<_>>()
+            .join(" x ")
+    }
+}
+
+/// Whether an arg is swept: a list, except one `[name, template]` prompt pair.
+fn is_sweep(arg: &Arg) -> bool {
+    arg.value.is_array() && !(arg.key == "prompt-template" && is_prompt_pair(&arg.value))
+}
+
+/// A run as expanded: its draft and where it comes from.
+struct Expanded {
+    draft: RunDraft,
+    /// Index of its experiment entry.
+    entry: usize,
+    /// Its number within the entry's sweep.
+    combination: usize,
+}
+
+impl Expanded {
+    fn location<'s>(&self, sweeps: &'s [EntrySweep<'_>]) -> &'s Location {
+        &sweeps[self.entry].entry.location
+    }
+
+    fn canonical(&self, sweeps: &[EntrySweep<'_>]) -> BTreeMap<String, Value> {
+        canonical_settings(&sweeps[self.entry].choices(self.combination))
+    }
+}
+
+/// Every run of every experiment entry, in file order then product order; nothing when the
+/// sweep has more than [`MAX_RUNS`] runs (a problem is pushed).
+fn expand(sweeps: &[EntrySweep<'_>], strict: bool, problems: &mut Problems) -> Vec<Expanded> {
+    let counts: Vec<u128> = sweeps.iter().map(EntrySweep::runs).collect();
+    let total = counts.iter().fold(0u128, |sum, &n| sum.saturating_add(n));
+    if total > u128::from(MAX_RUNS) {
+        let mut largest: Vec<usize> = (0..sweeps.len()).collect();
+        largest.sort_by(|&a, &b| counts[b].cmp(&counts[a]));
+        let mut breakdown: Vec<String> = largest
+            .iter()
+            .take(3)
+            .map(|&i| {
+                format!(
+                    "{}: {} = {}",
+                    sweeps[i].entry.location,
+                    sweeps[i].describe_lists(),
+                    thousands(counts[i])
+                )
+            })
+            .collect();
+        if sweeps.len() > 3 {
+            breakdown.push(format!("{} more entries", sweeps.len() - 3));
+        }
+        problems.push(
+            ConfigProblem::new(
+                Location::TopLevel,
+                ProblemKind::TooManyRuns {
+                    runs: total,
+                    limit: MAX_RUNS,
+                    breakdown: breakdown.join("; "),
+                },
+            )
+            .key("experiments"),
+        );
+        return Vec::new();
+    }
+    let mut runs = Vec::new();
+    for (index, sweep) in sweeps.iter().enumerate() {
+        // At most `MAX_RUNS`, checked above.
+        let count = usize::try_from(counts[index]).unwrap_or(usize::MAX);
+        for combination in 0..count {
+            let choices = sweep.choices(combination);
+            if let Some(draft) = build_run(sweep.entry, &choices, strict, problems) {
+                runs.push(Expanded {
+                    draft,
+                    entry: index,
+                    combination,
+                });
             }
         }
     }
-    drafts
+    runs
 }
 
 /// `{**fixed_args, **args}`: the experiment wins per key, keeping the key's first position;
@@ -248,75 +384,77 @@ fn merge(fixed_args: &[Arg], args: &[Arg]) -> Vec<Arg> {
     merged
 }
 
-/// Every combination of indices into lists of the given lengths, the last varying fastest.
-fn product(lengths: &[usize]) -> Vec<Vec<usize>> {
-    let mut combinations = vec![Vec::with_capacity(lengths.len())];
-    for &length in lengths {
-        combinations = combinations
-            .into_iter()
-            .flat_map(|prefix| {
-                (0..length).map(move |i| {
-                    let mut next = prefix.clone();
-                    next.push(i);
-                    next
-                })
-            })
-            .collect();
-    }
-    combinations
-}
-
 /// A run is identified by its directory (contract 1 section 5): runs with exactly equal
 /// settings are merged into the first (with a note); different settings in one directory are
 /// an error.
-fn identify_runs(drafts: Vec<RunDraft>, problems: &mut Problems) -> (Vec<RunDraft>, Vec<String>) {
-    let mut first_of_dir: HashMap<String, usize> = HashMap::new();
-    let mut kept: Vec<RunDraft> = Vec::new();
+fn identify_runs(
+    runs: Vec<Expanded>,
+    sweeps: &[EntrySweep<'_>],
+    problems: &mut Problems,
+) -> (Vec<Expanded>, Vec<String>) {
+    let mut first_of_dir: HashMap<&str, usize> = HashMap::with_capacity(runs.len());
+    // The settings of the first run of each directory that is repeated, built on demand.
+    let mut first_settings: HashMap<usize, BTreeMap<String, Value>> = HashMap::new();
     let mut repeats: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-    for draft in drafts {
-        let Some(&index) = first_of_dir.get(&draft.run.run_dir) else {
-            first_of_dir.insert(draft.run.run_dir.clone(), kept.len());
-            kept.push(draft);
-            continue;
+    let mut repeated = vec![false; runs.len()];
+    for (index, expanded) in runs.iter().enumerate() {
+        let first_index = match first_of_dir.entry(expanded.draft.run.run_dir.as_str()) {
+            Entry::Vacant(slot) => {
+                slot.insert(index);
+                continue;
+            }
+            Entry::Occupied(slot) => *slot.get(),
         };
-        let first = &kept[index];
-        if first.canonical == draft.canonical {
+        let first = &runs[first_index];
+        let first_canonical = first_settings
+            .entry(first_index)
+            .or_insert_with(|| first.canonical(sweeps));
+        let canonical = expanded.canonical(sweeps);
+        if *first_canonical == canonical {
+            repeated[index] = true;
             repeats
-                .entry(index)
+                .entry(first_index)
                 .or_default()
-                .push(draft.entry.to_string());
+                .push(expanded.location(sweeps).to_string());
             continue;
         }
-        let (key, first_value, value) = first_difference(&first.canonical, &draft.canonical);
+        let (key, first_value, value) = first_difference(first_canonical, &canonical);
+        let run = &expanded.draft.run;
         problems.push(ConfigProblem {
-            location: draft.entry.clone(),
+            location: expanded.location(sweeps).clone(),
             key: Some(key.clone()),
             value: Some(render_value(&value)),
             kind: ProblemKind::DirectoryConflict {
-                run_dir: draft.run.run_dir.clone(),
-                name: draft.run.name.clone(),
+                run_dir: run.run_dir.clone(),
+                name: run.name.clone(),
                 first: format!(
                     "{} (`{key}` = `{}`)",
-                    first.entry,
+                    first.location(sweeps),
                     render_value(&first_value)
                 ),
             },
         });
     }
+    drop(first_of_dir);
     let notes = repeats
         .into_iter()
         .map(|(index, others)| {
-            let run = &kept[index];
+            let first = &runs[index];
             format!(
                 "run `{}` (`{}`) is listed {} times with the same settings ({}, {}): it is \
                  counted and submitted once",
-                run.run.name,
-                run.run.run_dir,
+                first.draft.run.name,
+                first.draft.run.run_dir,
                 others.len() + 1,
-                run.entry,
+                first.location(sweeps),
                 others.join(", ")
             )
         })
+        .collect();
+    let kept = runs
+        .into_iter()
+        .zip(repeated)
+        .filter_map(|(run, repeated)| (!repeated).then_some(run))
         .collect();
     (kept, notes)
 }
@@ -340,26 +478,35 @@ fn first_difference(
 }
 
 /// The attention-heads check (contract 1 section 5): for each model run with tp > 1, tp must
-/// divide the heads in its local `config.json`. Returns a warning naming the models that
-/// could not be checked, if any.
+/// divide the heads in its local `config.json`. Returns warnings naming the models that could
+/// not be checked, and why.
 fn check_attention_heads(
-    runs: &[RunDraft],
+    runs: &[Expanded],
+    sweeps: &[EntrySweep<'_>],
     source: &dyn ModelConfigSource,
     problems: &mut Problems,
-) -> Option<String> {
-    let mut heads_of: BTreeMap<(&str, &str), Option<u64>> = BTreeMap::new();
-    for draft in runs.iter().filter(|d| d.fields.tp > 1) {
+) -> Vec<String> {
+    /// Why a model could not be checked.
+    enum Unchecked {
+        NoConfig,
+        Broken(String, AttentionHeadsError),
+    }
+    let mut heads_of: BTreeMap<(&str, &str), Result<u64, Unchecked>> = BTreeMap::new();
+    for expanded in runs.iter().filter(|e| e.draft.fields.tp > 1) {
+        let draft = &expanded.draft;
         let key = (draft.fields.model.as_str(), draft.model_revision.as_str());
-        let heads = *heads_of.entry(key).or_insert_with(|| {
-            source
+        let heads = heads_of.entry(key).or_insert_with(|| {
+            let config = source
                 .config_json(key.0, key.1)
-                .and_then(|text| attention_heads(&text))
+                .ok_or(Unchecked::NoConfig)?;
+            attention_heads(&config.text)
+                .map_err(|e| Unchecked::Broken(config.path.display().to_string(), e))
         });
-        if let Some(heads) = heads
+        if let Ok(heads) = *heads
             && heads % u64::from(draft.fields.tp) != 0
         {
             problems.push(ConfigProblem {
-                location: draft.entry.clone(),
+                location: expanded.location(sweeps).clone(),
                 key: Some("tp".into()),
                 value: Some(draft.fields.tp.to_string()),
                 kind: ProblemKind::AttentionHeads {
@@ -369,23 +516,36 @@ fn check_attention_heads(
             });
         }
     }
-    let unchecked: Vec<String> = heads_of
-        .iter()
-        .filter(|(_, heads)| heads.is_none())
-        .map(|((model, revision), _)| {
-            if *revision == "main" {
-                format!("`{model}`")
-            } else {
-                format!("`{model}` (revision `{revision}`)")
-            }
-        })
-        .collect();
-    (!unchecked.is_empty()).then(|| {
-        format!(
-            "attention heads not checked against tp for {} model(s) without a local \
-             `config.json` (local directory or Hugging Face cache; never downloaded): {}",
-            unchecked.len(),
-            unchecked.join(", ")
-        )
-    })
+    let name = |model: &str, revision: &str| {
+        if revision == "main" {
+            format!("`{model}`")
+        } else {
+            format!("`{model}` (revision `{revision}`)")
+        }
+    };
+    let mut warnings = Vec::new();
+    let mut without: Vec<String> = Vec::new();
+    for ((model, revision), heads) in &heads_of {
+        match heads {
+            Ok(_) => {}
+            Err(Unchecked::NoConfig) => without.push(name(model, revision)),
+            Err(Unchecked::Broken(path, why)) => warnings.push(format!(
+                "attention heads not checked against tp for {}: its local `config.json` \
+                 (`{path}`) {why}",
+                name(model, revision)
+            )),
+        }
+    }
+    if !without.is_empty() {
+        warnings.insert(
+            0,
+            format!(
+                "attention heads not checked against tp for {} model(s) without a local \
+                 `config.json` (local directory or Hugging Face cache; never downloaded): {}",
+                without.len(),
+                without.join(", ")
+            ),
+        );
+    }
+    warnings
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{Map, Value};
 
 use crate::args::{self, ArgKind, ArgSpec, closest_arg, describe, snake_case};
-use crate::config::{Arg, ConfigProblem, ExperimentEntry, Location, ProblemKind, Problems};
+use crate::config::{Arg, ConfigProblem, ExperimentEntry, ProblemKind, Problems};
 use crate::naming::run_name;
 use crate::paths::{
     DEFAULT_MODEL, DEFAULT_OUTPUT_DIR, KvCacheDtype, PathFields, Quantization, SpeculativeDecoding,
@@ -27,18 +27,15 @@ pub(crate) struct Choice<'a> {
     pub value: &'a Value,
 }
 
-/// A run with what the checks across runs need.
+/// A run with what the checks across runs need. Kept small: a sweep holds one per run (the
+/// settings compared by the identity rule are rebuilt from the choices only when two runs
+/// share a directory: see [`canonical_settings`]).
 #[derive(Debug, Clone)]
 pub(crate) struct RunDraft {
     pub run: Run,
     pub fields: PathFields,
-    /// The experiment entry the run comes from.
-    pub entry: Location,
     /// `model-revision` (default `main`).
     pub model_revision: String,
-    /// Every setting, defaults applied and "not set" strings read as unset: runs with equal
-    /// maps are the same run (contract 1 section 5).
-    pub canonical: BTreeMap<String, Value>,
 }
 
 /// Whether an arg value is a `[name, template]` prompt pair.
@@ -180,32 +177,34 @@ pub(crate) fn build_run(
         prompt_template,
     };
     Some(RunDraft {
-        canonical: canonical_settings(choices, &known, &fields),
         model_revision: text("model-revision").unwrap_or("main").to_owned(),
-        entry: entry.location.clone(),
         run,
         fields,
     })
 }
 
-/// Every setting of a run for the identity rule: each known key's value or default (kvc,
-/// quantization and speculative-config by their meaning, numbers as floats), and unknown keys
-/// as given.
-fn canonical_settings(
-    choices: &[Choice<'_>],
-    known: &HashMap<&str, &Value>,
-    fields: &PathFields,
-) -> BTreeMap<String, Value> {
+/// Every setting of a run that [`build_run`] accepted, for the identity rule (contract 1
+/// section 5): each known key's value or default (kvc, quantization and speculative-config by
+/// their meaning, numbers as floats), and unknown keys as given. Runs with equal maps are the
+/// same run.
+pub(crate) fn canonical_settings(choices: &[Choice<'_>]) -> BTreeMap<String, Value> {
+    let known: HashMap<&str, &Value> = choices
+        .iter()
+        .filter_map(|c| args::spec(&c.arg.key).map(|spec| (spec.key, c.value)))
+        .collect();
+    let text = |key: &str| known.get(key).and_then(|v| v.as_str());
     let mut canonical = BTreeMap::new();
     for spec in args::KNOWN_ARGS {
         if spec.kind == ArgKind::Reserved {
             continue;
         }
         let value = match spec.key {
-            "kv-cache-dtype" => Value::from(fields.kv_cache_dtype.segment()),
-            "quantization" => Value::from(fields.quantization.segment()),
-            "speculative-config" => match known.get(spec.key).and_then(|v| v.as_str()) {
-                Some(text) if fields.speculative.is_set() => {
+            "kv-cache-dtype" => KvCacheDtype::parse(text(spec.key))
+                .map_or(Value::Null, |k| Value::from(k.segment())),
+            "quantization" => Quantization::parse(text(spec.key))
+                .map_or(Value::Null, |q| Value::from(q.segment())),
+            "speculative-config" => match text(spec.key) {
+                Some(text) if SpeculativeDecoding::parse(Some(text)).is_ok_and(|s| s.is_set()) => {
                     serde_json::from_str(text).unwrap_or(Value::Null)
                 }
                 _ => Value::Null,

@@ -159,3 +159,64 @@ fn a_model_not_in_the_cache_is_reported_as_not_checked() {
     );
     assert!(asked.iter().all(|p| p.starts_with("org")), "{asked:?}");
 }
+
+#[test]
+fn a_cached_config_json_without_usable_heads_says_what_is_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = tmp.path().join("hub");
+    fill_hub(&hub);
+    for (model, text) in [
+        ("notjson", "{\"num_attention_heads\": 16,"),
+        ("zero", r#"{"num_attention_heads": 0}"#),
+        ("string", r#"{"num_attention_heads": "8"}"#),
+        ("none", r#"{"hidden_size": 8}"#),
+    ] {
+        write(&hub, &format!("models--org--{model}/refs/main"), "r1");
+        write(
+            &hub,
+            &format!("models--org--{model}/snapshots/r1/config.json"),
+            text,
+        );
+    }
+    let yaml = "\
+script: s.py
+experiments:
+  - name: e
+    args: {model-name-or-path: [org/notjson, org/zero, org/string, org/none, org/absent], tp: 2}
+";
+    let (result, _) = check(yaml, &[("HF_HUB_CACHE", &hub)]);
+    let at = |model: &str| {
+        hub.join(format!("models--org--{model}/snapshots/r1/config.json"))
+            .display()
+            .to_string()
+    };
+    assert_eq!(
+        result.unwrap().warnings,
+        [
+            "attention heads not checked against tp for 1 model(s) without a local `config.json` \
+             (local directory or Hugging Face cache; never downloaded): `org/absent`"
+                .to_owned(),
+            format!(
+                "attention heads not checked against tp for `org/none`: its local `config.json` \
+                 (`{}`) has no `num_attention_heads` (nor `text_config.num_attention_heads`)",
+                at("none")
+            ),
+            format!(
+                "attention heads not checked against tp for `org/notjson`: its local \
+                 `config.json` (`{}`) is not JSON (EOF while parsing a value at line 1 column \
+                 27)",
+                at("notjson")
+            ),
+            format!(
+                "attention heads not checked against tp for `org/string`: its local `config.json` \
+                 (`{}`) has `num_attention_heads` = `\"8\"`, not a positive integer",
+                at("string")
+            ),
+            format!(
+                "attention heads not checked against tp for `org/zero`: its local `config.json` \
+                 (`{}`) has `num_attention_heads` = `0`, not a positive integer",
+                at("zero")
+            ),
+        ]
+    );
+}

@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use bench_core::model_config::{LocalModelConfigs, hub_cache_dir};
 use bench_core::state::{RunState, SubmissionRecord, run_state};
-use bench_core::sweep::{LoadContext, Sweep, SweepCost, load_sweep};
+use bench_core::sweep::{LoadContext, ScriptFile, Sweep, SweepCost, load_sweep};
 use regex::Regex;
 
 use crate::interrupt::Interrupt;
@@ -127,10 +127,14 @@ fn load(args: &cli::Args) -> anyhow::Result<Result<Sweep, ExitCode>> {
     let hub_cache = hub_cache_dir(|name| std::env::var(name).ok());
     let model_configs =
         LocalModelConfigs::new(hub_cache, |path: &Path| fs::read_to_string(path).ok());
-    let script_exists = |script: &str| Path::new(script).is_file();
+    let script_file = |script: &str| match fs::metadata(script) {
+        Ok(meta) if meta.is_dir() => ScriptFile::Directory,
+        Ok(_) => ScriptFile::File,
+        Err(_) => ScriptFile::Missing,
+    };
     let ctx = LoadContext {
         dry_run: args.dry_run,
-        script_exists: &script_exists,
+        script_file: &script_file,
         model_configs: &model_configs,
     };
     match load_sweep(&text, &args.config.display().to_string(), &ctx) {
@@ -150,8 +154,26 @@ fn select_template(args: &cli::Args, sweep: &Sweep) -> anyhow::Result<Template> 
         .or_else(|| sweep.settings.slurm.template.as_ref().map(Into::into));
     let parsed = match path {
         Some(path) => {
-            let text = fs::read_to_string(&path)
-                .with_context(|| format!("failed to read the template `{}`", path.display()))?;
+            let text = fs::read_to_string(&path).with_context(|| {
+                let origin = if args.template.is_some() {
+                    "`--template`"
+                } else {
+                    "the config's `slurm.template`"
+                };
+                let mut message = format!("failed to read the template `{}`", path.display());
+                if path.is_relative() {
+                    let cwd = std::env::current_dir().map_or_else(
+                        |_| "the current directory".to_owned(),
+                        |dir| format!("the current directory `{}`", dir.display()),
+                    );
+                    let _ = write!(
+                        message,
+                        " ({origin} is relative to {cwd}, where `launch` runs, not to the \
+                         config file)"
+                    );
+                }
+                message
+            })?;
             Template::parse(&path.display().to_string(), &text)
         }
         None => Template::builtin(),

@@ -8,7 +8,7 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use bench_core::model_config::NoModelConfigs;
-use bench_core::sweep::{LoadContext, Sweep, load_sweep};
+use bench_core::sweep::{LoadContext, ScriptFile, Sweep, load_sweep};
 use launch::template::{Template, TemplateVars};
 use serde_json::Value;
 
@@ -18,7 +18,7 @@ fn sample() -> Sweep {
         .unwrap_or_else(|err| panic!("cannot read `{}`: {err}", path.display()));
     let ctx = LoadContext {
         dry_run: true,
-        script_exists: &|_| true,
+        script_file: &|_| ScriptFile::File,
         model_configs: &NoModelConfigs,
     };
     load_sweep(&text, "configs/sample_benchmark_config.yaml", &ctx).expect("the sample loads")

@@ -3,16 +3,21 @@
 
 use bench_core::config::ConfigErrors;
 use bench_core::model_config::{ModelConfigSource, NoModelConfigs};
-use bench_core::sweep::{LoadContext, Sweep, load_sweep};
+use bench_core::sweep::{LoadContext, ScriptFile, Sweep, load_sweep};
 
 /// A script that exists.
-pub fn exists(_: &str) -> bool {
-    true
+pub fn exists(_: &str) -> ScriptFile {
+    ScriptFile::File
 }
 
 /// A script that does not exist.
-pub fn missing(_: &str) -> bool {
-    false
+pub fn missing(_: &str) -> ScriptFile {
+    ScriptFile::Missing
+}
+
+/// A script path that is a directory.
+pub fn directory(_: &str) -> ScriptFile {
+    ScriptFile::Directory
 }
 
 /// Loads `yaml` as `test.yaml` for a real submission, the script present, no model configs.
@@ -24,12 +29,12 @@ pub fn load(yaml: &str) -> Result<Sweep, ConfigErrors> {
 pub fn load_with(
     yaml: &str,
     dry_run: bool,
-    script_exists: &dyn Fn(&str) -> bool,
+    script_file: &dyn Fn(&str) -> ScriptFile,
     model_configs: &dyn ModelConfigSource,
 ) -> Result<Sweep, ConfigErrors> {
     let ctx = LoadContext {
         dry_run,
-        script_exists,
+        script_file,
         model_configs,
     };
     load_sweep(yaml, "test.yaml", &ctx)
