@@ -174,11 +174,11 @@ fn render_all<'a>(sweep: &'a Sweep, template: &Template) -> anyhow::Result<Vec<P
         let rendered = TemplateVars::new(run, &sweep.settings, &token)
             .and_then(|vars| template.render(run, &vars));
         match rendered {
-            Ok(script) => planned.push(PlannedRun {
+            Ok(rendered) => planned.push(PlannedRun {
                 run,
                 token,
-                directives: directives::parse(&script),
-                script,
+                directives: rendered.directives,
+                script: rendered.script,
                 decision: Decision::WouldSubmit,
                 in_flight_unknown: false,
             }),
