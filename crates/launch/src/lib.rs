@@ -8,7 +8,6 @@ pub mod interrupt;
 pub mod plan;
 pub mod record;
 pub mod report;
-pub mod run_files;
 pub mod skip;
 pub mod slurm;
 pub mod template;
@@ -23,6 +22,7 @@ use anyhow::{Context as _, bail};
 use bench_core::model_config::{LocalModelConfigs, hub_cache_dir};
 use bench_core::state::{RunState, SubmissionRecord, run_state};
 use bench_core::sweep::{LoadContext, Sweep, SweepCost, load_sweep};
+use bench_io::DirRunFiles;
 use regex::Regex;
 
 use crate::interrupt::Interrupt;
@@ -93,7 +93,7 @@ pub fn run(args: &cli::Args) -> anyhow::Result<ExitCode> {
         }
     };
     for planned in &mut planned {
-        let files = run_files::DirRunFiles::new(&planned.run.run_dir);
+        let files = DirRunFiles::new(&planned.run.run_dir);
         match run_state(&files, &planned.run.name, queue.as_deref()) {
             Ok(state) => {
                 planned.in_flight_unknown =
