@@ -2,7 +2,6 @@
 //! metrics for a completed run and a failure class per row otherwise (shared contract 3
 //! sections 1, 2 and 5).
 
-use std::fs::File;
 use std::io;
 use std::path::Path;
 
@@ -12,8 +11,10 @@ use bench_core::metrics::{Comment, RowMetrics, gpu_count};
 use bench_core::rows::Row;
 use bench_core::server_log::{LogMetrics, parse_reader};
 use bench_core::state::{self, Completion, RunFiles, SLURM_LOGS_DIR};
+use bench_io::DirRunFiles;
+use bench_io::path_text::shown;
+use itertools::Itertools;
 
-use crate::run_files::RunDirFiles;
 use crate::walk::RunDir;
 
 /// What one run directory gives.
@@ -30,14 +31,53 @@ pub struct RunOutcome {
 }
 
 /// Analyze one run directory. Never fails: what cannot be read is reported in
-/// [`RunOutcome::problems`] and in the rows' comments.
+/// [`RunOutcome::problems`] and in the rows' comments; so are names that are not UTF-8
+/// (once per run directory).
 pub fn analyze_run(run: &RunDir) -> RunOutcome {
+    let files = DirRunFiles::new(&run.path);
+    let mut outcome = analyze_files(run, &files);
+    outcome
+        .problems
+        .extend(non_utf8_message(run, &files.non_utf8_names()));
+    outcome
+}
+
+/// The stderr line for a run directory whose path, or some of whose file names, are not
+/// valid UTF-8; `None` when all are.
+fn non_utf8_message(run: &RunDir, skipped: &[std::path::PathBuf]) -> Option<String> {
+    let mut parts = Vec::new();
+    if !run.is_utf8() {
+        parts.push(
+            "its path is not valid UTF-8: the rows show each invalid byte as `\\xNN` \
+             (in `path` too)"
+                .to_owned(),
+        );
+    }
+    if !skipped.is_empty() {
+        parts.push(format!(
+            "file names that are not valid UTF-8 were not read: {}",
+            skipped
+                .iter()
+                .map(|path| format!("`{}`", shown(path)))
+                .join(", ")
+        ));
+    }
+    (!parts.is_empty()).then(|| {
+        format!(
+            "run `{}`: {} (rename to UTF-8 names to fix)",
+            run.shown,
+            parts.join("; ")
+        )
+    })
+}
+
+/// [`analyze_run`] over the run's files.
+fn analyze_files(run: &RunDir, files: &DirRunFiles) -> RunOutcome {
     let parsed = fields_from_components(&run.components);
     let mut outcome = RunOutcome {
         unknown_components: parsed.unknown,
         ..RunOutcome::default()
     };
-    let files = RunDirFiles::new(&run.path);
     let out_names: Vec<String> = match files.list(SLURM_LOGS_DIR) {
         Ok(names) => names
             .into_iter()
@@ -46,7 +86,7 @@ pub fn analyze_run(run: &RunDir) -> RunOutcome {
         Err(err) => {
             outcome.problems.push(format!(
                 "cannot read run `{}`: {err}: it has no rows",
-                run.path.display()
+                run.shown
             ));
             return outcome;
         }
@@ -61,19 +101,19 @@ pub fn analyze_run(run: &RunDir) -> RunOutcome {
         Row {
             fields: fields.clone(),
             metrics,
-            path: out_path(&run.path, name),
+            path: out_path(run, name),
             comment,
             job_id,
             task_index,
         }
     };
-    match state::completion(&files) {
+    match state::completion(files) {
         Ok(Completion::Completed {
             totals,
             merged_tasks,
         }) => {
             let gpus = gpu_count(fields.tp, fields.pp, fields.dp);
-            let (log, comment) = match server_log_metrics(&files) {
+            let (log, comment) = match server_log_metrics(files) {
                 Ok(log) => (
                     log,
                     Comment::completed(merged_tasks, totals.failed_requests),
@@ -90,11 +130,22 @@ pub fn analyze_run(run: &RunDir) -> RunOutcome {
                 .map(|name| row(name, metrics.clone(), comment.clone()))
                 .collect();
         }
-        Ok(Completion::Unreadable(_)) => {
-            outcome.rows = failed_rows(&files, run, &out_names, true, &mut outcome.problems, row);
+        Ok(Completion::Unreadable(err)) => {
+            outcome.rows = failed_rows(files, run, &out_names, true, &mut outcome.problems, row);
+            // Contract 3 section 7: a run that could not be read is reported on stderr too.
+            if outcome
+                .rows
+                .iter()
+                .any(|row| row.comment == Comment::StatsUnreadable)
+            {
+                outcome.problems.push(format!(
+                    "stats.json unreadable in run `{}`: {err}",
+                    run.shown
+                ));
+            }
         }
         Ok(Completion::NotFound) => {
-            outcome.rows = failed_rows(&files, run, &out_names, false, &mut outcome.problems, row);
+            outcome.rows = failed_rows(files, run, &out_names, false, &mut outcome.problems, row);
         }
         Err(err) => {
             outcome.problems.push(unreadable_message(run, &err));
@@ -108,9 +159,9 @@ pub fn analyze_run(run: &RunDir) -> RunOutcome {
 }
 
 /// The `path` column: the run directory (below `--root` as given) joined with the `.out`
-/// file's place in it.
-fn out_path(run_path: &Path, out_name: &str) -> String {
-    run_path
+/// file's place in it (invalid UTF-8 escaped, see [`RunDir::shown`]).
+fn out_path(run: &RunDir, out_name: &str) -> String {
+    Path::new(&run.shown)
         .join(SLURM_LOGS_DIR)
         .join(out_name)
         .to_string_lossy()
@@ -120,7 +171,7 @@ fn out_path(run_path: &Path, out_name: &str) -> String {
 /// Rows of a run that did not complete: each row's class from its own `.out` and the run's
 /// server log (the highest of both), else the state of `stats.json`.
 fn failed_rows(
-    files: &RunDirFiles,
+    files: &DirRunFiles,
     run: &RunDir,
     out_names: &[String],
     stats_present: bool,
@@ -155,15 +206,19 @@ fn failed_rows(
         .collect()
 }
 
-/// The metric means of the run's server log, streamed; `None` when the run has none.
-fn server_log_metrics(files: &RunDirFiles) -> io::Result<Option<LogMetrics>> {
+/// The metric means of the run's server log, streamed; `None` when the run has none (or
+/// its log vanished since the listing). Errors: not a regular file, or an I/O error.
+fn server_log_metrics(files: &DirRunFiles) -> io::Result<Option<LogMetrics>> {
     let Some(rel_path) = state::server_log_path(files)? else {
         return Ok(None);
     };
-    let path = files.path(&rel_path);
-    let read = File::open(&path).and_then(parse_reader);
-    read.map(Some)
-        .map_err(|err| io::Error::new(err.kind(), format!("`{}`: {err}", path.display())))
+    let Some(file) = files.open(&rel_path)? else {
+        return Ok(None);
+    };
+    parse_reader(file).map(Some).map_err(|err| {
+        let path = files.path(&rel_path);
+        io::Error::new(err.kind(), format!("`{}`: {err}", shown(&path)))
+    })
 }
 
 /// An I/O error copied (kind and message), to report one error on several rows.
@@ -178,5 +233,5 @@ fn unreadable(err: &io::Error) -> Comment {
 
 /// The stderr line for a run that could not be read.
 fn unreadable_message(run: &RunDir, err: &io::Error) -> String {
-    format!("cannot read run `{}`: {err}", run.path.display())
+    format!("cannot read run `{}`: {err}", run.shown)
 }

@@ -1,9 +1,9 @@
 //! Command-line arguments of `analyze`.
 
-use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
 use clap::Parser;
+use clap::builder::RangedU64ValueParser;
 
 /// Examples shown at the end of `--help`.
 const EXAMPLES: &str = "\
@@ -39,9 +39,10 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
-    /// Runs analyzed at the same time [default: one per CPU].
-    #[arg(long, short = 'j', value_name = "N")]
-    pub jobs: Option<NonZeroUsize>,
+    /// Runs analyzed at the same time, 1 or more [default: one per CPU; at most 4 per CPU and
+    /// one per run are used]
+    #[arg(long, short = 'j', value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub jobs: Option<usize>,
 
     /// Print nothing on stdout (the CSV files are still written, warnings still go to stderr).
     #[arg(long, short = 'q')]
@@ -85,7 +86,11 @@ mod tests {
         let args = Args::try_parse_from(["analyze", "--root", "d", "-j", "3"]).unwrap();
         assert_eq!(args.root, PathBuf::from("d"));
         assert_eq!(args.out, None);
-        assert_eq!(args.jobs, NonZeroUsize::new(3));
+        assert_eq!(args.jobs, Some(3));
+        let err = Args::try_parse_from(["analyze", "--root", "d", "--jobs", "0"]).unwrap_err();
+        assert!(err.to_string().contains("0 is not in 1.."), "{err}");
+        let many = Args::try_parse_from(["analyze", "--root", "d", "--jobs", "100000"]).unwrap();
+        assert_eq!(many.jobs, Some(100_000));
         assert!(!args.quiet);
     }
 

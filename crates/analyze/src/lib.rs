@@ -6,11 +6,11 @@
 pub mod analysis;
 pub mod cli;
 pub mod output;
-pub mod run_files;
 pub mod tables;
 pub mod walk;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
 use std::fs;
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
@@ -88,10 +88,37 @@ impl Findings {
         for component in outcome.unknown_components {
             self.unknown_components
                 .entry(component)
-                .or_insert_with(|| run.path.display().to_string());
+                .or_insert_with(|| run.shown.clone());
         }
         self.runs_without_out += usize::from(outcome.without_out);
     }
+}
+
+/// The number of worker threads: `--jobs` (default: `available` CPUs), but never more than
+/// one per run nor 4 per CPU (`--jobs 100000` must not start 100,000 threads), and at
+/// least 1.
+pub fn worker_count(jobs: Option<usize>, runs: usize, available: usize) -> usize {
+    let available = available.max(1);
+    jobs.unwrap_or(available)
+        .min(runs)
+        .min(available.saturating_mul(4))
+        .max(1)
+}
+
+/// The experiment names (as the rows show them) that stand for more than one folder on
+/// disk: names not valid UTF-8 are escaped, and an escaped name can equal another folder's
+/// literal name. Neither gets a CSV of its own, so one never overwrites the other.
+fn clashing_experiments(runs: &[walk::RunDir]) -> BTreeSet<String> {
+    let mut folders: BTreeMap<&str, BTreeSet<&OsString>> = BTreeMap::new();
+    for run in runs {
+        let shown = run.components.first().map_or("", String::as_str);
+        folders.entry(shown).or_default().insert(&run.experiment);
+    }
+    folders
+        .into_iter()
+        .filter(|(_, raw)| raw.len() > 1)
+        .map(|(shown, _)| shown.to_owned())
+        .collect()
 }
 
 /// Print one warning line per problem on stderr.
@@ -160,12 +187,12 @@ pub fn run(args: &cli::Args) -> anyhow::Result<ExitCode> {
     }
     fs::create_dir_all(out_dir)
         .with_context(|| format!("failed to create `--out` `{}`", out_dir.display()))?;
+    let walk = walk::find_runs(&args.root);
+    let available = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.jobs.map_or(0, std::num::NonZeroUsize::get))
+        .num_threads(worker_count(args.jobs, walk.runs.len(), available))
         .build()
         .context("failed to start the worker threads")?;
-
-    let walk = walk::find_runs(&args.root);
     let progress = progress_bar(walk.runs.len());
     let outcomes: Vec<RunOutcome> = pool.install(|| {
         walk.runs
@@ -182,11 +209,29 @@ pub fn run(args: &cli::Args) -> anyhow::Result<ExitCode> {
     }
     let rows = dedup_and_sort(std::mem::take(&mut findings.rows));
     let summary = summarize(&rows);
-    let csv = output::csv_files(&rows, &summary);
+    let csv = output::csv_files(&rows, &summary, &clashing_experiments(&walk.runs));
     report(&walk.problems, &findings, &csv.skipped);
     output::write_files(out_dir, &csv.files)?;
     if !args.quiet {
         print_stdout(&tables::render(&rows, &summary))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_count_is_capped_by_runs_and_cpus() {
+        // `--jobs 100000` on 2 CPUs: 8 threads for many runs, 3 for 3 runs.
+        assert_eq!(worker_count(Some(100_000), 10_000, 2), 8);
+        assert_eq!(worker_count(Some(100_000), 3, 2), 3);
+        assert_eq!(worker_count(Some(5), 10_000, 2), 5);
+        assert_eq!(worker_count(None, 10_000, 2), 2);
+        assert_eq!(worker_count(None, 1, 16), 1);
+        // No runs (a tree without runs) and an unknown CPU count still give one thread.
+        assert_eq!(worker_count(Some(4), 0, 2), 1);
+        assert_eq!(worker_count(None, 100, 0), 1);
+    }
 }

@@ -1,5 +1,6 @@
 //! Writing the CSV files, each whole or not at all (shared contract 3 section 7).
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -26,8 +27,10 @@ pub struct CsvFiles {
 
 /// Lay out the CSV files for `rows` (in contract 3 section 6 order) and the summary:
 /// `{experiment}.csv` per experiment, `benchmarking_results.csv`, and
-/// `optimization_summary.csv` unless the summary is empty.
-pub fn csv_files(rows: &[Row], summary: &[ModelSummary]) -> CsvFiles {
+/// `optimization_summary.csv` unless the summary is empty. An experiment in `clashing`
+/// (one name for several folders) gets no CSV of its own, so that no two experiments write
+/// one file; its rows stay in `benchmarking_results.csv`.
+pub fn csv_files(rows: &[Row], summary: &[ModelSummary], clashing: &BTreeSet<String>) -> CsvFiles {
     let header = || {
         CSV_COLUMNS
             .iter()
@@ -41,6 +44,14 @@ pub fn csv_files(rows: &[Row], summary: &[ModelSummary]) -> CsvFiles {
             out.skipped.push(format!(
                 "experiment `{experiment}` has no CSV of its own (its name is empty or that of \
                  another output); its rows are in `{ALL_ROWS_FILE}`"
+            ));
+            continue;
+        }
+        if clashing.contains(experiment) {
+            out.skipped.push(format!(
+                "experiment `{experiment}` stands for several folders (names that are not \
+                 valid UTF-8 are shown with `\\xNN`): none gets `{name}`, so none overwrites \
+                 another; their rows are in `{ALL_ROWS_FILE}`"
             ));
             continue;
         }
@@ -137,18 +148,29 @@ mod tests {
             row("benchmarking_results"),
             row(""),
         ];
-        let files = csv_files(&rows, &[]);
+        let files = csv_files(&rows, &[], &BTreeSet::new());
         let names: Vec<&str> = files.files.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["a.csv", "b.csv", "benchmarking_results.csv"]);
         assert_eq!(files.files[0].1.len(), 3);
         assert_eq!(files.files[2].1.len(), 6);
         assert_eq!(files.skipped.len(), 2);
+        // An experiment name that stands for two folders: no file of its own.
+        let clashing = BTreeSet::from(["b".to_owned()]);
+        let files = csv_files(&rows, &[], &clashing);
+        let names: Vec<&str> = files.files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["a.csv", "benchmarking_results.csv"]);
+        assert_eq!(files.files[1].1.len(), 6);
+        assert!(
+            files.skipped[0].starts_with("experiment `b` stands for several folders"),
+            "{:?}",
+            files.skipped
+        );
     }
 
     #[test]
     fn writes_whole_files_with_quoting() {
         let dir = tempfile::tempdir().unwrap();
-        let files = csv_files(&[row("a")], &[]);
+        let files = csv_files(&[row("a")], &[], &BTreeSet::new());
         let written = write_files(dir.path(), &files.files).unwrap();
         assert_eq!(
             written,
@@ -173,7 +195,7 @@ mod tests {
 
     #[test]
     fn header_only_without_rows() {
-        let files = csv_files(&[], &[]);
+        let files = csv_files(&[], &[], &BTreeSet::new());
         assert_eq!(files.files.len(), 1);
         assert_eq!(files.files[0].0, ALL_ROWS_FILE);
         assert_eq!(files.files[0].1.len(), 1);

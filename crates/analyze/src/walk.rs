@@ -5,20 +5,55 @@
 //! reported and not followed, so no folder is read twice.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use bench_io::path_text::{escaped, shown};
 use walkdir::WalkDir;
 
 /// The folder below a run directory that marks it (contract 3 section 1).
 pub const INFERENCE_LOGS: &str = "inference_logs";
 
 /// A run directory: the parent of an `inference_logs` folder.
+///
+/// Names that are not valid UTF-8 are shown with each invalid byte as `\xNN`
+/// ([`escaped`]), so two such folders never read the same.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunDir {
     /// `--root` as given joined with the components below it.
     pub path: PathBuf,
-    /// The path's components below `--root` (lossy UTF-8), as contract 3 section 3 reads them.
+    /// [`RunDir::path`] as text (escaped), for messages and the `path` column.
+    pub shown: String,
+    /// The path's components below `--root` (escaped), as contract 3 section 3 reads them.
     pub components: Vec<String>,
+    /// The experiment folder's name as on disk (the first component below `--root`; empty
+    /// for a run directory that is `--root` itself).
+    pub experiment: OsString,
+}
+
+impl RunDir {
+    /// The run directory `path`, below `root`.
+    pub fn new(root: &Path, path: &Path) -> Self {
+        let below = path.strip_prefix(root).unwrap_or(path);
+        RunDir {
+            path: path.to_path_buf(),
+            shown: escaped(path.as_os_str()).into_owned(),
+            components: below
+                .components()
+                .map(|c| escaped(c.as_os_str()).into_owned())
+                .collect(),
+            experiment: below
+                .components()
+                .next()
+                .map(|c| c.as_os_str().to_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Whether the path (`--root` included) is valid UTF-8, so [`RunDir::shown`] is exact.
+    pub fn is_utf8(&self) -> bool {
+        self.path.to_str().is_some()
+    }
 }
 
 /// What the walk found.
@@ -55,8 +90,8 @@ pub fn find_runs(root: &Path) -> Walk {
             if let Some(first) = seen.get(&id) {
                 walk.problems.push(format!(
                     "`{}` is the same folder as `{}` (through a symbolic link): not read twice",
-                    entry.path().display(),
-                    first.display()
+                    shown(entry.path()),
+                    shown(first)
                 ));
                 entries.skip_current_dir();
                 continue;
@@ -66,10 +101,7 @@ pub fn find_runs(root: &Path) -> Walk {
         if entry.depth() > 0 && entry.file_name() == INFERENCE_LOGS {
             entries.skip_current_dir();
             if let Some(run_path) = entry.path().parent() {
-                walk.runs.push(RunDir {
-                    path: run_path.to_path_buf(),
-                    components: components_below(root, run_path),
-                });
+                walk.runs.push(RunDir::new(root, run_path));
             }
         }
     }
@@ -90,24 +122,15 @@ fn folder_id(_entry: &walkdir::DirEntry) -> Option<FolderId> {
     None
 }
 
-/// The components of `path` below `root`, lossy UTF-8.
-fn components_below(root: &Path, path: &Path) -> Vec<String> {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect()
-}
-
 /// One line for a walk error: a loop, a broken link or a folder that cannot be read.
 fn describe_walk_error(err: &walkdir::Error) -> String {
     let path = err
         .path()
-        .map_or_else(|| "?".to_owned(), |p| p.display().to_string());
+        .map_or_else(|| "?".to_owned(), |p| shown(p).into_owned());
     if let Some(ancestor) = err.loop_ancestor() {
         return format!(
             "symbolic link loop: `{path}` leads back to `{}`, which contains it: not followed",
-            ancestor.display()
+            shown(ancestor)
         );
     }
     match err.io_error() {
@@ -148,7 +171,33 @@ mod tests {
             ]
         );
         assert_eq!(walk.runs[0].path, root.join("a/p/m/tp1"));
+        assert_eq!(walk.runs[0].experiment, "a");
+        assert!(walk.runs[0].is_utf8());
         assert!(walk.problems.is_empty(), "{:?}", walk.problems);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_names_are_escaped_not_replaced() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let temp = tempfile::tempdir().unwrap();
+        let root = temp.path();
+        for raw in [&b"bad\xfename"[..], b"bad\xffname"] {
+            let run = root
+                .join(OsStr::from_bytes(raw))
+                .join("p/m/tp1/inference_logs");
+            fs::create_dir_all(run).unwrap();
+        }
+        let walk = find_runs(root);
+        let experiments: Vec<&str> = walk.runs.iter().map(|r| r.components[0].as_str()).collect();
+        assert_eq!(experiments, ["bad\\xfename", "bad\\xffname"]);
+        assert_eq!(walk.runs[1].experiment, OsStr::from_bytes(b"bad\xffname"));
+        assert!(!walk.runs[1].is_utf8());
+        assert_eq!(
+            walk.runs[1].shown,
+            format!("{}/bad\\xffname/p/m/tp1", root.display())
+        );
     }
 
     #[cfg(unix)]

@@ -647,6 +647,20 @@ fn main_tree_rows_cells_summary_and_tables() {
         stderr.contains("1 run directory without a .out file"),
         "{stderr}"
     );
+    // The run whose stats.json is cut (mns 10), once, with the reason; not the runs whose
+    // comment is a failure class.
+    assert_eq!(
+        stderr.matches("stats.json unreadable").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "warning: stats.json unreadable in run `data/{}`: not valid JSON: EOF while parsing",
+            run_path("failures", "SmolF", "tp1-pp1-dp1", 10, 8192, "spec_none")
+        )),
+        "{stderr}"
+    );
 
     insta::assert_snapshot!(
         "main_tree_stdout",

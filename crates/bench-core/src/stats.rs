@@ -3,7 +3,9 @@
 //! The file is a JSON list of pipeline steps `{name, time_stats, stats}`. It is valid when
 //! it parses and one step's name contains `Model call` and carries a `stats` object; that
 //! step gives the token and request counts, and the sum of every step's time gives the
-//! end-to-end time. When datatrove's separate merge job never ran, the per-task files
+//! end-to-end time. A stat whose value is not a non-negative number (nor an object with one
+//! as `total`) counts as missing: it never makes a finished run's file invalid, which would
+//! have `launch` submit the run again. When datatrove's separate merge job never ran, the per-task files
 //! `inference_logs/stats/*.json` are merged here the way datatrove's `merge_stats` does.
 
 use serde_json::{Map, Value};
@@ -37,6 +39,7 @@ pub enum StatsError {
     #[error("not valid JSON: {0}")]
     Json(String),
     /// JSON, but not a list of steps, or no `Model call` step with a `stats` object.
+    /// (A malformed value inside that object is not an error: see [`parse_stats`].)
     #[error("{0}")]
     Shape(String),
 }
@@ -44,12 +47,17 @@ pub enum StatsError {
 /// The text a step's name contains when it is the inference step.
 const MODEL_CALL: &str = "Model call";
 
-/// Read a merged `stats.json`.
+/// Read a merged `stats.json` (valid as contract 3 section 4 says: it parses and a step
+/// named `Model call` has a `stats` object).
+///
+/// A stat there whose value is not a non-negative number, nor an object with a non-negative
+/// number as `total` (`"prompt_tokens": "10"`, `-3`, `{"total": null}`), or a count not
+/// below 2^64, is treated as missing: a count of 0, an empty mean or time. The run still
+/// completed.
 ///
 /// Errors: [`StatsError::Json`] when the bytes are not JSON (a truncated file);
-/// [`StatsError::Shape`] when they are not a list of steps, no step named `Model call`
-/// has a `stats` object, or a count there is neither a number nor an object with a
-/// numeric `total`.
+/// [`StatsError::Shape`] when they are not a list of steps or no step named `Model call`
+/// has a `stats` object.
 pub fn parse_stats(bytes: &[u8]) -> Result<StatsTotals, StatsError> {
     let steps = parse_steps(bytes)?;
     let model = steps
@@ -57,16 +65,16 @@ pub fn parse_stats(bytes: &[u8]) -> Result<StatsTotals, StatsError> {
         .find_map(|step| step.model_call_stats())
         .ok_or_else(no_model_call)?;
     let metric = |key| Metric::read(model, key);
-    let prompt = metric("prompt_tokens")?;
-    let completion = metric("completion_tokens")?;
+    let prompt = metric("prompt_tokens");
+    let completion = metric("completion_tokens");
     Ok(StatsTotals {
-        prompt_tokens_total: count_of(prompt, "prompt_tokens")?,
-        completion_tokens_total: count_of(completion, "completion_tokens")?,
-        successful_requests: count_of(metric("successful_requests")?, "successful_requests")?,
-        failed_requests: count_of(metric("failed_requests")?, "failed_requests")?,
+        prompt_tokens_total: count_of(prompt),
+        completion_tokens_total: count_of(completion),
+        successful_requests: count_of(metric("successful_requests")),
+        failed_requests: count_of(metric("failed_requests")),
         mean_input_tokens: prompt.and_then(Metric::mean),
         mean_output_tokens: completion.and_then(Metric::mean),
-        inference_time: metric("inference_time")?.map(Metric::total),
+        inference_time: metric("inference_time").map(Metric::total),
         e2e_time: sum_present(steps.iter().filter_map(|step| step.time)),
     })
 }
@@ -78,7 +86,8 @@ pub fn parse_stats(bytes: &[u8]) -> Result<StatsTotals, StatsError> {
 /// `inference_time` are summed over tasks; means are weighted by each task's `n` (a task
 /// whose stat has no mean makes the merged mean unknown, as a bare number does in a single
 /// file); a step's time is the mean over tasks of each task's `time_stats.global_mean`,
-/// else `time_stats.total`. Errors name the file by its position in `files` (from 1).
+/// else `time_stats.total`. A malformed stat counts as missing in its file, as in
+/// [`parse_stats`]. Errors name the file by its position in `files` (from 1).
 pub fn merge_task_stats(files: &[&[u8]]) -> Result<StatsTotals, StatsError> {
     let tasks = files
         .iter()
@@ -114,7 +123,7 @@ pub fn merge_task_stats(files: &[&[u8]]) -> Result<StatsTotals, StatsError> {
     let mut merged = MergedStats::default();
     for steps in &tasks {
         if let Some(stats) = steps[model_index].model_call_stats() {
-            merged.add(stats)?;
+            merged.add(stats);
         }
     }
     let step_time = |i: usize| {
@@ -123,7 +132,7 @@ pub fn merge_task_stats(files: &[&[u8]]) -> Result<StatsTotals, StatsError> {
     };
     Ok(StatsTotals {
         e2e_time: sum_present((0..first.len()).filter_map(step_time)),
-        ..merged.totals()?
+        ..merged.totals()
     })
 }
 
@@ -233,28 +242,20 @@ enum Metric {
 }
 
 impl Metric {
-    /// The stat `key` of a `stats` object; `Ok(None)` when missing (or null).
-    fn read(stats: &Map<String, Value>, key: &str) -> Result<Option<Metric>, StatsError> {
-        let malformed = || {
-            StatsError::Shape(format!(
-                "`{key}` in the `{MODEL_CALL}` step is neither a number nor an object with a numeric `total`"
-            ))
-        };
-        match stats.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Object(object)) => {
+    /// The stat `key` of a `stats` object; `None` when missing, or when it is neither a
+    /// non-negative number nor an object with a non-negative number as `total`.
+    fn read(stats: &Map<String, Value>, key: &str) -> Option<Metric> {
+        let amount = |value: &Value| value.as_f64().filter(|x| *x >= 0.0);
+        match stats.get(key)? {
+            Value::Object(object) => {
                 let field = |name| object.get(name).and_then(Value::as_f64);
-                Ok(Some(Metric::Object {
-                    total: field("total").ok_or_else(malformed)?,
+                Some(Metric::Object {
+                    total: object.get("total").and_then(amount)?,
                     n: field("n"),
                     mean: field("mean"),
-                }))
+                })
             }
-            Some(bare) => bare
-                .as_f64()
-                .map(Metric::Bare)
-                .map(Some)
-                .ok_or_else(malformed),
+            bare => amount(bare).map(Metric::Bare),
         }
     }
 
@@ -287,14 +288,10 @@ impl Metric {
     }
 }
 
-/// A count (tokens or requests) from an optional stat: a missing one counts 0.
-fn count_of(metric: Option<Metric>, key: &str) -> Result<u64, StatsError> {
-    let total = metric.map_or(0.0, Metric::total);
-    to_count(total).ok_or_else(|| {
-        StatsError::Shape(format!(
-            "`{key}` in the `{MODEL_CALL}` step is `{total}`, not a count"
-        ))
-    })
+/// A count (tokens or requests) from an optional stat: a missing one, or one too large for
+/// a count, counts 0.
+fn count_of(metric: Option<Metric>) -> u64 {
+    metric.and_then(|m| to_count(m.total())).unwrap_or(0)
 }
 
 #[expect(
@@ -348,30 +345,29 @@ impl MergedMetric {
         (n > 0.0).then(|| sum / n)
     }
 
-    fn count(&self, key: &str) -> Result<u64, StatsError> {
-        count_of(self.present.then_some(Metric::Bare(self.total)), key)
+    fn count(&self) -> u64 {
+        count_of(self.present.then_some(Metric::Bare(self.total)))
     }
 }
 
 impl MergedStats {
-    fn add(&mut self, stats: &Map<String, Value>) -> Result<(), StatsError> {
-        self.prompt.add(Metric::read(stats, "prompt_tokens")?);
+    fn add(&mut self, stats: &Map<String, Value>) {
+        self.prompt.add(Metric::read(stats, "prompt_tokens"));
         self.completion
-            .add(Metric::read(stats, "completion_tokens")?);
+            .add(Metric::read(stats, "completion_tokens"));
         self.successful
-            .add(Metric::read(stats, "successful_requests")?);
-        self.failed.add(Metric::read(stats, "failed_requests")?);
+            .add(Metric::read(stats, "successful_requests"));
+        self.failed.add(Metric::read(stats, "failed_requests"));
         self.inference_time
-            .add(Metric::read(stats, "inference_time")?);
-        Ok(())
+            .add(Metric::read(stats, "inference_time"));
     }
 
-    fn totals(&self) -> Result<StatsTotals, StatsError> {
-        Ok(StatsTotals {
-            prompt_tokens_total: self.prompt.count("prompt_tokens")?,
-            completion_tokens_total: self.completion.count("completion_tokens")?,
-            successful_requests: self.successful.count("successful_requests")?,
-            failed_requests: self.failed.count("failed_requests")?,
+    fn totals(&self) -> StatsTotals {
+        StatsTotals {
+            prompt_tokens_total: self.prompt.count(),
+            completion_tokens_total: self.completion.count(),
+            successful_requests: self.successful.count(),
+            failed_requests: self.failed.count(),
             mean_input_tokens: self.prompt.mean(),
             mean_output_tokens: self.completion.mean(),
             inference_time: self
@@ -379,7 +375,7 @@ impl MergedStats {
                 .present
                 .then_some(self.inference_time.total),
             e2e_time: None,
-        })
+        }
     }
 }
 
@@ -547,11 +543,44 @@ mod tests {
     }
 
     #[test]
-    fn a_count_that_is_not_a_number_is_a_shape_error() {
-        let json = br#"[{"name": "Model call", "stats": {"prompt_tokens": "many"}}]"#;
-        assert!(matches!(parse_stats(json), Err(StatsError::Shape(_))));
-        let json = br#"[{"name": "Model call", "stats": {"prompt_tokens": -3}}]"#;
-        assert!(matches!(parse_stats(json), Err(StatsError::Shape(_))));
+    fn a_malformed_stat_is_missing_and_the_file_stays_valid() {
+        // Contract 3 section 4: valid = parses and a `Model call` step has a `stats` object.
+        // A string, a negative number, an object without a numeric `total`, a count beyond
+        // 2^64: that stat alone is missing (count 0, empty mean and time); the others count.
+        let json = br#"[{"name": "Model call", "time_stats": {"total": 4.0},
+            "stats": {"prompt_tokens": "10",
+                      "completion_tokens": {"total": -5, "n": 1, "mean": -5.0},
+                      "successful_requests": {"total": "3"},
+                      "failed_requests": 1e30,
+                      "inference_time": -2.0}},
+            {"name": "writer", "time_stats": {"total": 1.0},
+             "stats": {"documents": "bad"}}]"#;
+        assert_eq!(
+            parse_stats(json).unwrap(),
+            StatsTotals {
+                e2e_time: Some(5.0),
+                ..StatsTotals::default()
+            }
+        );
+        let json = br#"[{"name": "Model call", "stats": {"prompt_tokens": -3,
+            "completion_tokens": {"total": 20, "n": 2, "mean": 10.0}, "successful_requests": 2,
+            "inference_time": {"total": "4"}}}]"#;
+        assert_eq!(
+            parse_stats(json).unwrap(),
+            StatsTotals {
+                completion_tokens_total: 20,
+                mean_output_tokens: Some(10.0),
+                successful_requests: 2,
+                ..StatsTotals::default()
+            }
+        );
+        // Merging: the malformed stat counts as missing in its task only.
+        let bad = br#"[{"name": "Model call", "stats": {"prompt_tokens": "7", "successful_requests": 1}}]"#;
+        let good = br#"[{"name": "Model call", "stats": {"prompt_tokens": {"total": 30, "n": 3, "mean": 10.0}, "successful_requests": 3}}]"#;
+        let merged = merge_task_stats(&[bad, good]).unwrap();
+        assert_eq!(merged.prompt_tokens_total, 30);
+        assert_eq!(merged.mean_input_tokens, Some(10.0));
+        assert_eq!(merged.successful_requests, 4);
     }
 
     /// Two per-task files as datatrove's SLURM mode writes them (no `global_mean`).

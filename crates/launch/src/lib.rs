@@ -8,7 +8,6 @@ pub mod interrupt;
 pub mod plan;
 pub mod record;
 pub mod report;
-pub mod run_files;
 pub mod skip;
 pub mod slurm;
 pub mod template;
@@ -23,6 +22,7 @@ use anyhow::{Context as _, bail};
 use bench_core::model_config::{LocalModelConfigs, hub_cache_dir};
 use bench_core::state::{RunState, SubmissionRecord, run_state};
 use bench_core::sweep::{LoadContext, ScriptFile, Sweep, SweepCost, load_sweep};
+use bench_io::DirRunFiles;
 use regex::Regex;
 
 use crate::interrupt::Interrupt;
@@ -93,7 +93,7 @@ pub fn run(args: &cli::Args) -> anyhow::Result<ExitCode> {
         }
     };
     for planned in &mut planned {
-        let files = run_files::DirRunFiles::new(&planned.run.run_dir);
+        let files = DirRunFiles::new(&planned.run.run_dir);
         match run_state(&files, &planned.run.name, queue.as_deref()) {
             Ok(state) => {
                 planned.in_flight_unknown =
@@ -196,11 +196,11 @@ fn render_all<'a>(sweep: &'a Sweep, template: &Template) -> anyhow::Result<Vec<P
         let rendered = TemplateVars::new(run, &sweep.settings, &token)
             .and_then(|vars| template.render(run, &vars));
         match rendered {
-            Ok(script) => planned.push(PlannedRun {
+            Ok(rendered) => planned.push(PlannedRun {
                 run,
                 token,
-                directives: directives::parse(&script),
-                script,
+                directives: rendered.directives,
+                script: rendered.script,
                 decision: Decision::WouldSubmit,
                 in_flight_unknown: false,
             }),

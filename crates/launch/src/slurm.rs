@@ -56,9 +56,38 @@ pub trait Slurm {
     fn sleep(&mut self, duration: Duration);
 }
 
-/// The user's queue, read once per launch.
+/// The user's queue, read once per launch (and before each sbatch retry).
+///
+/// Every non-blank line must be a job line of [`SQUEUE_FORMAT`]: four `|`-separated fields
+/// (the comment keeps any further `|`), the job id starting with a digit (`123`, `123_4`,
+/// `123+0`). Anything else (a wrapper's banner, another format) means the queue was not
+/// read, and `Err` quotes the first such line: a listing `launch` cannot read could hide
+/// runs in flight.
 pub fn read_queue(slurm: &mut dyn Slurm) -> Result<Vec<QueueEntry>, String> {
-    slurm.squeue().map(|output| parse_squeue(&output))
+    let output = slurm.squeue()?;
+    if let Some(line) = output
+        .lines()
+        .find(|line| !line.trim().is_empty() && !is_job_line(line))
+    {
+        let mut shown: String = line.trim().chars().take(SHOWN_LINE_CHARS).collect();
+        if shown.len() < line.trim().len() {
+            shown.push_str("...");
+        }
+        return Err(format!(
+            "`squeue` printed `{shown}`, which is not a `{SQUEUE_FORMAT}` job line"
+        ));
+    }
+    Ok(parse_squeue(&output))
+}
+
+/// At most this many characters of a bad `squeue` line are quoted.
+const SHOWN_LINE_CHARS: usize = 200;
+
+/// Whether `line` is a job line of [`SQUEUE_FORMAT`] (see [`read_queue`]).
+fn is_job_line(line: &str) -> bool {
+    let mut fields = line.splitn(4, '|');
+    let job_id = fields.next().unwrap_or_default().trim();
+    job_id.starts_with(|c: char| c.is_ascii_digit()) && fields.count() == 3
 }
 
 /// How a submission ended.
@@ -306,6 +335,58 @@ mod tests {
     const TIMEOUT: &str =
         "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation\n";
 
+    fn queue(listing: &str) -> Result<Vec<QueueEntry>, String> {
+        read_queue(&mut Scripted {
+            queues: [Ok(listing.to_owned())].into(),
+            ..Scripted::default()
+        })
+    }
+
+    #[test]
+    fn the_queue_is_read_from_job_lines() {
+        let jobs = queue("77|p-a_inference|RUNNING|(null)\n78_3|b|PENDING|bench:0|x\n\n").unwrap();
+        assert_eq!(
+            jobs,
+            [
+                QueueEntry {
+                    job_id: "77".into(),
+                    name: "p-a_inference".into(),
+                    state: "RUNNING".into(),
+                    comment: "(null)".into(),
+                },
+                QueueEntry {
+                    job_id: "78_3".into(),
+                    name: "b".into(),
+                    state: "PENDING".into(),
+                    comment: "bench:0|x".into(),
+                },
+            ]
+        );
+        assert_eq!(queue(""), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn a_listing_that_is_not_job_lines_is_no_queue() {
+        for (listing, bad) in [
+            (
+                "Welcome to the cluster!\n77|a|RUNNING|x\n",
+                "Welcome to the cluster!",
+            ),
+            ("77|a|RUNNING|x\n77 a RUNNING\n", "77 a RUNNING"),
+            ("JOBID|NAME|STATE|COMMENT\n", "JOBID|NAME|STATE|COMMENT"),
+            ("77|a|RUNNING\n", "77|a|RUNNING"),
+            ("|a|RUNNING|x\n", "|a|RUNNING|x"),
+        ] {
+            assert_eq!(
+                queue(listing),
+                Err(format!(
+                    "`squeue` printed `{bad}`, which is not a `%i|%j|%T|%k` job line"
+                )),
+                "{listing:?}"
+            );
+        }
+    }
+
     #[test]
     fn job_ids_are_the_part_before_the_semicolon() {
         assert_eq!(parse_job_id("123\n").as_deref(), Some("123"));
@@ -431,19 +512,26 @@ mod tests {
 
     #[test]
     fn an_unreadable_queue_stops_resubmission() {
-        let mut slurm = Scripted {
-            answers: [err(TIMEOUT)].into(),
-            queues: std::iter::repeat_with(|| Err("`squeue` failed".to_owned()))
-                .take(3)
-                .collect(),
-            ..Scripted::default()
-        };
-        let Submission::Failed { reason, calls } = submit(&mut slurm, Path::new("s.sh"), "t")
-        else {
-            panic!("must fail");
-        };
-        assert_eq!((calls, slurm.sbatch_calls), (1, 1));
-        assert!(reason.contains("not retried"), "{reason}");
-        assert_eq!(reason.matches("not retried").count(), 1, "{reason}");
+        // squeue failing, or printing something that is not a listing.
+        for (answer, why) in [
+            (Err("`squeue` failed".to_owned()), "`squeue` failed"),
+            (
+                Ok("squeue: warning: odd\n".to_owned()),
+                "squeue: warning: odd",
+            ),
+        ] {
+            let mut slurm = Scripted {
+                answers: [err(TIMEOUT)].into(),
+                queues: std::iter::repeat_n(answer, 3).collect(),
+                ..Scripted::default()
+            };
+            let Submission::Failed { reason, calls } = submit(&mut slurm, Path::new("s.sh"), "t")
+            else {
+                panic!("must fail");
+            };
+            assert_eq!((calls, slurm.sbatch_calls), (1, 1));
+            assert!(reason.contains(why), "{reason}");
+            assert_eq!(reason.matches("not retried").count(), 1, "{reason}");
+        }
     }
 }

@@ -8,13 +8,13 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::LazyLock;
 
 use bench_core::config::SweepSettings;
 use bench_core::sweep::Run;
-use regex::Regex;
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::directives::{self, Directive, ScriptProblem};
 
 /// The built-in template, embedded at build time.
 pub const BUILTIN_TEMPLATE: &str = include_str!("../../../templates/sbatch.sh.tera");
@@ -37,11 +37,38 @@ pub enum TemplateError {
         /// Tera's words, sources included.
         message: String,
     },
-    /// The template lacks the `#SBATCH --comment={{ comment }}` line adoption relies on.
-    #[error("template `{template}` has no `#SBATCH --comment={{{{ comment }}}}` line")]
+    /// The rendered script is one sbatch refuses outright (no `#!` first line, DOS line
+    /// breaks): every submission would fail.
+    #[error(
+        "template `{template}` renders a script for run `{run}` (`{run_dir}`) that sbatch refuses: {problem}"
+    )]
+    NotABatchScript {
+        /// Where the template came from.
+        template: String,
+        /// The run name.
+        run: String,
+        /// The run directory.
+        run_dir: String,
+        /// What sbatch objects to (in the message, so not a `source`).
+        problem: ScriptProblem,
+    },
+    /// sbatch would not read `#SBATCH --comment=bench:<token>` from the rendered script, so
+    /// the job could not be found in the queue by its token (contract 2 section 4).
+    #[error(
+        "template `{template}` renders a script for run `{run}` (`{run_dir}`) from which \
+         sbatch does not read `--comment={comment}`: {why}"
+    )]
     MissingComment {
         /// Where the template came from.
         template: String,
+        /// The run name.
+        run: String,
+        /// The run directory.
+        run_dir: String,
+        /// The comment this submission must carry (`bench:<token>`).
+        comment: String,
+        /// What sbatch reads instead.
+        why: String,
     },
     /// Rendering failed for a run (an unknown variable, a bad filter argument, ...).
     #[error("template `{template}` cannot be rendered for run `{run}` (`{run_dir}`): {message}")]
@@ -109,7 +136,13 @@ impl TemplateError {
         match self {
             TemplateError::MissingComment { .. } => Some(
                 "`launch` finds its own jobs in the queue by that comment (contract 2 section \
-                 4); add the line among the other `#SBATCH` lines",
+                 4); put `#SBATCH --comment={{ comment }}` among the other `#SBATCH` lines, \
+                 before the first command: sbatch ignores `#SBATCH` lines after it",
+            ),
+            TemplateError::NotABatchScript { .. } => Some(
+                "start the template with its interpreter line, such as `#!/bin/bash`, with \
+                 nothing before it (not even a Tera comment's line break), and save it with \
+                 Unix line breaks",
             ),
             TemplateError::CliArgsRefused { .. } => Some(
                 "pass the args through `kwargs_json` as the built-in template does: the \
@@ -331,11 +364,14 @@ fn cli_words(kwargs: &serde_json::Map<String, Value>) -> Result<Vec<String>, (St
     Ok(words)
 }
 
-/// `#SBATCH --comment={{ comment }}` on a line of its own (Tera's whitespace forms allowed).
-static COMMENT_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^#SBATCH[ \t]+--comment=\{\{-?[ \t]*comment[ \t]*-?\}\}[ \t]*\r?$")
-        .expect("valid regex")
-});
+/// A rendered script with the directives sbatch reads from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// The script, as written to `sbatch.sh`.
+    pub script: String,
+    /// The `#SBATCH` directives sbatch applies (the comment included).
+    pub directives: Vec<Directive>,
+}
 
 /// A compiled template, ready to render scripts.
 pub struct Template {
@@ -360,13 +396,9 @@ impl Template {
 
     /// A user template's text; `origin` names it in messages (its path).
     ///
-    /// Errors when it does not parse or lacks the `#SBATCH --comment={{ comment }}` line.
+    /// Errors when it does not parse. Whether sbatch reads the comment from it is checked
+    /// on each rendered script ([`Template::render`]).
     pub fn parse(origin: &str, text: &str) -> Result<Self, TemplateError> {
-        if !COMMENT_LINE.is_match(text) {
-            return Err(TemplateError::MissingComment {
-                template: origin.to_owned(),
-            });
-        }
         let mut tera = tera::Tera::default();
         tera.autoescape_on(Vec::new());
         tera.register_filter("shell_quote", shell_quote);
@@ -386,11 +418,49 @@ impl Template {
         &self.origin
     }
 
-    /// Render the script for `run` with `vars`.
+    /// Render the script for `run` with `vars`, and read its directives as sbatch will.
     ///
-    /// A template that uses `cli_args` for a run whose args have no command-line form is
-    /// refused, naming the run ([`TemplateError::CliArgsRefused`]).
-    pub fn render(&self, run: &Run, vars: &TemplateVars) -> Result<String, TemplateError> {
+    /// Errors, naming the run: a template that uses `cli_args` for a run whose args have no
+    /// command-line form ([`TemplateError::CliArgsRefused`]); a script sbatch refuses
+    /// outright ([`TemplateError::NotABatchScript`]); a script from which sbatch does not
+    /// read `--comment=` with `vars.comment` ([`TemplateError::MissingComment`]).
+    pub fn render(&self, run: &Run, vars: &TemplateVars) -> Result<Rendered, TemplateError> {
+        let script = self.render_text(run, vars)?;
+        let read = directives::read(&script).map_err(|problem| TemplateError::NotABatchScript {
+            template: self.origin.clone(),
+            run: run.name.clone(),
+            run_dir: run.run_dir.clone(),
+            problem,
+        })?;
+        let comment = directives::value(&read.directives, "comment");
+        if comment != Some(vars.comment.as_str()) {
+            let mut why = match comment {
+                Some(other) => format!("the comment it reads is `{other}`"),
+                None => "it reads no `--comment` directive".to_owned(),
+            };
+            if let Some((line, command)) = &read.first_command {
+                let _ = write!(
+                    why,
+                    " (it stops reading `#SBATCH` lines at line {line}, the first command \
+                     `{command}`)"
+                );
+            }
+            return Err(TemplateError::MissingComment {
+                template: self.origin.clone(),
+                run: run.name.clone(),
+                run_dir: run.run_dir.clone(),
+                comment: vars.comment.clone(),
+                why,
+            });
+        }
+        Ok(Rendered {
+            script,
+            directives: read.directives,
+        })
+    }
+
+    /// The rendered text, unchecked.
+    fn render_text(&self, run: &Run, vars: &TemplateVars) -> Result<String, TemplateError> {
         let context = tera::Context::from_serialize(vars).map_err(|err| TemplateError::Render {
             template: self.origin.clone(),
             run: run.name.clone(),
@@ -500,7 +570,9 @@ mod tests {
         settings: &SweepSettings,
     ) -> Result<String, TemplateError> {
         let vars = TemplateVars::new(run, settings, "abc")?;
-        Template::parse("t.tera", template)?.render(run, &vars)
+        Template::parse("t.tera", template)?
+            .render(run, &vars)
+            .map(|rendered| rendered.script)
     }
 
     #[test]
@@ -549,27 +621,91 @@ mod tests {
         );
     }
 
+    /// The `MissingComment` reason for `template`, rendered with the token `abc`.
+    fn missing_comment(template: &str) -> String {
+        match render(template, &run(json!({})), &settings()) {
+            Err(TemplateError::MissingComment { why, run, .. }) => {
+                assert_eq!(run, "Qwen3_0.6B");
+                why
+            }
+            other => panic!("not refused for its comment: {other:?}"),
+        }
+    }
+
     #[test]
-    fn a_template_without_the_comment_line_is_refused() {
-        let err = Template::parse("t.tera", "#!/bin/bash\n#SBATCH --job-name={{ job_name }}\n")
-            .unwrap_err();
-        assert!(matches!(err, TemplateError::MissingComment { .. }), "{err}");
-        assert!(Template::parse("t.tera", "#SBATCH --comment={{comment}}\n").is_ok());
+    fn a_script_without_the_comment_directive_is_refused() {
+        assert_eq!(
+            missing_comment("#!/bin/bash\n#SBATCH --job-name={{ job_name }}\n"),
+            "it reads no `--comment` directive"
+        );
+    }
+
+    #[test]
+    fn a_comment_directive_after_the_first_command_is_refused() {
+        // sbatch ignores it: the job ran with comment `(null)` on the project's cluster.
+        let why = missing_comment(
+            "#!/bin/bash\n#SBATCH --job-name={{ job_name }}\nsleep 30\n#SBATCH --comment={{ comment }}\n",
+        );
+        assert_eq!(
+            why,
+            "it reads no `--comment` directive (it stops reading `#SBATCH` lines at line 3, \
+             the first command `sleep 30`)"
+        );
+        // Indented, it is a comment to sbatch.
+        missing_comment("#!/bin/bash\n  #SBATCH --comment={{ comment }}\n");
+    }
+
+    #[test]
+    fn the_comment_sbatch_applies_must_carry_this_submissions_token() {
+        assert_eq!(
+            missing_comment(
+                "#!/bin/bash\n#SBATCH --comment={{ comment }}\n#SBATCH --comment=mine\n"
+            ),
+            "the comment it reads is `mine`"
+        );
+        missing_comment("#!/bin/bash\n#SBATCH --comment={{ comment | upper }}\n");
+        // sbatch removes quotes and reads several options per line.
+        let script = render(
+            "#!/bin/bash\n#SBATCH -J {{ job_name }} --comment \"{{ comment }}\" # ours\necho\n",
+            &run(json!({})),
+            &settings(),
+        )
+        .unwrap();
+        assert!(script.contains("--comment \"bench:abc\""), "{script}");
+    }
+
+    #[test]
+    fn a_script_sbatch_refuses_outright_is_refused_naming_the_run() {
+        for template in [
+            // A Tera comment's line break before the interpreter line.
+            "{# my template #}\n#!/bin/bash\n#SBATCH --comment={{ comment }}\n",
+            "#SBATCH --comment={{ comment }}\necho\n",
+            "#!/bin/bash\r\n#SBATCH --comment={{ comment }}\r\n",
+        ] {
+            let err = render(template, &run(json!({})), &settings()).unwrap_err();
+            let TemplateError::NotABatchScript { run, template, .. } = &err else {
+                panic!("wrong error for {template:?}: {err}");
+            };
+            assert_eq!((run.as_str(), template.as_str()), ("Qwen3_0.6B", "t.tera"));
+        }
     }
 
     #[test]
     fn unknown_variables_and_bad_syntax_are_errors() {
         let run = run(json!({}));
         let err = render(
-            "#SBATCH --comment={{ comment }}\n{{ gpu_count }}\n",
+            "#!/bin/sh\n#SBATCH --comment={{ comment }}\n{{ gpu_count }}\n",
             &run,
             &settings(),
         )
         .unwrap_err();
         assert!(matches!(err, TemplateError::Render { .. }), "{err}");
         assert!(err.to_string().contains("gpu_count"), "{err}");
-        let err =
-            Template::parse("t.tera", "#SBATCH --comment={{ comment }}\n{% if %}\n").unwrap_err();
+        let err = Template::parse(
+            "t.tera",
+            "#!/bin/sh\n#SBATCH --comment={{ comment }}\n{% if %}\n",
+        )
+        .unwrap_err();
         assert!(matches!(err, TemplateError::Parse { .. }), "{err}");
     }
 
@@ -586,13 +722,13 @@ mod tests {
             "seed": null,
         }));
         let script = render(
-            "#SBATCH --comment={{ comment }}\nrun {{ cli_args }}\n",
+            "#!/bin/sh\n#SBATCH --comment={{ comment }}\nrun {{ cli_args }}\n",
             &run,
             &settings(),
         )
         .unwrap();
         // Read back with shell-word rules, the words are exactly the args.
-        let words = shlex::split(script.lines().nth(1).unwrap()).unwrap();
+        let words = shlex::split(script.lines().nth(2).unwrap()).unwrap();
         assert_eq!(
             words,
             [
@@ -618,7 +754,7 @@ mod tests {
     fn cli_args_are_refused_for_a_prompt_pair_naming_the_run() {
         let run = run(json!({"prompt_template": ["tutorial", "Say [[DOCUMENT]]"]}));
         let err = render(
-            "#SBATCH --comment={{ comment }}\n{{ cli_args }}\n",
+            "#!/bin/sh\n#SBATCH --comment={{ comment }}\n{{ cli_args }}\n",
             &run,
             &settings(),
         )
@@ -658,13 +794,13 @@ mod tests {
     fn the_shell_quote_filter() {
         let run = run(json!({}));
         let script = render(
-            "#SBATCH --comment={{ comment }}\n{{ run_dir | shell_quote }} {{ [\"a b\", \"c\"] | shell_quote }} {{ \"$(x)\" | shell_quote }}\n",
+            "#!/bin/sh\n#SBATCH --comment={{ comment }}\n{{ run_dir | shell_quote }} {{ [\"a b\", \"c\"] | shell_quote }} {{ \"$(x)\" | shell_quote }}\n",
             &run,
             &settings(),
         )
         .unwrap();
         assert_eq!(
-            script.lines().nth(1).unwrap(),
+            script.lines().nth(2).unwrap(),
             format!("{} 'a b' c '$(x)'", run.run_dir)
         );
     }

@@ -562,6 +562,180 @@ fn squeue_failing_stops_a_real_launch_and_makes_a_dry_run_say_so() {
     assert!(stderr.contains("in_flight_unknown"), "{stderr}");
 }
 
+/// No file changed in the sweep folder since `before`, and no job named `name` is queued.
+fn assert_nothing_done(
+    sweep: &SweepDir,
+    before: &BTreeMap<std::path::PathBuf, Option<(u64, u64)>>,
+    name: &str,
+) {
+    assert_eq!(
+        &common::tree_listing(sweep.path()),
+        before,
+        "a file was written"
+    );
+    let queue = bench_tests::squeue_me().unwrap();
+    assert!(
+        queue.iter().all(|job| job.name != name),
+        "a job was submitted: {queue:?}"
+    );
+}
+
+#[test]
+fn squeue_printing_something_else_stops_a_real_launch_and_makes_a_dry_run_say_so() {
+    let cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let model = unique("garbage");
+    let config = Config::new(&unique("garbage"), &[&model]);
+    sweep.write("sweep.yaml", &config.yaml(&cluster));
+    // Exit 0, but a banner and a listing in another format: no job line to trust.
+    let odd = sweep.bin_dir(
+        "odd-squeue",
+        &[(
+            "squeue",
+            "#!/bin/sh
+echo 'Welcome to the cluster!'
+echo '77 p-x_inference RUNNING'
+",
+        )],
+    );
+    let before = common::tree_listing(sweep.path());
+    let output = sweep.launch(
+        &["--config", "sweep.yaml", "--json"],
+        Some(&path_with(&odd)),
+    );
+    let _cancel = cancel_submitted(&lines_by_name(&output));
+    assert_eq!(exit_code(&output), 3, "{}", show(&output));
+    assert!(output.stdout.is_empty(), "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "error: the queue could not be read, so nothing was submitted: `squeue` printed \
+             `Welcome to the cluster!`, which is not a `%i|%j|%T|%k` job line"
+        ),
+        "{stderr}"
+    );
+    assert_nothing_done(&sweep, &before, &run_name(&model));
+
+    let dry = sweep.launch(
+        &["--config", "sweep.yaml", "--json", "--dry-run"],
+        Some(&path_with(&odd)),
+    );
+    assert_eq!(exit_code(&dry), 0, "{}", show(&dry));
+    let lines = lines_by_name(&dry);
+    let line = &lines[&run_name(&model)];
+    assert_eq!(line["decision"], "would_submit");
+    assert_eq!(line["in_flight_unknown"], true);
+    let stderr = String::from_utf8_lossy(&dry.stderr);
+    assert!(
+        stderr.contains("warning: the queue could not be read: `squeue` printed `Welcome"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("in_flight_unknown"), "{stderr}");
+}
+
+/// A user template for the test cluster; `body` goes after the interpreter line.
+fn user_template(body: &str) -> String {
+    format!(
+        "#!/bin/bash\n{body}#SBATCH --output={{{{ log_dir }}}}/slurm_logs/%j_0.out\n\
+         #SBATCH --gpus={{{{ gpus }}}} --cpus-per-task={{{{ cpus_per_task }}}} \
+         --mem-per-cpu={{{{ mem_per_cpu }}}}\n\
+         {{% for arg in sbatch_args %}}#SBATCH --{{{{ arg.0 }}}}\n{{% endfor %}}\
+         #SBATCH --time={{{{ time }}}}\necho never run: held\n"
+    )
+}
+
+#[test]
+fn the_comment_sbatch_reads_is_the_one_launch_checks() {
+    let cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let model = unique("comment");
+    let config = Config::new(&unique("comment"), &[&model]);
+    sweep.write("sweep.yaml", &config.yaml(&cluster));
+    let name = run_name(&model);
+
+    // After a command, sbatch ignores the line (the job would get comment `(null)`):
+    // refused for the run before SLURM is contacted.
+    sweep.write(
+        "late.sh.tera",
+        &user_template(
+            "#SBATCH --job-name={{ job_name }}\nsleep 30\n#SBATCH --comment={{ comment }}\n",
+        ),
+    );
+    let before = common::tree_listing(sweep.path());
+    let output = sweep.launch(
+        &[
+            "--config",
+            "sweep.yaml",
+            "--json",
+            "--template",
+            "late.sh.tera",
+        ],
+        None,
+    );
+    let _cancel_late = cancel_submitted(&lines_by_name(&output));
+    assert_eq!(exit_code(&output), 2, "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "template `late.sh.tera` renders a script for run `{name}`"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("at line 3, the first command `sleep 30`"),
+        "{stderr}"
+    );
+    assert_nothing_done(&sweep, &before, &name);
+
+    // Quoted, with another option on the line and a trailing comment: sbatch reads it,
+    // and so does launch; the queue shows the token of the record.
+    sweep.write(
+        "quoted.sh.tera",
+        &user_template("#SBATCH --job-name={{ job_name }} --comment \"{{ comment }}\" # token\n"),
+    );
+    let output = sweep.launch(
+        &[
+            "--config",
+            "sweep.yaml",
+            "--json",
+            "--template",
+            "quoted.sh.tera",
+        ],
+        None,
+    );
+    let lines = lines_by_name(&output);
+    let _cancel = cancel_submitted(&lines);
+    assert_eq!(exit_code(&output), 0, "{}", show(&output));
+    let line = &lines[&name];
+    assert_eq!(line["decision"], "submitted", "{}", show(&output));
+    let job_id = line["job_id"].as_str().unwrap();
+    let run_dir = line["run_dir"].as_str().unwrap();
+    let log = format!("{run_dir}/inference_logs/slurm_logs/%j_0.out");
+    assert_eq!(
+        line["sbatch"],
+        serde_json::json!({
+            "job-name": name,
+            "output": log,
+            "gpus": "1",
+            "cpus-per-task": "1",
+            "mem-per-cpu": format!("{}M", cluster.mem_per_cpu_mb()),
+            "hold": "",
+            "time": "0:05:00",
+        })
+    );
+    let token = sweep.submissions(run_dir)[0]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let queue = bench_tests::squeue_me().unwrap();
+    let job = queue
+        .iter()
+        .find(|job| job.job_id.as_str() == job_id)
+        .unwrap_or_else(|| panic!("job {job_id} is not queued: {queue:?}"));
+    assert_eq!(job.comment, format!("bench:{token}"));
+    assert_eq!(job.name, name);
+}
+
 #[test]
 fn dry_run_of_the_sample_config_writes_nothing_and_costs_3002_gpu_hours() {
     let _cluster = bench_tests::cluster();

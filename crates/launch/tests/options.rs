@@ -164,6 +164,26 @@ fn the_sbatch_object_holds_every_directive_but_the_comment() {
 }
 
 #[test]
+fn the_sbatch_object_holds_only_the_directives_sbatch_reads() {
+    let (sweep, path) = sweep_with_queue("");
+    // sbatch reads several options per line and drops quotes and trailing comments; an
+    // indented `#SBATCH` is a comment, and it reads none after the first command.
+    sweep.write(
+        "mine.sh.tera",
+        "#!/bin/bash\n# {{ job_name }}\n#SBATCH -J {{ job_name }} --gpus \"{{ gpus }}\" # GPUs\n\
+         \x20 #SBATCH --qos=indented\n\n#SBATCH --comment={{ comment }}\necho hi\n\
+         #SBATCH --time=9\n",
+    );
+    sweep.write("c.yaml", &config(Some("mine.sh.tera")));
+    let output = sweep.launch(&BETA_DRY_RUN, Some(&path));
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    assert_eq!(
+        json_lines(&output)[0]["sbatch"],
+        serde_json::json!({"J": "p-c-tp2", "gpus": "2"})
+    );
+}
+
+#[test]
 fn show_script_goes_to_stderr_when_json_holds_stdout() {
     let output = dry_run_of_beta(&["--show-script"]);
     assert_eq!(json_lines(&output).len(), 1);
@@ -276,7 +296,28 @@ fn template_problems_stop_everything_before_slurm_is_contacted() {
     let cases = [
         (
             "#!/bin/bash\n#SBATCH --job-name={{ job_name }}\n",
-            "has no `#SBATCH --comment={{ comment }}` line",
+            "template `t.tera` renders a script for run `p-a` (`data/alpha/p/a/",
+        ),
+        (
+            // sbatch ignores `#SBATCH` lines after the first command: the job would carry
+            // no token, and could be neither recognised in flight nor adopted.
+            "#!/bin/bash\n#SBATCH --job-name={{ job_name }}\nsleep 30\n\
+             #SBATCH --comment={{ comment }}\n",
+            "from which sbatch does not read `--comment=bench:",
+        ),
+        (
+            "#!/bin/bash\n#SBATCH --job-name={{ job_name }}\nsleep 30\n\
+             #SBATCH --comment={{ comment }}\n",
+            "it stops reading `#SBATCH` lines at line 3, the first command `sleep 30`",
+        ),
+        (
+            // sbatch refuses a script whose first line is not `#!...`.
+            "{# mine #}\n#!/bin/bash\n#SBATCH --comment={{ comment }}\n",
+            "template `t.tera` renders a script for run `p-a` (`data/alpha/p/a/",
+        ),
+        (
+            "#SBATCH --comment={{ comment }}\necho hi\n",
+            "that sbatch refuses: its first line `\"#SBATCH --comment=bench:",
         ),
         (
             "#!/bin/bash\n#SBATCH --comment={{ comment }}\necho {{ model }}\n",

@@ -28,7 +28,11 @@ fn first_script() -> String {
     let sweep = sample();
     let run = &sweep.runs[0];
     let vars = TemplateVars::new(run, &sweep.settings, "0123456789abcdef").unwrap();
-    Template::builtin().unwrap().render(run, &vars).unwrap()
+    Template::builtin()
+        .unwrap()
+        .render(run, &vars)
+        .unwrap()
+        .script
 }
 
 /// Feed `script` to `program args` on stdin; its exit status and output.

@@ -1,0 +1,245 @@
+//! `analyze` over trees that break the usual assumptions: special files where logs or stats
+//! should be, stats with malformed values, names that are not UTF-8, absurd `--jobs`.
+//! Every expected cell is derived by hand from the inputs written here.
+
+mod common;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+
+use common::{METRIC_COLUMNS, Stats, Tree, run_path};
+
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn special_files_are_reported_not_read() {
+    let tree = Tree::new();
+    let fifo_run = run_path("tier0", "SmolA", "tp1", 256, 8192, "spec_none");
+    let zero_run = run_path("tier0", "SmolA", "tp1", 512, 8192, "spec_none");
+    let log_run = run_path("tier0", "SmolA", "tp1", 1024, 8192, "spec_none");
+    tree.run(&fifo_run).out("1_0.out", "");
+    tree.run(&zero_run).out("2_0.out", "");
+    // A complete run whose server log is a FIFO: its stats count, the log is reported.
+    tree.run(&log_run)
+        .out("3_0.out", "")
+        .stats(&Stats::BASE.merged_json());
+    // FIFOs (`mkfifo` of coreutils: the standard library cannot make them) that nobody
+    // writes to: a reader that opened them would wait forever.
+    let server_logs = tree
+        .root()
+        .join(&log_run)
+        .join("inference_logs/server_logs");
+    fs::create_dir_all(&server_logs).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(
+            tree.root()
+                .join(&fifo_run)
+                .join("inference_logs/stats.json"),
+        )
+        .arg(server_logs.join("server_rank_0_node_0.log"))
+        .status()
+        .expect("`mkfifo` runs");
+    assert!(status.success());
+    std::os::unix::fs::symlink(
+        "/dev/zero",
+        tree.root()
+            .join(&zero_run)
+            .join("inference_logs/stats.json"),
+    )
+    .unwrap();
+
+    let output = tree.analyze(&[]);
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let (_, rows) = tree.csv("benchmarking_results.csv");
+    let comments: Vec<&str> = rows.iter().map(|r| r["comment"].as_str()).collect();
+    assert_eq!(
+        comments,
+        [
+            format!(
+                "unreadable: `data/{fifo_run}/inference_logs/stats.json`: a FIFO (named pipe), \
+                 not a regular file: not read"
+            ),
+            format!(
+                "unreadable: `data/{zero_run}/inference_logs/stats.json`: a character device, \
+                 not a regular file: not read"
+            ),
+            format!(
+                "unreadable: `data/{log_run}/inference_logs/server_logs/server_rank_0_node_0.log`: \
+                 a FIFO (named pipe), not a regular file: not read"
+            ),
+        ]
+    );
+    for row in &rows[..2] {
+        for column in METRIC_COLUMNS {
+            assert_eq!(row[column], "", "{column}");
+        }
+    }
+    // 1,000,000 tokens in 100 s on one GPU; no server log averages.
+    assert_eq!(rows[2]["output_tps_per_gpu"], "10000.000000");
+    assert_eq!(rows[2]["avg_running_reqs"], "");
+    for run in [&fifo_run, &zero_run, &log_run] {
+        assert_eq!(
+            stderr
+                .matches(&format!("cannot read run `data/{run}`"))
+                .count(),
+            1,
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn malformed_counts_leave_the_run_completed() {
+    // Contract 3 section 4: valid = parses and a `Model call` step has a `stats` object.
+    // `prompt_tokens` as a string and a negative `failed_requests` are missing (0); the rest
+    // counts: 500,000 output tokens in 100 s on one GPU = 5000 per GPU; 10,000 requests.
+    let tree = Tree::new();
+    let run = run_path("tier0", "SmolA", "tp1", 256, 8192, "spec_none");
+    tree.run(&run).out("1_0.out", "").stats(
+        r#"[{"name": "Model call: Inference", "time_stats": {"global_mean": 110.0},
+             "stats": {"prompt_tokens": "10",
+                       "completion_tokens": {"total": 500000, "n": 10000, "mean": 50.0},
+                       "successful_requests": {"total": 10000},
+                       "failed_requests": -3,
+                       "inference_time": {"total": 100.0}}}]"#,
+    );
+    let output = tree.analyze(&[]);
+    let stderr = stderr_of(&output);
+    assert!(output.status.success(), "{stderr}");
+    let (_, rows) = tree.csv("benchmarking_results.csv");
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    for (column, value) in [
+        ("comment", ""),
+        ("prompt_tokens_total", "0"),
+        ("mean_input_tokens", ""),
+        ("completion_tokens_total", "500000"),
+        ("mean_output_tokens", "50.000000"),
+        ("successful_requests", "10000"),
+        ("output_tps_per_gpu", "5000.000000"),
+        ("input_tps_per_gpu", "0.000000"),
+        ("e2e_time", "110.000000"),
+    ] {
+        assert_eq!(row[column], value, "{column}");
+    }
+    assert!(!stderr.contains("unreadable"), "{stderr}");
+}
+
+#[test]
+fn jobs_beyond_the_cpus_are_capped_and_zero_is_refused() {
+    let tree = Tree::new();
+    for mns in [256, 512, 1024] {
+        tree.run(&run_path("tier0", "SmolA", "tp1", mns, 8192, "spec_none"))
+            .out("1_0.out", "")
+            .stats(&Stats::BASE.merged_json());
+    }
+    // Without the cap this starts 100,000 threads and does not finish.
+    let output = tree.analyze(&["--jobs", "100000", "--quiet"]);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert_eq!(tree.csv("benchmarking_results.csv").1.len(), 3);
+
+    let output = Tree::new().analyze(&["--jobs", "0"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("invalid value '0' for '--jobs <N>': 0 is not in 1.."),
+        "{stderr}"
+    );
+}
+
+/// Create a run directory below `data` from raw bytes (`experiment` may be any bytes) with
+/// one `.out` file and a complete `stats.json`; returns the run directory.
+fn raw_run(tree: &Tree, experiment: &[u8], mns: u64, out_name: &[u8]) -> std::path::PathBuf {
+    let below = run_path("EXP", "SmolA", "tp1", mns, 8192, "spec_none");
+    let below = below.strip_prefix("EXP/").unwrap();
+    let dir = tree.root().join(OsStr::from_bytes(experiment)).join(below);
+    let logs = dir.join("inference_logs/slurm_logs");
+    fs::create_dir_all(&logs).unwrap();
+    fs::write(logs.join(OsStr::from_bytes(out_name)), "").unwrap();
+    fs::write(
+        dir.join("inference_logs/stats.json"),
+        Stats::BASE.merged_json(),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn names_that_are_not_utf8_are_escaped_warned_and_never_share_a_csv() {
+    let tree = Tree::new();
+    // Two experiments that a lossy conversion would both show as `bad\u{FFFD}name`, and one
+    // whose literal (valid) name is the escaped form of the first.
+    raw_run(&tree, b"bad\xffname", 256, b"1_0.out");
+    raw_run(&tree, b"bad\xfename", 512, b"2_0.out");
+    raw_run(&tree, br"bad\xffname", 1024, b"3_0.out");
+    // A valid run directory with a second .out whose name is not UTF-8.
+    let tier0 = raw_run(&tree, b"tier0", 256, b"4_0.out");
+    fs::write(
+        tier0.join(OsStr::from_bytes(b"inference_logs/slurm_logs/5_\xff.out")),
+        "",
+    )
+    .unwrap();
+
+    let output = tree.analyze(&["--quiet"]);
+    let stderr = stderr_of(&output);
+    assert!(output.status.success(), "{stderr}");
+    let tail = "tutorial/SmolA/tp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none";
+
+    // Once per run directory whose path is not UTF-8.
+    assert_eq!(
+        stderr.matches("its path is not valid UTF-8").count(),
+        2,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "warning: run `data/bad\\xffname/{tail}`: its path is not valid UTF-8"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr
+            .matches("file names that are not valid UTF-8 were not read")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "`data/tier0/{tail}/inference_logs/slurm_logs/5_\\xff.out`"
+        )),
+        "{stderr}"
+    );
+
+    // Every row kept, each `path` telling the folders apart.
+    let (_, rows) = tree.csv("benchmarking_results.csv");
+    let paths: Vec<&str> = rows.iter().map(|r| r["path"].as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            format!(
+                "data/bad\\xfename/{}/inference_logs/slurm_logs/2_0.out",
+                tail.replace("mns_256", "mns_512")
+            ),
+            format!("data/bad\\xffname/{tail}/inference_logs/slurm_logs/1_0.out"),
+            format!(
+                "data/bad\\xffname/{}/inference_logs/slurm_logs/3_0.out",
+                tail.replace("mns_256", "mns_1024")
+            ),
+            format!("data/tier0/{tail}/inference_logs/slurm_logs/4_0.out"),
+        ]
+    );
+    // `bad\xfename` names one folder: its own CSV. `bad\xffname` names two: no CSV of its
+    // own (neither overwrites the other), and a warning.
+    assert_eq!(tree.csv("bad\\xfename.csv").1.len(), 1);
+    assert!(!tree.root().join("bad\\xffname.csv").exists());
+    assert!(
+        stderr.contains("experiment `bad\\xffname` stands for several folders"),
+        "{stderr}"
+    );
+    assert_eq!(tree.csv("tier0.csv").1.len(), 1);
+}

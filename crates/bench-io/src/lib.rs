@@ -1,0 +1,12 @@
+//! The file-system side of `bench-core`: adapters that implement its traits over real
+//! folders, so the core stays pure and the `launch` and `analyze` binaries stay thin.
+//!
+//! - [`run_files`]: [`DirRunFiles`], a run directory as the run-state rule
+//!   ([`bench_core::state::RunFiles`]) sees it, careful with special files and huge files.
+//! - [`path_text`]: paths as text for messages and CSV cells, without losing bytes that are
+//!   not UTF-8.
+
+pub mod path_text;
+pub mod run_files;
+
+pub use run_files::{DirRunFiles, MAX_READ_BYTES};
