@@ -4,7 +4,10 @@
 #
 # Usage: scripts/bench.sh [WORKDIR]   (default WORKDIR: /var/tmp/bench-results)
 # Needs: hyperfine and GNU time (/usr/bin/time), from Debian's `hyperfine` and `time` packages.
-# Prints the numbers; BENCHMARKS.md records them with the machine they were taken on.
+# The trees are generated once into WORKDIR (about 4 GB) and reused. Each benchmark first waits
+# (at most BENCH_MAX_WAIT seconds) for the 1-minute load average to fall below BENCH_MAX_LOAD,
+# and prints the load before and after it: on a shared machine, numbers taken under load are
+# not comparable. BENCHMARKS.md records the numbers with the machine they were taken on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,13 +15,37 @@ work=${1:-/var/tmp/bench-results}
 runs=${BENCH_RUNS:-1000}
 log_bytes=${BENCH_LOG_BYTES:-2000000}
 big_log_bytes=${BENCH_BIG_LOG_BYTES:-2000000000}
+max_load=${BENCH_MAX_LOAD:-0.5}
+max_wait=${BENCH_MAX_WAIT:-900}
 
 for tool in hyperfine /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "error: \`$tool\` not found: apt-get install hyperfine time" >&2; exit 1; }
 done
 
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# Wait until the 1-minute load average is below $max_load (or $max_wait seconds have passed).
+wait_for_quiet() {
+  local waited=0
+  while awk -v max="$max_load" '{ exit !($1 >= max) }' /proc/loadavg; do
+    if ((waited >= max_wait)); then
+      echo "note: load average still $(load) after ${max_wait}s: measuring anyway"
+      break
+    fi
+    sleep 10
+    waited=$((waited + 10))
+  done
+  echo "load average before: $(load)"
+}
+
+echo "== machine"
+echo "cpus: $(nproc) x$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+awk '/MemTotal/ { printf "memory: %.1f GiB\n", $2 / 1048576 }' /proc/meminfo
+echo "disk of $work: $(df -h --output=source,size,fstype "$(dirname "$work")" | tail -1)"
+
 cargo build --release --locked -p analyze -p launch -p gen-results
 bin=target/release
+mkdir -p "$work"
 
 tree=$work/tree-$runs-$log_bytes
 if [ ! -d "$tree" ]; then
@@ -32,22 +59,35 @@ if [ ! -d "$big" ]; then
 fi
 out=$work/out
 mkdir -p "$out"
+echo "tree (a): $(du -sh "$tree" | cut -f1) in $(find "$tree" -type f | wc -l) files"
 
 echo "== (a) analyze on $runs runs vs. the cat floor (warm page cache)"
-# The floor: reading every file analyze reads, once, to /dev/null.
-hyperfine --warmup 2 --runs 10 \
+wait_for_quiet
+# The floor: reading every file of the tree, once, to /dev/null (analyze reads less: only the
+# first and last 100,000 bytes of the server logs of runs that failed).
+hyperfine --warmup 2 --runs 10 --export-json "$work/a.json" \
   --command-name floor "find '$tree' -type f -print0 | xargs -0 cat > /dev/null" \
   --command-name analyze "$bin/analyze --root '$tree' --out '$out' --quiet"
+echo "load average after: $(load)"
 
 echo "== (b) analyze on one ${big_log_bytes}-byte server log: wall time and peak RSS"
-/usr/bin/time -v "$bin/analyze" --root "$big" --out "$out" --quiet 2>&1 \
-  | grep -E 'Elapsed \(wall clock\)|Maximum resident set size'
+cat "$(find "$big" -name '*.log' | head -1)" > /dev/null
+wait_for_quiet
+for _ in 1 2 3; do
+  /usr/bin/time -v "$bin/analyze" --root "$big" --out "$out" --quiet 2>&1 \
+    | grep -E 'Elapsed \(wall clock\)|Maximum resident set size|User time|System time'
+done
+echo "load average after: $(load)"
 
 echo "== (c) launch --dry-run of the 759-run sample config"
-hyperfine --warmup 3 --runs 20 --input null \
-  "$bin/launch --config configs/sample_benchmark_config.yaml --dry-run --json > /dev/null 2>&1"
+wait_for_quiet
+hyperfine --warmup 3 --runs 30 --export-json "$work/c.json" \
+  "$bin/launch --config configs/sample_benchmark_config.yaml --dry-run > /dev/null 2>&1"
+echo "load average after: $(load)"
 
 echo "== (d) analyze --jobs 1 vs --jobs 2 on (a)"
-hyperfine --warmup 1 --runs 5 \
+wait_for_quiet
+hyperfine --warmup 1 --runs 10 --export-json "$work/d.json" \
   --command-name jobs1 "$bin/analyze --root '$tree' --out '$out' --quiet --jobs 1" \
   --command-name jobs2 "$bin/analyze --root '$tree' --out '$out' --quiet --jobs 2"
+echo "load average after: $(load)"

@@ -79,6 +79,8 @@ const MARKER_BYTES: [bool; 256] = {
     }
     set
 };
+// The quick pass of `next_interrupting_escape` relies on these two not being marker bytes.
+const _: () = assert!(!MARKER_BYTES[b'\n' as usize] && !MARKER_BYTES[b')' as usize]);
 /// A possible colour sequence longer than this (bytes) is taken as text.
 const MAX_COLOUR_LEN: usize = 32;
 
@@ -259,10 +261,7 @@ impl ServerLogParser {
             buf, line, scanner, ..
         } = self;
         let text = &buf[start..end];
-        // An escape byte first on its line interrupts no marker.
-        let mut escapes = memchr::memchr_iter(ESC, text)
-            .filter(|&i| i > 0 && MARKER_BYTES[usize::from(text[i - 1])]);
-        let mut next_escape = escapes.next();
+        let mut next_escape = next_interrupting_escape(text, 0);
         let mut next_marker = scanner.marker.find(text);
         while let Some(at) = earliest(next_escape, next_marker) {
             let line_start = memchr::memrchr(b'\n', &text[..at]).map_or(0, |i| i + 1);
@@ -270,8 +269,8 @@ impl ServerLogParser {
             line.clear();
             strip_line(&text[line_start..line_end], line);
             scanner.scan_lines(line);
-            while next_escape.is_some_and(|i| i < line_end) {
-                next_escape = escapes.next();
+            if next_escape.is_some_and(|i| i < line_end) {
+                next_escape = next_interrupting_escape(text, line_end);
             }
             if next_marker.is_some_and(|i| i < line_end) {
                 next_marker = scanner.marker.find(&text[line_end..]).map(|i| line_end + i);
@@ -410,6 +409,37 @@ enum Colour {
     Undecided,
     /// No colour sequence: the ESC byte is text.
     Text,
+}
+
+/// Bytes looked at together by [`next_interrupting_escape`]'s quick pass.
+const BLOCK: usize = 64;
+
+/// The position of the first escape byte at or after `from` in `text` (whole lines, the
+/// first starting at 0) that follows a marker byte ([`MARKER_BYTES`]), if any.
+///
+/// Escape bytes are frequent (vLLM colours a prefix on every line) but almost never follow a
+/// marker byte. Blocks of [`BLOCK`] bytes are first checked all at once, a check the compiler
+/// turns into vector instructions, for an escape byte after anything but a line end or `)`
+/// (the bytes before vLLM's two escapes, neither a marker byte); only a block that has one is
+/// looked at byte by byte.
+fn next_interrupting_escape(text: &[u8], from: usize) -> Option<usize> {
+    let interrupting = |i: usize| text[i] == ESC && MARKER_BYTES[usize::from(text[i - 1])];
+    // An escape byte first on its line interrupts no marker.
+    let mut at = from.max(1);
+    while at + BLOCK <= text.len() {
+        let before = &text[at - 1..at - 1 + BLOCK];
+        let block = &text[at..at + BLOCK];
+        let suspect = before.iter().zip(block).fold(0u8, |any, (&b, &c)| {
+            any | (u8::from(c == ESC) & u8::from(b != b'\n') & u8::from(b != b')'))
+        });
+        if suspect != 0
+            && let Some(i) = (at..at + BLOCK).find(|&i| interrupting(i))
+        {
+            return Some(i);
+        }
+        at += BLOCK;
+    }
+    (at..text.len()).find(|&i| interrupting(i))
 }
 
 /// The earlier of two positions, if any.
