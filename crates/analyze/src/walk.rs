@@ -34,7 +34,16 @@ pub struct Walk {
 /// Walk `root` and collect every run directory. Never descends into `inference_logs`
 /// (the run analysis lists what it needs there).
 pub fn find_runs(root: &Path) -> Walk {
-    let mut walk = Walk::default();
+    let mut runs = Vec::new();
+    let problems = walk_runs(root, |run| runs.push(run));
+    Walk { runs, problems }
+}
+
+/// Walk `root` and hand each run directory to `on_run` as soon as it is found, in the order
+/// of [`Walk::runs`] (so the runs can be analyzed while the walk goes on). Returns the
+/// problems, as [`Walk::problems`].
+pub fn walk_runs(root: &Path, mut on_run: impl FnMut(RunDir)) -> Vec<String> {
+    let mut problems = Vec::new();
     let mut seen: HashMap<FolderId, PathBuf> = HashMap::new();
     let mut entries = WalkDir::new(root)
         .follow_links(true)
@@ -44,7 +53,7 @@ pub fn find_runs(root: &Path) -> Walk {
         let entry = match entry {
             Ok(entry) => entry,
             Err(err) => {
-                walk.problems.push(describe_walk_error(&err));
+                problems.push(describe_walk_error(&err));
                 continue;
             }
         };
@@ -53,7 +62,7 @@ pub fn find_runs(root: &Path) -> Walk {
         }
         if let Some(id) = folder_id(&entry) {
             if let Some(first) = seen.get(&id) {
-                walk.problems.push(format!(
+                problems.push(format!(
                     "`{}` is the same folder as `{}` (through a symbolic link): not read twice",
                     entry.path().display(),
                     first.display()
@@ -66,14 +75,14 @@ pub fn find_runs(root: &Path) -> Walk {
         if entry.depth() > 0 && entry.file_name() == INFERENCE_LOGS {
             entries.skip_current_dir();
             if let Some(run_path) = entry.path().parent() {
-                walk.runs.push(RunDir {
+                on_run(RunDir {
                     path: run_path.to_path_buf(),
                     components: components_below(root, run_path),
                 });
             }
         }
     }
-    walk
+    problems
 }
 
 /// A folder's identity (device and inode), to notice a folder reached a second time.
