@@ -1,113 +1,405 @@
-//! The `launch` binary's work: thin I/O around `bench-core`.
-//!
-//! Reads the config, supplies the outside world (the script's existence, the Hugging Face
-//! cache on the local disk) to [`bench_core::sweep::load_sweep`], and reports.
+//! The `launch` binary's work (contract 2): render one sbatch script per run, decide per run
+//! from the run-state rule, and submit with `sbatch --parsable` (or, in a dry run, show what
+//! would be submitted and what it would cost, writing nothing).
 
 pub mod cli;
+pub mod directives;
+pub mod interrupt;
+pub mod plan;
+pub mod record;
+pub mod report;
+pub mod run_files;
+pub mod skip;
+pub mod slurm;
+pub mod template;
 
-use std::io::Write;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::{self, Write as _};
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{Context as _, bail};
 use bench_core::model_config::{LocalModelConfigs, hub_cache_dir};
+use bench_core::state::{RunState, SubmissionRecord, run_state};
 use bench_core::sweep::{LoadContext, Sweep, SweepCost, load_sweep};
+use regex::Regex;
 
-/// Exit code for an invalid command line or config: nothing was submitted.
+use crate::interrupt::Interrupt;
+use crate::plan::{Decision, PlannedRun};
+use crate::slurm::{CommandSlurm, Slurm, Submission};
+use crate::template::{Template, TemplateVars};
+
+/// Exit code: the command line, the config or the template is invalid; nothing submitted.
 pub const EXIT_INVALID: u8 = 2;
+/// Exit code: at least one submission failed (contract 2 section 5).
+const EXIT_SUBMISSION_FAILED: u8 = 1;
+/// Exit code: SLURM could not be queried for a real submission.
+const EXIT_SLURM_UNREACHABLE: u8 = 3;
+/// Exit code: interrupted by a signal (128 + SIGINT).
+const EXIT_INTERRUPTED: u8 = 130;
+/// Template problems listed one by one before the rest are only counted.
+const SHOWN_PROBLEMS: usize = 5;
 
 /// Run `launch` with parsed arguments; returns the process exit code.
+///
+/// `Err` means the config, the template or the command line is invalid: nothing was
+/// submitted, and `main` exits with 2.
 pub fn run(args: &cli::Args) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.config)
+    let sweep = match load(args)? {
+        Ok(sweep) => sweep,
+        Err(code) => return Ok(code),
+    };
+    for warning in &sweep.warnings {
+        eprintln!("warning: {warning}");
+    }
+    for note in &sweep.notes {
+        eprintln!("note: {note}");
+    }
+    let template = select_template(args, &sweep)?;
+    let only = args
+        .only
+        .as_deref()
+        .map(Regex::new)
+        .transpose()
+        .context("`--only` is not a valid regular expression")?;
+    let rendered = render_all(&sweep, &template)?;
+    let mut planned: Vec<PlannedRun<'_>> = rendered
+        .into_iter()
+        .filter(|planned| {
+            only.as_ref().is_none_or(|only| {
+                only.is_match(&planned.run.name) || only.is_match(&planned.run.experiment)
+            })
+        })
+        .collect();
+
+    let mut slurm = CommandSlurm;
+    let queue = match slurm::read_queue(&mut slurm) {
+        Ok(queue) => Some(queue),
+        Err(why) if args.dry_run => {
+            eprintln!(
+                "warning: the queue could not be read: {why}\n  runs in flight cannot be \
+                 recognised in this dry run; they are shown with `in_flight_unknown`"
+            );
+            None
+        }
+        Err(why) => {
+            eprintln!(
+                "error: the queue could not be read, so nothing was submitted: {why}\nhint: \
+                 without the queue, `launch` cannot tell which runs are in flight and could \
+                 submit them twice; check that `squeue --me` works here"
+            );
+            return Ok(ExitCode::from(EXIT_SLURM_UNREACHABLE));
+        }
+    };
+    for planned in &mut planned {
+        let files = run_files::DirRunFiles::new(&planned.run.run_dir);
+        match run_state(&files, &planned.run.name, queue.as_deref()) {
+            Ok(state) => {
+                planned.in_flight_unknown =
+                    queue.is_none() && !matches!(state, RunState::Completed { .. });
+                planned.decision = plan::decide(&state, &args.skip_failure_reasons);
+            }
+            Err(err) => {
+                planned.decision = Decision::Failed {
+                    reason: format!(
+                        "the run's files under `{}` could not be read: {err}",
+                        planned.run.run_dir
+                    ),
+                };
+            }
+        }
+    }
+
+    if args.dry_run {
+        dry_run(args, &sweep, &planned)
+    } else {
+        submit_all(args, &sweep, &mut slurm, &mut planned)
+    }
+}
+
+/// Read and validate the config (contract 1), supplying the outside world: whether the
+/// script exists, and model configs from the local Hugging Face cache. `Err(code)` when it
+/// is invalid: the problems are printed, nothing else happens.
+fn load(args: &cli::Args) -> anyhow::Result<Result<Sweep, ExitCode>> {
+    let text = fs::read_to_string(&args.config)
         .with_context(|| format!("failed to read the config `{}`", args.config.display()))?;
     let hub_cache = hub_cache_dir(|name| std::env::var(name).ok());
     let model_configs =
-        LocalModelConfigs::new(hub_cache, |path: &Path| std::fs::read_to_string(path).ok());
+        LocalModelConfigs::new(hub_cache, |path: &Path| fs::read_to_string(path).ok());
     let script_exists = |script: &str| Path::new(script).is_file();
     let ctx = LoadContext {
         dry_run: args.dry_run,
         script_exists: &script_exists,
         model_configs: &model_configs,
     };
-    let mut stderr = std::io::stderr().lock();
-    let sweep = match load_sweep(&text, &args.config.display().to_string(), &ctx) {
-        Ok(sweep) => sweep,
+    match load_sweep(&text, &args.config.display().to_string(), &ctx) {
+        Ok(sweep) => Ok(Ok(sweep)),
         Err(errors) => {
-            writeln!(stderr, "error: {errors}")?;
-            return Ok(ExitCode::from(EXIT_INVALID));
+            eprintln!("error: {errors}");
+            Ok(Err(ExitCode::from(EXIT_INVALID)))
         }
+    }
+}
+
+/// The template: `--template`, else the config's `slurm.template`, else the built-in one.
+fn select_template(args: &cli::Args, sweep: &Sweep) -> anyhow::Result<Template> {
+    let path = args
+        .template
+        .clone()
+        .or_else(|| sweep.settings.slurm.template.as_ref().map(Into::into));
+    let parsed = match path {
+        Some(path) => {
+            let text = fs::read_to_string(&path)
+                .with_context(|| format!("failed to read the template `{}`", path.display()))?;
+            Template::parse(&path.display().to_string(), &text)
+        }
+        None => Template::builtin(),
     };
-    for warning in &sweep.warnings {
-        writeln!(stderr, "warning: {warning}")?;
+    parsed.map_err(|err| match err.hint() {
+        Some(hint) => anyhow::anyhow!("{err}\nhint: {hint}"),
+        None => anyhow::anyhow!("{err}"),
+    })
+}
+
+/// Render every run of the config (selected or not), each with a fresh token; any template
+/// problem stops everything before SLURM is contacted.
+fn render_all<'a>(sweep: &'a Sweep, template: &Template) -> anyhow::Result<Vec<PlannedRun<'a>>> {
+    let mut planned = Vec::with_capacity(sweep.runs.len());
+    let mut problems: Vec<String> = Vec::new();
+    let mut hints: Vec<&str> = Vec::new();
+    let mut failed_runs = 0;
+    for run in &sweep.runs {
+        let token = record::new_token();
+        let rendered = TemplateVars::new(run, &sweep.settings, &token)
+            .and_then(|vars| template.render(run, &vars));
+        match rendered {
+            Ok(script) => planned.push(PlannedRun {
+                run,
+                token,
+                directives: directives::parse(&script),
+                script,
+                decision: Decision::WouldSubmit,
+                in_flight_unknown: false,
+            }),
+            Err(err) => {
+                failed_runs += 1;
+                let message = err.to_string();
+                if problems.len() < SHOWN_PROBLEMS && !problems.contains(&message) {
+                    problems.push(message);
+                }
+                if let Some(hint) = err.hint().filter(|hint| !hints.contains(hint)) {
+                    hints.push(hint);
+                }
+            }
+        }
     }
-    for note in &sweep.notes {
-        writeln!(stderr, "note: {note}")?;
+    if failed_runs > 0 {
+        let mut message = format!(
+            "the template cannot be rendered for {failed_runs} of {} runs; nothing was \
+             submitted:\n  - {}",
+            sweep.runs.len(),
+            problems.join("\n  - ")
+        );
+        if failed_runs > problems.len() {
+            let _ = write!(message, "\n  ... and {} more", failed_runs - problems.len());
+        }
+        for hint in hints {
+            let _ = write!(message, "\nhint: {hint}");
+        }
+        bail!(message);
     }
-    if !args.dry_run {
-        writeln!(
-            stderr,
-            "error: submitting is not available in this build yet; use `--dry-run` to preview"
-        )?;
-        return Ok(ExitCode::from(EXIT_INVALID));
+    Ok(planned)
+}
+
+/// Where `--json` lines go; a closed pipe (`launch --json | head`) stops the lines, not the
+/// work.
+struct JsonOut {
+    enabled: bool,
+    closed: bool,
+}
+
+impl JsonOut {
+    fn line(&mut self, planned: &PlannedRun<'_>) -> anyhow::Result<()> {
+        if !self.enabled || self.closed {
+            return Ok(());
+        }
+        let mut stdout = io::stdout().lock();
+        match writeln!(stdout, "{}", report::json_line(planned)).and_then(|()| stdout.flush()) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            Err(err) => Err(err).context("failed to write to stdout"),
+        }
     }
-    print_dry_run(&mut stderr, &sweep)?;
+}
+
+/// The dry run: decisions, directives and cost; nothing written anywhere.
+fn dry_run(
+    args: &cli::Args,
+    sweep: &Sweep,
+    planned: &[PlannedRun<'_>],
+) -> anyhow::Result<ExitCode> {
+    let mut json = JsonOut {
+        enabled: args.json,
+        closed: false,
+    };
+    let mut stderr = io::BufWriter::new(io::stderr().lock());
+    for p in planned {
+        json.line(p)?;
+        if !args.json {
+            write!(stderr, "{}", report::run_block(p, args.show_script))?;
+        } else if args.show_script {
+            writeln!(stderr, "# {} ({})\n{}", p.run.name, p.run.run_dir, p.script)?;
+        }
+    }
+    let cost = SweepCost::of(
+        planned
+            .iter()
+            .filter(|p| p.decision == Decision::WouldSubmit)
+            .map(|p| p.run),
+    );
+    write!(stderr, "{}", report::summary(planned, sweep, Some(&cost)))?;
+    stderr.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Lists every run (name, then run directory) and the cost of submitting them all.
-fn print_dry_run(out: &mut impl Write, sweep: &Sweep) -> std::io::Result<()> {
-    for run in &sweep.runs {
-        writeln!(out, "would submit {}\n    {}", run.name, run.run_dir)?;
-    }
-    let cost = SweepCost::of(&sweep.runs);
-    writeln!(
-        out,
-        "dry run: {} runs ({} distinct names) would be submitted: {} jobs, {} GPUs, {} GPU-hours",
-        sweep.runs.len(),
-        sweep.distinct_names(),
-        thousands(&cost.jobs.to_string()),
-        thousands(&cost.gpus.to_string()),
-        thousands(&format!("{:.1}", cost.gpu_hours)),
-    )?;
-    if cost.without_time_limit > 0 {
-        writeln!(
-            out,
-            "{} runs without a time limit (not in the GPU-hours)",
-            cost.without_time_limit
-        )?;
-    }
-    Ok(())
-}
-
-/// A decimal number with `,` between thousands: `3002.8` -> `3,002.8`.
-fn thousands(number: &str) -> String {
-    let (int, frac) = number
-        .split_once('.')
-        .map_or((number, None), |(i, f)| (i, Some(f)));
-    let mut out = String::new();
-    for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
-            out.push(',');
+/// The real submission: every `would_submit` run in order, honouring `continue_on_failure`
+/// and interrupts.
+fn submit_all(
+    args: &cli::Args,
+    sweep: &Sweep,
+    slurm: &mut dyn Slurm,
+    planned: &mut [PlannedRun<'_>],
+) -> anyhow::Result<ExitCode> {
+    let interrupt = Interrupt::install().context("failed to install the signal handlers")?;
+    let mut json = JsonOut {
+        enabled: args.json,
+        closed: false,
+    };
+    let to_submit = planned
+        .iter()
+        .filter(|p| p.decision == Decision::WouldSubmit)
+        .count();
+    let mut attempted = 0;
+    let mut stop: Option<String> = None;
+    let mut interrupted = false;
+    for p in planned.iter_mut() {
+        if p.decision == Decision::WouldSubmit {
+            if stop.is_none() && interrupt.is_raised() {
+                interrupted = true;
+                stop = Some("interrupted".into());
+                eprintln!("interrupted: no further runs are submitted");
+            }
+            if let Some(reason) = &stop {
+                p.decision = Decision::NotAttempted {
+                    reason: reason.clone(),
+                };
+            } else {
+                attempted += 1;
+                if args.show_script {
+                    eprintln!("# {} ({})\n{}", p.run.name, p.run.run_dir, p.script);
+                }
+                p.decision = submit_one(slurm, p);
+                eprintln!(
+                    "[{attempted}/{to_submit}] {}  {}",
+                    p.run.name,
+                    report::decision_text(&p.decision)
+                );
+                if matches!(p.decision, Decision::Failed { .. })
+                    && !sweep.settings.continue_on_failure
+                {
+                    stop = Some(
+                        "an earlier submission failed and `continue_on_failure` is false".into(),
+                    );
+                }
+            }
         }
-        out.push(c);
+        json.line(p)?;
     }
-    if let Some(frac) = frac {
-        out.push('.');
-        out.push_str(frac);
+    eprint!("{}", report::summary(planned, sweep, None));
+    if interrupted {
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
-    out
+    if planned
+        .iter()
+        .any(|p| matches!(p.decision, Decision::Failed { .. }))
+    {
+        return Ok(ExitCode::from(EXIT_SUBMISSION_FAILED));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::thousands;
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands("3002.8"), "3,002.8");
-        assert_eq!(thousands("1514"), "1,514");
-        assert_eq!(thousands("759"), "759");
-        assert_eq!(thousands("1234567"), "1,234,567");
-        assert_eq!(thousands("0.5"), "0.5");
+/// Submit one run: create its log folders, write `sbatch.sh` and `kwargs.json`, append the
+/// intent line, call sbatch (with retries), append the job id line.
+fn submit_one(slurm: &mut dyn Slurm, planned: &PlannedRun<'_>) -> Decision {
+    let run = planned.run;
+    let launch_dir = template::launch_dir(run);
+    let script_path = format!("{launch_dir}/sbatch.sh");
+    let records = Path::new(&launch_dir).join(record::FILE_NAME);
+    let command = vec![
+        "sbatch".to_owned(),
+        "--parsable".to_owned(),
+        script_path.clone(),
+    ];
+    let prepared = (|| -> anyhow::Result<()> {
+        let slurm_logs = format!("{}/slurm_logs", template::log_dir(run));
+        fs::create_dir_all(&slurm_logs)
+            .with_context(|| format!("failed to create `{slurm_logs}`"))?;
+        fs::create_dir_all(&launch_dir)
+            .with_context(|| format!("failed to create `{launch_dir}`"))?;
+        fs::write(&script_path, &planned.script)
+            .with_context(|| format!("failed to write `{script_path}`"))?;
+        let kwargs_path = template::kwargs_path(run);
+        let kwargs = serde_json::to_string(&run.kwargs()).context("failed to encode kwargs")?;
+        fs::write(&kwargs_path, kwargs)
+            .with_context(|| format!("failed to write `{kwargs_path}`"))?;
+        let intent = SubmissionRecord {
+            token: planned.token.clone(),
+            submitted_at: record::now(),
+            command: command.clone(),
+            job_id: None,
+        };
+        record::append(&records, &intent)
+            .with_context(|| format!("failed to append to `{}`", records.display()))?;
+        Ok(())
+    })();
+    if let Err(err) = prepared {
+        return Decision::Failed {
+            reason: format!("{err:#} (sbatch was not called)"),
+        };
+    }
+    match slurm::submit(slurm, Path::new(&script_path), &planned.token) {
+        Submission::Accepted {
+            job_id, adopted, ..
+        } => {
+            if adopted {
+                eprintln!(
+                    "note: sbatch reported an error for `{}`, but the queue holds its job \
+                     {job_id} (comment `bench:{}`): adopted, not submitted again",
+                    run.name, planned.token
+                );
+            }
+            let done = SubmissionRecord {
+                token: planned.token.clone(),
+                submitted_at: record::now(),
+                command,
+                job_id: Some(job_id.clone()),
+            };
+            if let Err(err) = record::append(&records, &done) {
+                eprintln!(
+                    "warning: job {job_id} of `{}` was submitted but its id could not be \
+                     appended to `{}`: {err}\n  the next launch still finds it in the queue \
+                     by its comment `bench:{}`",
+                    run.name,
+                    records.display(),
+                    planned.token
+                );
+            }
+            Decision::Submitted { job_id }
+        }
+        Submission::Failed { reason, .. } => Decision::Failed { reason },
     }
 }

@@ -17,23 +17,42 @@ fn sample_config() -> PathBuf {
     path
 }
 
-/// `launch` run in `cwd`, with an empty Hugging Face cache (never the user's own).
+/// The folder, inside each test's `cwd`, of the fake `squeue` these tests put first on
+/// PATH (an empty queue, so the output does not depend on a cluster); [`files`] skips it.
+const FAKE_BIN: &str = ".fake-bin";
+
+/// `launch` run in `cwd`, with an empty Hugging Face cache (never the user's own) and an
+/// empty queue.
 fn launch(cwd: &Path) -> Command {
+    use std::os::unix::fs::PermissionsExt as _;
+    let bin = cwd.join(FAKE_BIN);
+    fs::create_dir_all(&bin).unwrap();
+    let squeue = bin.join("squeue");
+    fs::write(&squeue, "#!/bin/sh\nexit 0\n").unwrap();
+    fs::set_permissions(&squeue, fs::Permissions::from_mode(0o755)).unwrap();
+    let mut paths = vec![bin];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
     let mut cmd = Command::cargo_bin("launch").unwrap();
     cmd.current_dir(cwd)
+        .env("PATH", std::env::join_paths(paths).unwrap())
         .env("HF_HUB_CACHE", cwd.join("no-hf-cache"))
         .env_remove("HF_HOME");
     cmd
 }
 
-/// Every file under `dir`, relative, sorted.
+/// Every file under `dir` (but the fake `squeue`), relative, sorted.
 fn files(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
+    let fake_bin = dir.join(FAKE_BIN);
     while let Some(d) = stack.pop() {
         for entry in fs::read_dir(d).unwrap() {
             let path = entry.unwrap().path();
-            if path.is_dir() {
+            if path == fake_bin {
+                // The fake `squeue` of `launch()`, not the program's output.
+            } else if path.is_dir() {
                 stack.push(path);
             } else {
                 out.push(path.strip_prefix(dir).unwrap().display().to_string());
@@ -72,36 +91,41 @@ fn dry_run_of_the_sample_config_lists_every_run() {
         "warning: script `examples/inference/generate_data.py` not found (relative to the \
          current directory); a real submission would refuse this config"
     );
-    assert_eq!(
-        lines
-            .iter()
-            .filter(|l| l.starts_with("would submit "))
-            .count(),
-        759
-    );
-    let first = lines
+    // One block per run: `would_submit NAME`, its run directory, its directives.
+    let headers: Vec<usize> = lines
         .iter()
-        .position(|l| l.starts_with("would submit "))
-        .unwrap();
-    assert_eq!(lines[first], "would submit tutorial-SmolLM2_135M_Instruct");
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("would_submit "))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(headers.len(), 759);
+    let first = headers[0];
+    assert_eq!(lines[first], "would_submit tutorial-SmolLM2_135M_Instruct");
     assert_eq!(
         lines[first + 1],
         "    examples/inference/benchmark/results/tier0-tiny/tutorial/SmolLM2_135M_Instruct/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none"
     );
-    let small = lines
+    assert_eq!(
+        lines[first + 2],
+        "    #SBATCH --job-name=tutorial-SmolLM2_135M_Instruct"
+    );
+    let small = headers
         .iter()
-        .position(|l| *l == "would submit tutorial-SmolLM2_1.7B_Instruct")
+        .position(|&i| lines[i] == "would_submit tutorial-SmolLM2_1.7B_Instruct")
         .unwrap();
     assert_eq!(
-        [lines[small + 2], lines[small + 4]],
+        [lines[headers[small + 1]], lines[headers[small + 2]]],
         [
-            "would submit tutorial-SmolLM2_1.7B_Instruct-tp2",
-            "would submit tutorial-gemma_3_1b_it"
+            "would_submit tutorial-SmolLM2_1.7B_Instruct-tp2",
+            "would_submit tutorial-gemma_3_1b_it"
         ]
     );
     assert_eq!(
-        *lines.last().unwrap(),
-        "dry run: 759 runs (741 distinct names) would be submitted: 759 jobs, 1,514 GPUs, 3,002.8 GPU-hours"
+        lines[lines.len() - 2..],
+        [
+            "759 runs (741 distinct names): 759 would_submit",
+            "dry run: 759 of 759 selected runs would be submitted: 759 jobs, 1,514 GPUs, 3,002.8 GPU-hours"
+        ]
     );
     // A dry run writes nothing.
     assert_eq!(files(tmp.path()), Vec::<String>::new());
@@ -177,13 +201,16 @@ fn a_missing_script_is_an_error_when_submitting_and_a_warning_in_a_dry_run() {
         .assert()
         .code(0)
         .stdout("")
-        .stderr(
+        .stderr(predicates::str::starts_with(
             "warning: script `gone.py` not found (relative to the current directory); a real \
-             submission would refuse this config\nwould submit Qwen3_0.6B\n    \
-             data/e/default/Qwen3_0.6B/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none\n\
-             dry run: 1 runs (1 distinct names) would be submitted: 1 jobs, 1 GPUs, 0.0 GPU-hours\n\
-             1 runs without a time limit (not in the GPU-hours)\n",
-        );
+             submission would refuse this config\nwould_submit Qwen3_0.6B\n    \
+             data/e/default/Qwen3_0.6B/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none\n",
+        ))
+        .stderr(predicates::str::ends_with(
+            "1 run (1 distinct names): 1 would_submit\n\
+             dry run: 1 of 1 selected runs would be submitted: 1 job, 1 GPU, 0.0 GPU-hours; 1 run \
+             without a time limit (not in the GPU-hours)\n",
+        ));
 }
 
 #[test]

@@ -1,0 +1,37 @@
+//! Interrupt safety for real submissions (contract 2 section 2).
+//!
+//! The first SIGINT, SIGTERM or SIGQUIT only raises a flag: the sbatch call under way
+//! finishes (sbatch runs in its own process group, so a Ctrl-C does not reach it), its job
+//! id is recorded, and `launch` then stops submitting and reports the rest. A second signal
+//! ends `launch` at once (exit 130); the intent line written before sbatch still holds the
+//! token the next launch finds in the queue.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use signal_hook::consts::TERM_SIGNALS;
+
+/// The raised-on-signal flag.
+#[derive(Debug, Clone)]
+pub struct Interrupt {
+    flag: Arc<AtomicBool>,
+}
+
+impl Interrupt {
+    /// Install the handlers for every termination signal.
+    pub fn install() -> std::io::Result<Self> {
+        let flag = Arc::new(AtomicBool::new(false));
+        for &signal in TERM_SIGNALS {
+            // Order matters: the shutdown check runs before the flag is raised, so only a
+            // second signal exits.
+            signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&flag))?;
+            signal_hook::flag::register(signal, Arc::clone(&flag))?;
+        }
+        Ok(Interrupt { flag })
+    }
+
+    /// Whether a signal arrived.
+    pub fn is_raised(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,449 @@
+//! Talking to SLURM (contract 2 section 4): the queue read with `squeue --me`, submissions
+//! with `sbatch --parsable`, transient errors retried with backoff, and a job accepted
+//! despite an error adopted by its comment token.
+//!
+//! The commands sit behind the [`Slurm`] trait so the retry logic is tested with a script of
+//! answers; [`CommandSlurm`] runs the real ones.
+
+use std::io;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use bench_core::state::{QueueEntry, parse_squeue};
+
+/// The `squeue` format `launch` asks for: job id, name, state, comment.
+pub const SQUEUE_FORMAT: &str = "%i|%j|%T|%k";
+
+/// At most this many `sbatch` calls per submission (contract 2 section 4).
+pub const MAX_SBATCH_CALLS: usize = 4;
+
+/// Pauses before the second, third and fourth call.
+pub const BACKOFF: [Duration; MAX_SBATCH_CALLS - 1] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
+
+/// sbatch's words for errors worth a retry: the controller did not answer in time, or was
+/// busy; the job may have been accepted all the same.
+pub const TRANSIENT_ERRORS: [&str; 3] = [
+    "Socket timed out on send/recv operation",
+    "Resource temporarily unavailable",
+    "Unable to contact slurm controller",
+];
+
+/// What a finished `sbatch` process said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SbatchAnswer {
+    /// Whether it exited with status 0.
+    pub success: bool,
+    /// Its exit status as words (`exit status: 1`, `signal: 9`).
+    pub status: String,
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+}
+
+/// The scheduler's two commands, and the pause between retries.
+pub trait Slurm {
+    /// The output of `squeue --me -h -o "%i|%j|%T|%k"`, or why it could not be had.
+    fn squeue(&mut self) -> Result<String, String>;
+    /// Run `sbatch --parsable SCRIPT`; `Err` when it could not be started at all.
+    fn sbatch(&mut self, script: &Path) -> io::Result<SbatchAnswer>;
+    /// Wait before a retry.
+    fn sleep(&mut self, duration: Duration);
+}
+
+/// The user's queue, read once per launch.
+pub fn read_queue(slurm: &mut dyn Slurm) -> Result<Vec<QueueEntry>, String> {
+    slurm.squeue().map(|output| parse_squeue(&output))
+}
+
+/// How a submission ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submission {
+    /// SLURM holds the job.
+    Accepted {
+        /// The job id (the part of sbatch's answer before `;`).
+        job_id: String,
+        /// True when the job was found in the queue by its comment after an error.
+        adopted: bool,
+        /// `sbatch` calls made.
+        calls: usize,
+    },
+    /// No job was accepted, as far as `launch` can tell.
+    Failed {
+        /// sbatch's own words (or why it could not run).
+        reason: String,
+        /// `sbatch` calls made.
+        calls: usize,
+    },
+}
+
+/// How one `sbatch` call went.
+enum CallResult {
+    Accepted(String),
+    Transient(String),
+    Rejected(String),
+}
+
+/// The job id in `sbatch --parsable`'s answer: `123` or `123;cluster` -> `123`.
+pub fn parse_job_id(stdout: &str) -> Option<String> {
+    let answer = stdout.trim();
+    if answer.contains('\n') {
+        return None;
+    }
+    let id = answer.split(';').next().unwrap_or_default();
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_owned())
+}
+
+/// Output text as one line: trimmed, lines joined by `; `.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn judge(answer: io::Result<SbatchAnswer>) -> CallResult {
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            return CallResult::Rejected(format!("`sbatch` not found on PATH ({err})"));
+        }
+        Err(err) => return CallResult::Rejected(format!("`sbatch` could not be run: {err}")),
+    };
+    let stdout = one_line(&answer.stdout);
+    let stderr = one_line(&answer.stderr);
+    if answer.success {
+        if let Some(job_id) = parse_job_id(&answer.stdout) {
+            return CallResult::Accepted(job_id);
+        }
+        let mut reason = format!("sbatch answered `{stdout}`, not a job id");
+        if !stderr.is_empty() {
+            reason.push_str(": ");
+            reason.push_str(&stderr);
+        }
+        return CallResult::Rejected(reason);
+    }
+    let words = [stderr.as_str(), stdout.as_str()]
+        .into_iter()
+        .filter(|text| !text.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let reason = if words.is_empty() {
+        format!("sbatch failed ({}) and printed nothing", answer.status)
+    } else {
+        words
+    };
+    if TRANSIENT_ERRORS
+        .iter()
+        .any(|pattern| answer.stderr.contains(pattern) || answer.stdout.contains(pattern))
+    {
+        CallResult::Transient(reason)
+    } else {
+        CallResult::Rejected(reason)
+    }
+}
+
+/// Submit `script`, whose `#SBATCH --comment` is `bench:{token}`.
+///
+/// Transient errors are retried after the pauses of [`BACKOFF`], at most
+/// [`MAX_SBATCH_CALLS`] calls in all; before each retry the queue is asked for a job with
+/// the comment, and one found is adopted instead of submitting again. When the queue cannot
+/// be read, `sbatch` is not called again for that pause (a second job could be a duplicate).
+pub fn submit(slurm: &mut dyn Slurm, script: &Path, token: &str) -> Submission {
+    let comment = format!("bench:{token}");
+    let mut calls = 0;
+    let mut words = String::new();
+    let mut queue_problem = None;
+    for attempt in 0..MAX_SBATCH_CALLS {
+        if attempt > 0 {
+            slurm.sleep(BACKOFF[attempt - 1]);
+            match read_queue(slurm) {
+                Ok(queue) => {
+                    queue_problem = None;
+                    if let Some(job) = queue.iter().find(|job| job.comment == comment) {
+                        return Submission::Accepted {
+                            job_id: job.job_id.clone(),
+                            adopted: true,
+                            calls,
+                        };
+                    }
+                }
+                Err(why) => {
+                    queue_problem = Some(why);
+                    continue;
+                }
+            }
+        }
+        calls += 1;
+        match judge(slurm.sbatch(script)) {
+            CallResult::Accepted(job_id) => {
+                return Submission::Accepted {
+                    job_id,
+                    adopted: false,
+                    calls,
+                };
+            }
+            CallResult::Rejected(reason) => return Submission::Failed { reason, calls },
+            CallResult::Transient(reason) => words = reason,
+        }
+    }
+    let reason = match queue_problem {
+        Some(why) => format!(
+            "{words} (not retried: the queue could not be read to rule out a job accepted \
+             despite the error: {why})"
+        ),
+        None => format!("{words} (gave up after {calls} sbatch calls)"),
+    };
+    Submission::Failed { reason, calls }
+}
+
+/// The real `squeue` and `sbatch` from PATH.
+#[derive(Debug, Default)]
+pub struct CommandSlurm;
+
+impl Slurm for CommandSlurm {
+    fn squeue(&mut self) -> Result<String, String> {
+        let output = Command::new("squeue")
+            .args(["--me", "-h", "-o", SQUEUE_FORMAT])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|err| match err.kind() {
+                io::ErrorKind::NotFound => format!("`squeue` not found on PATH ({err})"),
+                _ => format!("`squeue` could not be run: {err}"),
+            })?;
+        if !output.status.success() {
+            let stderr = one_line(&String::from_utf8_lossy(&output.stderr));
+            return Err(format!("`squeue` failed ({}): {stderr}", output.status));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    fn sbatch(&mut self, script: &Path) -> io::Result<SbatchAnswer> {
+        use std::os::unix::process::CommandExt as _;
+        // Its own process group: a Ctrl-C meant for `launch` must not kill sbatch between
+        // the controller accepting the job and the job id reaching us.
+        let output = Command::new("sbatch")
+            .arg("--parsable")
+            .arg(script)
+            .stdin(Stdio::null())
+            .process_group(0)
+            .output()?;
+        Ok(SbatchAnswer {
+            success: output.status.success(),
+            status: output.status.to_string(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+
+    fn sleep(&mut self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    /// A scheduler answering from a script, recording the calls.
+    #[derive(Default)]
+    struct Scripted {
+        queues: VecDeque<Result<String, String>>,
+        answers: VecDeque<io::Result<SbatchAnswer>>,
+        sleeps: Vec<Duration>,
+        sbatch_calls: usize,
+        squeue_calls: usize,
+    }
+
+    impl Slurm for Scripted {
+        fn squeue(&mut self) -> Result<String, String> {
+            self.squeue_calls += 1;
+            self.queues.pop_front().expect("an squeue answer scripted")
+        }
+        fn sbatch(&mut self, _script: &Path) -> io::Result<SbatchAnswer> {
+            self.sbatch_calls += 1;
+            self.answers.pop_front().expect("an sbatch answer scripted")
+        }
+        fn sleep(&mut self, duration: Duration) {
+            self.sleeps.push(duration);
+        }
+    }
+
+    fn ok(stdout: &str) -> io::Result<SbatchAnswer> {
+        answer(true, stdout, "")
+    }
+
+    fn err(stderr: &str) -> io::Result<SbatchAnswer> {
+        answer(false, "", stderr)
+    }
+
+    #[expect(
+        clippy::unnecessary_wraps,
+        reason = "the answers are scripted as `Slurm::sbatch` returns them"
+    )]
+    fn answer(success: bool, stdout: &str, stderr: &str) -> io::Result<SbatchAnswer> {
+        Ok(SbatchAnswer {
+            success,
+            status: if success {
+                "exit status: 0"
+            } else {
+                "exit status: 1"
+            }
+            .into(),
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+        })
+    }
+
+    const TIMEOUT: &str =
+        "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation\n";
+
+    #[test]
+    fn job_ids_are_the_part_before_the_semicolon() {
+        assert_eq!(parse_job_id("123\n").as_deref(), Some("123"));
+        assert_eq!(parse_job_id("123;cluster\n").as_deref(), Some("123"));
+        assert_eq!(parse_job_id("Submitted batch job 123"), None);
+        assert_eq!(parse_job_id(""), None);
+        assert_eq!(parse_job_id("12\n13"), None);
+    }
+
+    #[test]
+    fn accepted_at_once() {
+        let mut slurm = Scripted {
+            answers: [ok("41;c\n")].into(),
+            ..Scripted::default()
+        };
+        assert_eq!(
+            submit(&mut slurm, Path::new("s.sh"), "t"),
+            Submission::Accepted {
+                job_id: "41".into(),
+                adopted: false,
+                calls: 1
+            }
+        );
+        assert_eq!(slurm.squeue_calls, 0);
+    }
+
+    #[test]
+    fn a_rejection_is_not_retried_and_keeps_sbatchs_words() {
+        let words = "sbatch: error: Batch job submission failed: Invalid partition name specified";
+        let mut slurm = Scripted {
+            answers: [err(words)].into(),
+            ..Scripted::default()
+        };
+        assert_eq!(
+            submit(&mut slurm, Path::new("s.sh"), "t"),
+            Submission::Failed {
+                reason: words.into(),
+                calls: 1
+            }
+        );
+    }
+
+    #[test]
+    fn unparsable_answer_and_missing_sbatch_fail() {
+        let mut slurm = Scripted {
+            answers: [ok("hello\n")].into(),
+            ..Scripted::default()
+        };
+        let Submission::Failed { reason, .. } = submit(&mut slurm, Path::new("s.sh"), "t") else {
+            panic!("must fail");
+        };
+        assert_eq!(reason, "sbatch answered `hello`, not a job id");
+        let mut slurm = Scripted {
+            answers: [Err(io::Error::from(io::ErrorKind::NotFound))].into(),
+            ..Scripted::default()
+        };
+        let Submission::Failed { reason, .. } = submit(&mut slurm, Path::new("s.sh"), "t") else {
+            panic!("must fail");
+        };
+        assert!(reason.starts_with("`sbatch` not found on PATH"), "{reason}");
+    }
+
+    #[test]
+    fn a_transient_error_is_retried_after_checking_the_queue() {
+        let mut slurm = Scripted {
+            answers: [err(TIMEOUT), ok("42\n")].into(),
+            queues: [Ok("7|other|RUNNING|bench:someone-else\n".into())].into(),
+            ..Scripted::default()
+        };
+        assert_eq!(
+            submit(&mut slurm, Path::new("s.sh"), "t"),
+            Submission::Accepted {
+                job_id: "42".into(),
+                adopted: false,
+                calls: 2
+            }
+        );
+        assert_eq!(slurm.sleeps, [BACKOFF[0]]);
+    }
+
+    #[test]
+    fn a_job_accepted_despite_the_error_is_adopted() {
+        let mut slurm = Scripted {
+            answers: [err(TIMEOUT)].into(),
+            queues: [Ok("43|run|PENDING|bench:t\n".into())].into(),
+            ..Scripted::default()
+        };
+        assert_eq!(
+            submit(&mut slurm, Path::new("s.sh"), "t"),
+            Submission::Accepted {
+                job_id: "43".into(),
+                adopted: true,
+                calls: 1
+            }
+        );
+    }
+
+    #[test]
+    fn at_most_four_calls_then_failure() {
+        let mut slurm = Scripted {
+            answers: std::iter::repeat_with(|| err(TIMEOUT)).take(4).collect(),
+            queues: std::iter::repeat_with(|| Ok(String::new()))
+                .take(3)
+                .collect(),
+            ..Scripted::default()
+        };
+        let Submission::Failed { reason, calls } = submit(&mut slurm, Path::new("s.sh"), "t")
+        else {
+            panic!("must fail");
+        };
+        assert_eq!(calls, 4);
+        assert_eq!(slurm.sbatch_calls, 4);
+        assert_eq!(slurm.sleeps, BACKOFF);
+        assert!(
+            reason.contains("Socket timed out on send/recv operation"),
+            "{reason}"
+        );
+        assert!(
+            reason.ends_with("(gave up after 4 sbatch calls)"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_queue_stops_resubmission() {
+        let mut slurm = Scripted {
+            answers: [err(TIMEOUT)].into(),
+            queues: std::iter::repeat_with(|| Err("`squeue` failed".to_owned()))
+                .take(3)
+                .collect(),
+            ..Scripted::default()
+        };
+        let Submission::Failed { reason, calls } = submit(&mut slurm, Path::new("s.sh"), "t")
+        else {
+            panic!("must fail");
+        };
+        assert_eq!((calls, slurm.sbatch_calls), (1, 1));
+        assert!(reason.contains("not retried"), "{reason}");
+        assert_eq!(reason.matches("not retried").count(), 1, "{reason}");
+    }
+}

@@ -1,0 +1,631 @@
+//! `launch` against the project's real one-node SLURM cluster (`scripts/local-slurm.sh`):
+//! the "Must show" items of issue 5.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::symlink;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{
+    Config, SweepDir, cancel_submitted, fixture, lines_by_name, path_with, run_name, show, which,
+};
+use serde_json::Value;
+
+/// How long a real test job may wait and run before the test gives up (a guard against a
+/// hung test, not a measure: other tests' jobs may hold the node for a while).
+const JOB_LIMIT: Duration = Duration::from_mins(10);
+
+fn unique(prefix: &str) -> String {
+    bench_tests::unique_name(prefix)
+}
+
+fn exit_code(output: &std::process::Output) -> i32 {
+    output.status.code().expect("launch exited, not killed")
+}
+
+#[test]
+fn a_hostile_prompt_template_arrives_byte_identical_and_nothing_runs() {
+    let cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let pwned = sweep.path().join("pwned");
+    let pwned_backticks = sweep.path().join("pwned-backticks");
+    let template = format!(
+        "It's \"quoted\", 'single' and\nmulti-line $(touch {}) `touch {}` $HOME \\n [[DOCUMENT]]",
+        pwned.display(),
+        pwned_backticks.display()
+    );
+    let model = unique("hostile");
+    let mut config = Config::new(&unique("prompt"), &[&model]);
+    config.hold = false;
+    config.prompt_template = ("hostile".into(), template.clone());
+    sweep.write("sweep.yaml", &config.yaml(&cluster));
+
+    let output = sweep.launch(&["--config", "sweep.yaml", "--json"], None);
+    assert_eq!(exit_code(&output), 0, "{}", show(&output));
+    let lines = lines_by_name(&output);
+    let _cancel = cancel_submitted(&lines);
+    let name = format!("hostile-{}", model.replace('-', "_"));
+    let line = &lines[&name];
+    assert_eq!(line["decision"], "submitted", "{}", show(&output));
+    let job_id = bench_tests::parse_parsable(line["job_id"].as_str().unwrap()).unwrap();
+    bench_tests::wait_until_gone(&job_id, JOB_LIMIT).unwrap();
+
+    let run_dir = line["run_dir"].as_str().unwrap();
+    let out_file = sweep
+        .path()
+        .join(run_dir)
+        .join(format!("inference_logs/slurm_logs/{job_id}_0.out"));
+    let out = std::fs::read_to_string(&out_file)
+        .unwrap_or_else(|err| panic!("no `{}`: {err}", out_file.display()));
+    assert!(out.contains("fake inference done"), "job output: {out}");
+
+    let output_dir = sweep.path().join("results").join(&config.experiment);
+    let received = std::fs::read(output_dir.join(format!("received-{name}.prompt"))).unwrap();
+    assert_eq!(
+        received,
+        template.as_bytes(),
+        "the template changed on its way"
+    );
+    assert!(!pwned.exists(), "`$(...)` in the template was executed");
+    assert!(
+        !pwned_backticks.exists(),
+        "backticks in the template were executed"
+    );
+
+    // The job received exactly the kwargs file launch wrote.
+    let kwargs: Value = serde_json::from_slice(
+        &std::fs::read(
+            sweep
+                .path()
+                .join(run_dir)
+                .join("inference_logs/launch/kwargs.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let received: Value = serde_json::from_slice(
+        &std::fs::read(output_dir.join(format!("received-{name}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(received, kwargs);
+    assert_eq!(
+        kwargs["prompt_template"],
+        serde_json::json!(["hostile", template])
+    );
+    assert_eq!(kwargs["local_execution"], true);
+    assert_eq!(kwargs["name"], name.as_str());
+}
+
+/// The runs of the skip tests: model -> what its run directory holds before the launch.
+const SKIP_RUNS: [&str; 6] = ["done", "oom", "timeout", "serverfail", "preempted", "fresh"];
+
+/// Launch (for real, jobs held) a sweep whose runs hold a completed run, runs whose latest
+/// attempt failed with `OOM`, `timeout`, `server_fail` and `preempted`, and a fresh run; returns
+/// each model's decision and reason.
+fn skip_case(skip: Option<&str>) -> BTreeMap<&'static str, (String, Value)> {
+    let cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let tag = unique("skip");
+    let models: Vec<String> = SKIP_RUNS.iter().map(|m| format!("{m}-{tag}")).collect();
+    let model_refs: Vec<&str> = models.iter().map(String::as_str).collect();
+    let config = Config::new(&unique("skips"), &model_refs);
+    sweep.write("sweep.yaml", &config.yaml(&cluster));
+
+    // Where each run lives, from the dry run.
+    let dry = sweep.launch(&["--config", "sweep.yaml", "--dry-run", "--json"], None);
+    assert_eq!(exit_code(&dry), 0, "{}", show(&dry));
+    let dry = lines_by_name(&dry);
+    let run_dir = |model: &str| {
+        dry[&run_name(model)]["run_dir"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+
+    sweep.write_in_run(
+        &run_dir(&models[0]),
+        "inference_logs/stats.json",
+        &fixture("stats/one-task-dummy-server.json"),
+    );
+    // An older attempt that timed out, then the latest one ran out of GPU memory.
+    sweep.write_in_run(
+        &run_dir(&models[1]),
+        "inference_logs/slurm_logs/900001_0.out",
+        &fixture("failures/timeout.out"),
+    );
+    sweep.write_in_run(
+        &run_dir(&models[1]),
+        "inference_logs/slurm_logs/900002_0.out",
+        b"starting inference\n",
+    );
+    sweep.write_in_run(
+        &run_dir(&models[1]),
+        "inference_logs/server_logs/server_rank_0_node_0.log",
+        &fixture("failures/oom-torch.log"),
+    );
+    sweep.write_in_run(
+        &run_dir(&models[2]),
+        "inference_logs/slurm_logs/900003_0.out",
+        &fixture("failures/timeout.out"),
+    );
+    sweep.write_in_run(
+        &run_dir(&models[3]),
+        "inference_logs/slurm_logs/900004_0.out",
+        &fixture("failures/server-fail.out"),
+    );
+    sweep.write_in_run(
+        &run_dir(&models[4]),
+        "inference_logs/slurm_logs/900005_0.out",
+        &fixture("failures/preempted.out"),
+    );
+
+    let mut args = vec!["--config", "sweep.yaml", "--json"];
+    if let Some(skip) = skip {
+        args.extend(["--skip-failure-reasons", skip]);
+    }
+    let output = sweep.launch(&args, None);
+    let lines = lines_by_name(&output);
+    let _cancel = cancel_submitted(&lines);
+    assert_eq!(exit_code(&output), 0, "{}", show(&output));
+    SKIP_RUNS
+        .iter()
+        .zip(&models)
+        .map(|(key, model)| {
+            let line = &lines[&run_name(model)];
+            (
+                *key,
+                (
+                    line["decision"].as_str().unwrap().to_owned(),
+                    line["reason"].clone(),
+                ),
+            )
+        })
+        .collect()
+}
+
+fn decision(decision: &str, reason: Option<&str>) -> (String, Value) {
+    (
+        decision.to_owned(),
+        reason.map_or(Value::Null, |r| Value::String(r.to_owned())),
+    )
+}
+
+#[test]
+fn default_skip_set_skips_oom_timeout_and_server_fail_and_resubmits_preempted() {
+    let decisions = skip_case(None);
+    let expected: BTreeMap<_, _> = [
+        ("done", decision("skipped_completed", None)),
+        ("oom", decision("skipped_failure", Some("OOM"))),
+        ("timeout", decision("skipped_failure", Some("timeout"))),
+        (
+            "serverfail",
+            decision("skipped_failure", Some("server_fail")),
+        ),
+        ("preempted", decision("submitted", None)),
+        ("fresh", decision("submitted", None)),
+    ]
+    .into();
+    assert_eq!(decisions, expected);
+}
+
+#[test]
+fn skip_failure_reasons_oom_only() {
+    let decisions = skip_case(Some("OOM"));
+    let expected: BTreeMap<_, _> = [
+        ("done", decision("skipped_completed", None)),
+        ("oom", decision("skipped_failure", Some("OOM"))),
+        ("timeout", decision("submitted", None)),
+        ("serverfail", decision("submitted", None)),
+        ("preempted", decision("submitted", None)),
+        ("fresh", decision("submitted", None)),
+    ]
+    .into();
+    assert_eq!(decisions, expected);
+}
+
+#[test]
+fn skip_failure_reasons_none() {
+    let decisions = skip_case(Some("none"));
+    let expected: BTreeMap<_, _> = [
+        ("done", decision("skipped_completed", None)),
+        ("oom", decision("submitted", None)),
+        ("timeout", decision("submitted", None)),
+        ("serverfail", decision("submitted", None)),
+        ("preempted", decision("submitted", None)),
+        ("fresh", decision("submitted", None)),
+    ]
+    .into();
+    assert_eq!(decisions, expected);
+}
+
+#[test]
+fn skip_failure_reasons_timeout_and_server_fail() {
+    let decisions = skip_case(Some("timeout,server_fail"));
+    let expected: BTreeMap<_, _> = [
+        ("done", decision("skipped_completed", None)),
+        ("oom", decision("submitted", None)),
+        ("timeout", decision("skipped_failure", Some("timeout"))),
+        (
+            "serverfail",
+            decision("skipped_failure", Some("server_fail")),
+        ),
+        ("preempted", decision("submitted", None)),
+        ("fresh", decision("submitted", None)),
+    ]
+    .into();
+    assert_eq!(decisions, expected);
+}
+
+#[test]
+fn launching_twice_while_held_submits_nothing_and_a_cancelled_job_is_submitted_again() {
+    let cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let (a, b) = (unique("twice-a"), unique("twice-b"));
+    let config = Config::new(&unique("twice"), &[&a, &b]);
+    sweep.write("sweep.yaml", &config.yaml(&cluster));
+    let args = ["--config", "sweep.yaml", "--json"];
+
+    let first = sweep.launch(&args, None);
+    let first_lines = lines_by_name(&first);
+    let _cancel_first = cancel_submitted(&first_lines);
+    assert_eq!(exit_code(&first), 0, "{}", show(&first));
+    let job = |lines: &BTreeMap<String, Value>, model: &str| {
+        lines[&run_name(model)]["job_id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no job id for {model}: {lines:?}"))
+            .to_owned()
+    };
+    for model in [&a, &b] {
+        assert_eq!(first_lines[&run_name(model)]["decision"], "submitted");
+    }
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    let (job_a, job_b) = (job(&first_lines, &a), job(&first_lines, &b));
+    assert!(
+        stderr.contains(&format!("squeue --me -j {job_a},{job_b}\n")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("scancel {job_a} {job_b}\n")),
+        "{stderr}"
+    );
+
+    let second = sweep.launch(&args, None);
+    assert_eq!(exit_code(&second), 0, "{}", show(&second));
+    let second_lines = lines_by_name(&second);
+    for model in [&a, &b] {
+        assert_eq!(
+            second_lines[&run_name(model)]["decision"],
+            "skipped_in_flight",
+            "{}",
+            show(&second)
+        );
+        assert_eq!(job(&second_lines, model), job(&first_lines, model));
+    }
+
+    // Cancel a's job before it ever started: no attempt left a .out, so it goes again.
+    let a_job = bench_tests::parse_parsable(&job(&first_lines, &a)).unwrap();
+    bench_tests::scancel(&a_job).unwrap();
+    bench_tests::wait_until_gone(&a_job, JOB_LIMIT).unwrap();
+    let third = sweep.launch(&args, None);
+    let third_lines = lines_by_name(&third);
+    let _cancel_third = cancel_submitted(&third_lines);
+    assert_eq!(exit_code(&third), 0, "{}", show(&third));
+    assert_eq!(third_lines[&run_name(&a)]["decision"], "submitted");
+    assert_ne!(job(&third_lines, &a), a_job.as_str());
+    assert_eq!(third_lines[&run_name(&b)]["decision"], "skipped_in_flight");
+}
+
+/// A config with `n` held runs, and the names of its runs.
+fn held_sweep(sweep: &SweepDir, prefix: &str, n: usize) -> (Config, Vec<String>) {
+    let cluster = bench_tests::cluster();
+    let models: Vec<String> = (0..n).map(|i| unique(&format!("{prefix}{i}"))).collect();
+    let refs: Vec<&str> = models.iter().map(String::as_str).collect();
+    let config = Config::new(&unique(prefix), &refs);
+    sweep.write("sweep.yaml", &config.yaml(&cluster));
+    let names = models.iter().map(|m| run_name(m)).collect();
+    (config, names)
+}
+
+#[test]
+fn sbatch_missing_from_path_is_reported_for_the_run() {
+    let _cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let (_, names) = held_sweep(&sweep, "nosbatch", 1);
+    let bin = sweep.bin_dir("squeue-only", &[]);
+    symlink(which("squeue"), bin.join("squeue")).unwrap();
+    let output = sweep.launch(
+        &["--config", "sweep.yaml", "--json"],
+        Some(&bin.into_os_string()),
+    );
+    assert_eq!(exit_code(&output), 1, "{}", show(&output));
+    let lines = lines_by_name(&output);
+    let line = &lines[&names[0]];
+    assert_eq!(line["decision"], "failed");
+    let reason = line["reason"].as_str().unwrap();
+    assert!(reason.starts_with("`sbatch` not found on PATH"), "{reason}");
+}
+
+#[test]
+fn sbatch_refusing_the_job_is_reported_in_its_own_words() {
+    let cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let model = unique("badpart");
+    let mut config = Config::new(&unique("badpart"), &[&model]);
+    config.partition = Some("no-such-partition".into());
+    sweep.write("sweep.yaml", &config.yaml(&cluster));
+    let output = sweep.launch(&["--config", "sweep.yaml", "--json"], None);
+    let lines = lines_by_name(&output);
+    let _cancel = cancel_submitted(&lines);
+    assert_eq!(exit_code(&output), 1, "{}", show(&output));
+    let line = &lines[&run_name(&model)];
+    assert_eq!(line["decision"], "failed");
+    // sbatch's own words, e.g. `sbatch: error: invalid partition specified: no-such-partition`.
+    let reason = line["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("sbatch: error:") && reason.contains("partition"),
+        "{reason}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(reason), "{stderr}");
+}
+
+#[test]
+fn sbatch_printing_something_else_is_reported_verbatim() {
+    let _cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let (_, names) = held_sweep(&sweep, "unparsable", 1);
+    let bin = sweep.bin_dir(
+        "chatty",
+        &[(
+            "sbatch",
+            "#!/bin/sh\necho 'Submitted batch job 4242'\nexit 0\n",
+        )],
+    );
+    let output = sweep.launch(
+        &["--config", "sweep.yaml", "--json"],
+        Some(&path_with(&bin)),
+    );
+    assert_eq!(exit_code(&output), 1, "{}", show(&output));
+    let lines = lines_by_name(&output);
+    let line = &lines[&names[0]];
+    assert_eq!(line["decision"], "failed");
+    assert_eq!(
+        line["reason"],
+        "sbatch answered `Submitted batch job 4242`, not a job id"
+    );
+}
+
+#[test]
+fn continue_on_failure_false_stops_after_the_first_failure() {
+    let cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let models: Vec<String> = (0..3).map(|i| unique(&format!("stop{i}"))).collect();
+    let refs: Vec<&str> = models.iter().map(String::as_str).collect();
+    let mut config = Config::new(&unique("stop"), &refs);
+    config.partition = Some("no-such-partition".into());
+    config.continue_on_failure = false;
+    sweep.write("sweep.yaml", &config.yaml(&cluster));
+    let output = sweep.launch(&["--config", "sweep.yaml", "--json"], None);
+    let lines = lines_by_name(&output);
+    let _cancel = cancel_submitted(&lines);
+    assert_eq!(exit_code(&output), 1, "{}", show(&output));
+    let decisions: Vec<&str> = models
+        .iter()
+        .map(|m| lines[&run_name(m)]["decision"].as_str().unwrap())
+        .collect();
+    assert_eq!(decisions, ["failed", "not_attempted", "not_attempted"]);
+    // Nothing was prepared for the runs not attempted.
+    for model in &models[1..] {
+        let run_dir = lines[&run_name(model)]["run_dir"].as_str().unwrap();
+        assert!(
+            !sweep.path().join(run_dir).exists(),
+            "{run_dir} was created"
+        );
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("1 failed, 2 not_attempted"), "{stderr}");
+}
+
+#[test]
+fn a_job_accepted_despite_a_timeout_is_adopted_not_submitted_twice() {
+    let _cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let (_, names) = held_sweep(&sweep, "adopt", 1);
+    let calls = sweep.path().join("sbatch-calls");
+    let wrapper = format!(
+        "#!/bin/sh\necho call >> '{}'\n'{}' \"$@\" > /dev/null || exit 1\necho 'sbatch: error: \
+         Batch job submission failed: Socket timed out on send/recv operation' >&2\nexit 1\n",
+        calls.display(),
+        which("sbatch").display()
+    );
+    let bin = sweep.bin_dir("timeout", &[("sbatch", &wrapper)]);
+    let output = sweep.launch(
+        &["--config", "sweep.yaml", "--json"],
+        Some(&path_with(&bin)),
+    );
+    let lines = lines_by_name(&output);
+    let _cancel = cancel_submitted(&lines);
+    assert_eq!(exit_code(&output), 0, "{}", show(&output));
+    let line = &lines[&names[0]];
+    assert_eq!(line["decision"], "submitted", "{}", show(&output));
+    let job_id = line["job_id"].as_str().unwrap();
+
+    assert_eq!(std::fs::read_to_string(&calls).unwrap(), "call\n");
+    let run_dir = line["run_dir"].as_str().unwrap();
+    let records = sweep.submissions(run_dir);
+    let token = records[0]["token"].as_str().unwrap();
+    let queue = bench_tests::squeue_me().unwrap();
+    let ours: Vec<_> = queue
+        .iter()
+        .filter(|job| job.name == names[0] || job.comment == format!("bench:{token}"))
+        .collect();
+    assert_eq!(ours.len(), 1, "{queue:?}");
+    assert_eq!(ours[0].job_id.as_str(), job_id);
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[1]["token"], token);
+    assert_eq!(records[1]["job_id"], job_id);
+}
+
+#[test]
+fn an_interrupted_launch_leaves_a_record_the_next_launch_sees_in_flight() {
+    let _cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let (_, names) = held_sweep(&sweep, "sigint", 2);
+    let started = sweep.path().join("sbatch-started");
+    let wrapper = format!(
+        "#!/bin/sh\ntouch '{}'\nsleep 3\nexec '{}' \"$@\"\n",
+        started.display(),
+        which("sbatch").display()
+    );
+    let bin = sweep.bin_dir("slow", &[("sbatch", &wrapper)]);
+    let child = Command::new(env!("CARGO_BIN_EXE_launch"))
+        .args(["--config", "sweep.yaml", "--json"])
+        .current_dir(sweep.path())
+        .env("PATH", path_with(&bin))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the slow sbatch to start (a guard limit only), then interrupt launch.
+    let waiting = Instant::now();
+    while !started.exists() {
+        assert!(waiting.elapsed() < JOB_LIMIT, "sbatch never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    let lines = lines_by_name(&output);
+    let _cancel = cancel_submitted(&lines);
+    assert_eq!(exit_code(&output), 130, "{}", show(&output));
+    let first = &lines[&names[0]];
+    assert_eq!(first["decision"], "submitted", "{}", show(&output));
+    assert_eq!(lines[&names[1]]["decision"], "not_attempted");
+    let job_id = first["job_id"].as_str().unwrap();
+    let records = sweep.submissions(first["run_dir"].as_str().unwrap());
+    assert_eq!(records.last().unwrap()["job_id"], job_id);
+
+    let next = sweep.launch(&["--config", "sweep.yaml", "--json", "--dry-run"], None);
+    assert_eq!(exit_code(&next), 0, "{}", show(&next));
+    let next = lines_by_name(&next);
+    assert_eq!(next[&names[0]]["decision"], "skipped_in_flight");
+    assert_eq!(next[&names[0]]["job_id"], job_id);
+    assert_eq!(next[&names[1]]["decision"], "would_submit");
+}
+
+#[test]
+fn squeue_failing_stops_a_real_launch_and_makes_a_dry_run_say_so() {
+    let cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let config = Config::new(&unique("noqueue"), &[&unique("noqueue")]);
+    sweep.write("sweep.yaml", &config.yaml(&cluster));
+    let broken = sweep.bin_dir(
+        "broken-squeue",
+        &[(
+            "squeue",
+            "#!/bin/sh\necho 'squeue: error: Unable to contact slurm controller' >&2\nexit 1\n",
+        )],
+    );
+    let before = common::tree_listing(sweep.path());
+    let output = sweep.launch(
+        &["--config", "sweep.yaml", "--json"],
+        Some(&path_with(&broken)),
+    );
+    assert_eq!(exit_code(&output), 3, "{}", show(&output));
+    assert!(output.stdout.is_empty(), "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("Unable to contact slurm controller"),
+        "{stderr}"
+    );
+    assert_eq!(
+        common::tree_listing(sweep.path()),
+        before,
+        "a file was written"
+    );
+
+    let dry = sweep.launch(
+        &["--config", "sweep.yaml", "--json", "--dry-run"],
+        Some(&path_with(&broken)),
+    );
+    assert_eq!(exit_code(&dry), 0, "{}", show(&dry));
+    let lines = lines_by_name(&dry);
+    let line = lines.values().next().unwrap();
+    assert_eq!(line["decision"], "would_submit");
+    assert_eq!(line["in_flight_unknown"], true);
+    let stderr = String::from_utf8_lossy(&dry.stderr);
+    assert!(stderr.contains("in_flight_unknown"), "{stderr}");
+}
+
+#[test]
+fn dry_run_of_the_sample_config_writes_nothing_and_costs_3002_gpu_hours() {
+    let _cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let sample = common::repo_root().join("configs/sample_benchmark_config.yaml");
+    std::fs::copy(&sample, sweep.path().join("sample.yaml")).unwrap();
+    // Any sbatch call would leave a trace.
+    let calls = sweep.path().join("sbatch-calls");
+    let bin = sweep.bin_dir(
+        "spy",
+        &[(
+            "sbatch",
+            &format!("#!/bin/sh\necho \"$@\" >> '{}'\nexit 1\n", calls.display()),
+        )],
+    );
+    let path = path_with(&bin);
+    let before = common::tree_listing(sweep.path());
+
+    let started = Instant::now();
+    let output = sweep.launch(
+        &["--config", "sample.yaml", "--dry-run", "--json"],
+        Some(&path),
+    );
+    let wall = started.elapsed();
+    eprintln!("dry run of the sample config (--json): {wall:?}");
+    assert_eq!(exit_code(&output), 0, "{}", show(&output));
+    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 759);
+    assert!(lines.iter().all(|line| line["decision"] == "would_submit"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("759 jobs, 1,514 GPUs, 3,002.8 GPU-hours"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("759 runs (741 distinct names): 759 would_submit"),
+        "{stderr}"
+    );
+    // The first line is contract 2 section 5's example, exactly.
+    let example = common::contract2_json_blocks()
+        .into_iter()
+        .find(|block| block.get("decision").is_some())
+        .expect("contract 2 shows a --json line");
+    assert_eq!(lines[0], example);
+
+    let started = Instant::now();
+    let human = sweep.launch(&["--config", "sample.yaml", "--dry-run"], Some(&path));
+    eprintln!(
+        "dry run of the sample config (human): {:?}",
+        started.elapsed()
+    );
+    assert_eq!(exit_code(&human), 0, "{}", show(&human));
+    assert!(human.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&human.stderr);
+    assert!(stderr.contains("#SBATCH --gpus=1"), "{stderr}");
+    assert!(stderr.contains("759 jobs, 1,514 GPUs, 3,002.8 GPU-hours"));
+
+    assert_eq!(
+        common::tree_listing(sweep.path()),
+        before,
+        "the dry run wrote"
+    );
+    assert!(!calls.exists(), "a dry run called sbatch");
+}
