@@ -5,9 +5,10 @@
 # Usage: scripts/bench.sh [WORKDIR]   (default WORKDIR: /var/tmp/bench-results)
 # Needs: hyperfine and GNU time (/usr/bin/time), from Debian's `hyperfine` and `time` packages.
 # The trees are generated once into WORKDIR (about 4 GB) and reused. Each benchmark first waits
-# (at most BENCH_MAX_WAIT seconds) for the 1-minute load average to fall below BENCH_MAX_LOAD,
-# and prints the load before and after it: on a shared machine, numbers taken under load are
-# not comparable. BENCHMARKS.md records the numbers with the machine they were taken on.
+# (at most BENCH_MAX_WAIT seconds) until the CPUs are at least BENCH_MIN_IDLE percent idle over
+# 5 seconds (other processes would skew it; the load average lags by minutes and counts our own
+# previous benchmark), and prints the idle share and the load average before and after it.
+# BENCHMARKS.md records the numbers with the machine they were taken on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,7 +16,7 @@ work=${1:-/var/tmp/bench-results}
 runs=${BENCH_RUNS:-1000}
 log_bytes=${BENCH_LOG_BYTES:-2000000}
 big_log_bytes=${BENCH_BIG_LOG_BYTES:-2000000000}
-max_load=${BENCH_MAX_LOAD:-0.5}
+min_idle=${BENCH_MIN_IDLE:-90}
 max_wait=${BENCH_MAX_WAIT:-900}
 
 for tool in hyperfine /usr/bin/time; do
@@ -24,19 +25,35 @@ done
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-# Wait until the 1-minute load average is below $max_load (or $max_wait seconds have passed).
+# Percent of all CPUs' time spent idle over the next 5 seconds.
+idle_percent() {
+  local before after i total=0
+  read -r -a before < <(grep '^cpu ' /proc/stat)
+  sleep 5
+  read -r -a after < <(grep '^cpu ' /proc/stat)
+  # Fields: user nice system idle iowait irq softirq steal.
+  for i in 1 2 3 4 5 6 7 8; do
+    total=$((total + after[i] - before[i]))
+  done
+  echo $((100 * (after[4] + after[5] - before[4] - before[5]) / (total > 0 ? total : 1)))
+}
+
+# Wait until the CPUs are at least $min_idle percent idle (or $max_wait seconds have passed).
 wait_for_quiet() {
-  local waited=0
-  while awk -v max="$max_load" '{ exit !($1 >= max) }' /proc/loadavg; do
+  local waited=0 idle
+  idle=$(idle_percent)
+  while ((idle < min_idle)); do
     if ((waited >= max_wait)); then
-      echo "note: load average still $(load) after ${max_wait}s: measuring anyway"
+      echo "note: CPUs only ${idle}% idle after ${max_wait}s: measuring anyway"
       break
     fi
-    sleep 10
-    waited=$((waited + 10))
+    waited=$((waited + 5))
+    idle=$(idle_percent)
   done
-  echo "load average before: $(load)"
+  echo "before: CPUs ${idle}% idle over 5 s, load average $(load)"
 }
+
+report_after() { echo "after: CPUs $(idle_percent)% idle over 5 s, load average $(load)"; }
 
 echo "== machine"
 echo "cpus: $(nproc) x$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
@@ -68,7 +85,7 @@ wait_for_quiet
 hyperfine --warmup 2 --runs 10 --export-json "$work/a.json" \
   --command-name floor "find '$tree' -type f -print0 | xargs -0 cat > /dev/null" \
   --command-name analyze "$bin/analyze --root '$tree' --out '$out' --quiet"
-echo "load average after: $(load)"
+report_after
 
 echo "== (b) analyze on one ${big_log_bytes}-byte server log: wall time and peak RSS"
 cat "$(find "$big" -name '*.log' | head -1)" > /dev/null
@@ -77,17 +94,17 @@ for _ in 1 2 3; do
   /usr/bin/time -v "$bin/analyze" --root "$big" --out "$out" --quiet 2>&1 \
     | grep -E 'Elapsed \(wall clock\)|Maximum resident set size|User time|System time'
 done
-echo "load average after: $(load)"
+report_after
 
 echo "== (c) launch --dry-run of the 759-run sample config"
 wait_for_quiet
 hyperfine --warmup 3 --runs 30 --export-json "$work/c.json" \
   "$bin/launch --config configs/sample_benchmark_config.yaml --dry-run > /dev/null 2>&1"
-echo "load average after: $(load)"
+report_after
 
 echo "== (d) analyze --jobs 1 vs --jobs 2 on (a)"
 wait_for_quiet
 hyperfine --warmup 1 --runs 10 --export-json "$work/d.json" \
   --command-name jobs1 "$bin/analyze --root '$tree' --out '$out' --quiet --jobs 1" \
   --command-name jobs2 "$bin/analyze --root '$tree' --out '$out' --quiet --jobs 2"
-echo "load average after: $(load)"
+report_after

@@ -25,7 +25,8 @@ struct Args {
     /// Number of run directories.
     #[arg(long, default_value_t = 1000, value_name = "N")]
     runs: usize,
-    /// Approximate size of each server log, in bytes.
+    /// Approximate size of each server log, in bytes: the log ends with the ten-second
+    /// interval of requests that reaches it (at most about 130 KB more).
     #[arg(long, default_value_t = 2_000_000, value_name = "BYTES")]
     log_bytes: u64,
     /// Number of experiments the runs are spread over.
