@@ -346,7 +346,7 @@ fn write_server_log(
     Ok(())
 }
 
-/// vLLM's start-up: about 20 KB from the API server, the engine core and the libraries.
+/// vLLM's start-up: about 10 KB from the API server, the engine core and the libraries.
 fn write_startup<W: Write>(
     log: &mut LogWriter<W>,
     server: &Server,
