@@ -15,12 +15,12 @@ use std::fs;
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use anyhow::Context;
 use bench_core::rows::dedup_and_sort;
 use bench_core::summary::summarize;
-use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
-use rayon::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::analysis::{RunOutcome, analyze_run};
 
@@ -59,12 +59,13 @@ fn check_root(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The progress bar: on stderr when it is a terminal, hidden otherwise.
-fn progress_bar(runs: usize) -> ProgressBar {
+/// The progress bar: on stderr when it is a terminal, hidden otherwise. Its length grows as
+/// the walk finds runs.
+fn progress_bar() -> ProgressBar {
     if !io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::new(runs as u64);
+    let bar = ProgressBar::new(0);
     if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} runs {elapsed}") {
         bar.set_style(style);
     }
@@ -108,7 +109,7 @@ pub fn worker_count(jobs: Option<usize>, runs: usize, available: usize) -> usize
 /// The experiment names (as the rows show them) that stand for more than one folder on
 /// disk: names not valid UTF-8 are escaped, and an escaped name can equal another folder's
 /// literal name. Neither gets a CSV of its own, so one never overwrites the other.
-fn clashing_experiments(runs: &[walk::RunDir]) -> BTreeSet<String> {
+fn clashing_experiments<'a>(runs: impl Iterator<Item = &'a walk::RunDir>) -> BTreeSet<String> {
     let mut folders: BTreeMap<&str, BTreeSet<&OsString>> = BTreeMap::new();
     for run in runs {
         let shown = run.components.first().map_or("", String::as_str);
@@ -159,6 +160,44 @@ fn report(problems: &[String], findings: &Findings, skipped: &[String]) {
     }
 }
 
+/// Walk `root` on one of the pool's threads and analyze each run on the others as soon as
+/// the walk finds it (with one thread: the walk, then the runs). Returns the walk's problems
+/// and every run with its outcome, in the walk's order.
+fn walk_and_analyze(
+    pool: &rayon::ThreadPool,
+    root: &Path,
+    progress: &ProgressBar,
+) -> (Vec<String>, Vec<(walk::RunDir, RunOutcome)>) {
+    let analyzed = Mutex::new(Vec::new());
+    let problems = pool.scope(|scope| {
+        let mut index = 0usize;
+        walk::walk_runs(root, |run| {
+            progress.inc_length(1);
+            let (analyzed, progress) = (&analyzed, progress);
+            scope.spawn(move |_| {
+                let outcome = analyze_run(&run);
+                progress.inc(1);
+                lock(analyzed).push((index, run, outcome));
+            });
+            index += 1;
+        })
+    });
+    let mut analyzed = analyzed
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    analyzed.sort_unstable_by_key(|(index, ..)| *index);
+    let runs = analyzed
+        .into_iter()
+        .map(|(_, run, outcome)| (run, outcome))
+        .collect();
+    (problems, runs)
+}
+
+/// Lock `mutex`; a thread that panicked while holding it left whole entries only.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Write `text` to stdout; a closed pipe (`analyze | head`) is not an error.
 fn print_stdout(text: &str) -> anyhow::Result<()> {
     let mut stdout = io::stdout().lock();
@@ -187,30 +226,27 @@ pub fn run(args: &cli::Args) -> anyhow::Result<ExitCode> {
     }
     fs::create_dir_all(out_dir)
         .with_context(|| format!("failed to create `--out` `{}`", out_dir.display()))?;
-    let walk = walk::find_runs(&args.root);
     let available = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    // The runs are analyzed while the walk goes on, so their number is not known here: the
+    // pool is capped by the CPUs only.
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(worker_count(args.jobs, walk.runs.len(), available))
+        .num_threads(worker_count(args.jobs, usize::MAX, available))
         .build()
         .context("failed to start the worker threads")?;
-    let progress = progress_bar(walk.runs.len());
-    let outcomes: Vec<RunOutcome> = pool.install(|| {
-        walk.runs
-            .par_iter()
-            .progress_with(progress.clone())
-            .map(analyze_run)
-            .collect()
-    });
+
+    let progress = progress_bar();
+    let (walk_problems, analyzed) = walk_and_analyze(&pool, &args.root, &progress);
     progress.finish_and_clear();
 
     let mut findings = Findings::default();
-    for (run, outcome) in walk.runs.iter().zip(outcomes) {
-        findings.add(run, outcome);
+    let clashing = clashing_experiments(analyzed.iter().map(|(run, _)| run));
+    for (run, outcome) in analyzed {
+        findings.add(&run, outcome);
     }
     let rows = dedup_and_sort(std::mem::take(&mut findings.rows));
     let summary = summarize(&rows);
-    let csv = output::csv_files(&rows, &summary, &clashing_experiments(&walk.runs));
-    report(&walk.problems, &findings, &csv.skipped);
+    let csv = output::csv_files(&rows, &summary, &clashing);
+    report(&walk_problems, &findings, &csv.skipped);
     output::write_files(out_dir, &csv.files)?;
     if !args.quiet {
         print_stdout(&tables::render(&rows, &summary))?;

@@ -69,7 +69,16 @@ pub struct Walk {
 /// Walk `root` and collect every run directory. Never descends into `inference_logs`
 /// (the run analysis lists what it needs there).
 pub fn find_runs(root: &Path) -> Walk {
-    let mut walk = Walk::default();
+    let mut runs = Vec::new();
+    let problems = walk_runs(root, |run| runs.push(run));
+    Walk { runs, problems }
+}
+
+/// Walk `root` and hand each run directory to `on_run` as soon as it is found, in the order
+/// of [`Walk::runs`] (so the runs can be analyzed while the walk goes on). Returns the
+/// problems, as [`Walk::problems`].
+pub fn walk_runs(root: &Path, mut on_run: impl FnMut(RunDir)) -> Vec<String> {
+    let mut problems = Vec::new();
     let mut seen: HashMap<FolderId, PathBuf> = HashMap::new();
     let mut entries = WalkDir::new(root)
         .follow_links(true)
@@ -79,7 +88,7 @@ pub fn find_runs(root: &Path) -> Walk {
         let entry = match entry {
             Ok(entry) => entry,
             Err(err) => {
-                walk.problems.push(describe_walk_error(&err));
+                problems.push(describe_walk_error(&err));
                 continue;
             }
         };
@@ -88,7 +97,7 @@ pub fn find_runs(root: &Path) -> Walk {
         }
         if let Some(id) = folder_id(&entry) {
             if let Some(first) = seen.get(&id) {
-                walk.problems.push(format!(
+                problems.push(format!(
                     "`{}` is the same folder as `{}` (through a symbolic link): not read twice",
                     shown(entry.path()),
                     shown(first)
@@ -101,11 +110,11 @@ pub fn find_runs(root: &Path) -> Walk {
         if entry.depth() > 0 && entry.file_name() == INFERENCE_LOGS {
             entries.skip_current_dir();
             if let Some(run_path) = entry.path().parent() {
-                walk.runs.push(RunDir::new(root, run_path));
+                on_run(RunDir::new(root, run_path));
             }
         }
     }
-    walk
+    problems
 }
 
 /// A folder's identity (device and inode), to notice a folder reached a second time.

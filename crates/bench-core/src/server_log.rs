@@ -4,9 +4,10 @@
 //! `Avg prompt throughput: X tokens/s, Avg generation throughput: Y tokens/s` once ANSI
 //! colour sequences are removed; its fields are read from its text up to the next record or
 //! the end of the line. Server logs can be many GB, so the parser reads through a buffer of
-//! fixed size: it removes colour sequences as bytes arrive, looks for the record marker with
-//! one `memmem` search over the whole buffer (lines without it cost nothing more), and
-//! allocates nothing per line. Bytes need not be UTF-8.
+//! fixed size and allocates nothing per line. Colour sequences are removed only from the
+//! lines that can hold a record: one `memmem` search for the record marker and one `memchr`
+//! pass over the escape bytes find them (see [`MARKER_BYTES`]); every other line is never
+//! copied or looked at again. Bytes need not be UTF-8.
 
 use std::io::Read;
 
@@ -64,6 +65,22 @@ const MIDDLE: &[u8] = b" tokens/s, Avg generation throughput: ";
 const TAIL: &[u8] = b" tokens/s";
 /// The escape byte that starts an ANSI colour sequence (ESC `[` digits and `;` then `m`).
 const ESC: u8 = 0x1b;
+/// The bytes of [`MARKER`]. A line whose text holds the marker once its colour sequences are
+/// removed holds it as raw bytes too, unless a colour sequence interrupts it; the first
+/// sequence that does comes right after the marker's first bytes, so its escape byte follows
+/// one of these. A line with neither the raw marker nor such an escape byte holds no record,
+/// and is skipped without removing its colours.
+const MARKER_BYTES: [bool; 256] = {
+    let mut set = [false; 256];
+    let mut i = 0;
+    while i < MARKER.len() {
+        set[MARKER[i] as usize] = true;
+        i += 1;
+    }
+    set
+};
+// The quick pass of `next_interrupting_escape` relies on these two not being marker bytes.
+const _: () = assert!(!MARKER_BYTES[b'\n' as usize] && !MARKER_BYTES[b')' as usize]);
 /// A possible colour sequence longer than this (bytes) is taken as text.
 const MAX_COLOUR_LEN: usize = 32;
 
@@ -80,6 +97,8 @@ pub struct ServerLogParser {
     buf: Box<[u8]>,
     clean: usize,
     filled: usize,
+    /// One colour-free line that may hold a record; never longer than `buf`.
+    line: Vec<u8>,
     scanner: RecordScanner,
 }
 
@@ -152,10 +171,12 @@ impl ServerLogParser {
 
     /// A parser with a buffer of `size` bytes (at least [`MIN_BUFFER_SIZE`]).
     pub fn with_buffer_size(size: usize) -> ServerLogParser {
+        let size = size.max(MIN_BUFFER_SIZE);
         ServerLogParser {
-            buf: vec![0; size.max(MIN_BUFFER_SIZE)].into_boxed_slice(),
+            buf: vec![0; size].into_boxed_slice(),
             clean: 0,
             filled: 0,
+            line: Vec::with_capacity(size),
             scanner: RecordScanner {
                 marker: memmem::Finder::new(MARKER),
                 fields: Fields {
@@ -185,7 +206,7 @@ impl ServerLogParser {
     pub fn finish(mut self) -> LogMetrics {
         // An unfinished colour sequence at the very end is plain text.
         self.clean = self.filled;
-        self.scan_lines(self.clean);
+        self.scanner.scan_lines(&self.buf[..self.clean]);
         let sums = &self.scanner.sums;
         LogMetrics {
             records: sums.records,
@@ -202,16 +223,58 @@ impl ServerLogParser {
     }
 
     /// Take `n` bytes just written into [`spare`](Self::spare).
+    ///
+    /// The same as removing the colour sequences of every new byte and then parsing every
+    /// line that ended, but only lines that may hold a record are copied and parsed.
     fn commit(&mut self, n: usize) {
         self.filled += n;
-        self.strip_colours();
-        match memchr::memrchr(b'\n', &self.buf[..self.clean]) {
-            Some(last_newline) => {
-                self.scan_lines(last_newline + 1);
-                self.discard(last_newline + 1);
+        // `[clean, filled)` is raw: an undecided colour sequence, then the new bytes.
+        let Some(first_end) =
+            memchr::memchr(b'\n', &self.buf[self.clean..self.filled]).map(|i| self.clean + i + 1)
+        else {
+            self.strip_colours();
+            if self.filled == self.buf.len() {
+                self.split_long_line();
             }
-            None if self.filled == self.buf.len() => self.split_long_line(),
-            None => {}
+            return;
+        };
+        let last_end = memchr::memrchr(b'\n', &self.buf[first_end..self.filled])
+            .map_or(first_end, |i| first_end + i + 1);
+        // The line in progress: its colour-free start and its raw end.
+        self.line.clear();
+        self.line.extend_from_slice(&self.buf[..self.clean]);
+        strip_line(&self.buf[self.clean..first_end], &mut self.line);
+        self.scanner.scan_lines(&self.line);
+        self.scan_raw_lines(first_end, last_end);
+        // The start of the next line.
+        self.buf.copy_within(last_end..self.filled, 0);
+        self.filled -= last_end;
+        self.clean = 0;
+        self.strip_colours();
+    }
+
+    /// Parse every record in the whole raw lines `buf[start..end]` (`start` at a line start,
+    /// `end` just after a line end). Only the lines with the raw marker or with an escape
+    /// byte after a marker byte ([`MARKER_BYTES`]) are freed of colours and parsed.
+    fn scan_raw_lines(&mut self, start: usize, end: usize) {
+        let ServerLogParser {
+            buf, line, scanner, ..
+        } = self;
+        let text = &buf[start..end];
+        let mut next_escape = next_interrupting_escape(text, 0);
+        let mut next_marker = scanner.marker.find(text);
+        while let Some(at) = earliest(next_escape, next_marker) {
+            let line_start = memchr::memrchr(b'\n', &text[..at]).map_or(0, |i| i + 1);
+            let line_end = memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |i| at + i + 1);
+            line.clear();
+            strip_line(&text[line_start..line_end], line);
+            scanner.scan_lines(line);
+            if next_escape.is_some_and(|i| i < line_end) {
+                next_escape = next_interrupting_escape(text, line_end);
+            }
+            if next_marker.is_some_and(|i| i < line_end) {
+                next_marker = scanner.marker.find(&text[line_end..]).map(|i| line_end + i);
+            }
         }
     }
 
@@ -253,18 +316,6 @@ impl ServerLogParser {
         self.filled -= n;
     }
 
-    /// Parse every record in `buf[..end]`, which ends at a line end.
-    fn scan_lines(&mut self, end: usize) {
-        let text = &self.buf[..end];
-        let mut pos = 0;
-        while let Some(i) = self.scanner.marker.find(&text[pos..]) {
-            let first = pos + i;
-            let eol = memchr::memchr(b'\n', &text[first..]).map_or(end, |j| first + j);
-            self.scanner.scan(&text[first..eol], true);
-            pos = eol;
-        }
-    }
-
     /// The buffer is full and holds no line end: parse the records that are complete and
     /// keep only what may belong to one that is not.
     fn split_long_line(&mut self) {
@@ -285,6 +336,18 @@ impl ServerLogParser {
 }
 
 impl RecordScanner {
+    /// Parse every record in `text`, colour-free whole lines (the last one's end may be
+    /// the end of the log).
+    fn scan_lines(&mut self, text: &[u8]) {
+        let mut pos = 0;
+        while let Some(i) = self.marker.find(&text[pos..]) {
+            let first = pos + i;
+            let eol = memchr::memchr(b'\n', &text[first..]).map_or(text.len(), |j| first + j);
+            self.scan(&text[first..eol], true);
+            pos = eol;
+        }
+    }
+
     /// Parse the records of `text`, a piece of one line. When `complete` (the line ends
     /// with `text`), every record is parsed and `None` returned. Otherwise the last record,
     /// or text that may become one, is left unparsed and its start returned.
@@ -346,6 +409,61 @@ enum Colour {
     Undecided,
     /// No colour sequence: the ESC byte is text.
     Text,
+}
+
+/// Bytes looked at together by [`next_interrupting_escape`]'s quick pass.
+const BLOCK: usize = 64;
+
+/// The position of the first escape byte at or after `from` in `text` (whole lines, the
+/// first starting at 0) that follows a marker byte ([`MARKER_BYTES`]), if any.
+///
+/// Escape bytes are frequent (vLLM colours a prefix on every line) but almost never follow a
+/// marker byte. Blocks of [`BLOCK`] bytes are first checked all at once, a check the compiler
+/// turns into vector instructions, for an escape byte after anything but a line end or `)`
+/// (the bytes before vLLM's two escapes, neither a marker byte); only a block that has one is
+/// looked at byte by byte.
+fn next_interrupting_escape(text: &[u8], from: usize) -> Option<usize> {
+    let interrupting = |i: usize| text[i] == ESC && MARKER_BYTES[usize::from(text[i - 1])];
+    // An escape byte first on its line interrupts no marker.
+    let mut at = from.max(1);
+    while at + BLOCK <= text.len() {
+        let before = &text[at - 1..at - 1 + BLOCK];
+        let block = &text[at..at + BLOCK];
+        let suspect = before.iter().zip(block).fold(0u8, |any, (&b, &c)| {
+            any | (u8::from(c == ESC) & u8::from(b != b'\n') & u8::from(b != b')'))
+        });
+        if suspect != 0
+            && let Some(i) = (at..at + BLOCK).find(|&i| interrupting(i))
+        {
+            return Some(i);
+        }
+        at += BLOCK;
+    }
+    (at..text.len()).find(|&i| interrupting(i))
+}
+
+/// The earlier of two positions, if any.
+fn earliest(a: Option<usize>, b: Option<usize>) -> Option<usize> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Append `line` to `out` without its colour sequences. `line` ends with a line end (or is
+/// the last of the log), so every escape byte in it is decided.
+fn strip_line(mut line: &[u8], out: &mut Vec<u8>) {
+    while let Some(i) = memchr::memchr(ESC, line) {
+        out.extend_from_slice(&line[..i]);
+        match colour_at(&line[i..]) {
+            Colour::Sequence(len) => line = &line[i + len..],
+            Colour::Text | Colour::Undecided => {
+                out.push(ESC);
+                line = &line[i + 1..];
+            }
+        }
+    }
+    out.extend_from_slice(line);
 }
 
 /// What the ESC byte at the start of `text` starts.
@@ -769,7 +887,60 @@ mod tests {
         assert_eq!(parse_bytes(log.as_bytes()), expected);
     }
 
+    /// Colour-free lines: records (some two to a line), near misses and request noise.
+    fn colour_free_log(pieces: &[(u8, u32)]) -> String {
+        let mut log = String::new();
+        for &(kind, value) in pieces {
+            match kind % 5 {
+                0 => log.push_str(&record(value % 300, value % 7, "61.5", "3.0")),
+                1 => {
+                    log.push_str(&record(value % 50, 1, "10.0", "90.0").replace('\n', " "));
+                    log.push_str(&record(value % 20, 2, "30.0", "70.0"));
+                }
+                2 => log.push_str("Avg prompt throughput: 1 tokens/s, Running: 9 reqs\n"),
+                3 => log.push_str("Avg prompt throughput: 5.0 tokens/s, Avg generation throughput: 2.0 tokens/s\n"),
+                _ => {
+                    log.push_str("(APIServer pid=77) INFO:     127.0.0.1:");
+                    log.push_str(&value.to_string());
+                    log.push_str(" - \"POST /v1/chat/completions HTTP/1.1\" 200 OK\n");
+                }
+            }
+        }
+        log
+    }
+
     proptest! {
+        #[test]
+        fn colour_sequences_inserted_anywhere_change_nothing(
+            pieces in proptest::collection::vec((0u8..5, 0u32..60_000), 1..40),
+            inserts in proptest::collection::vec((0usize..100_000, 0usize..4), 0..60),
+            size in MIN_BUFFER_SIZE..2 * MIN_BUFFER_SIZE,
+            chunk in 1usize..3_000,
+        ) {
+            let plain = colour_free_log(&pieces);
+            let expected = parse_bytes(plain.as_bytes());
+            // Insert whole colour sequences at any byte of the colour-free text, even inside
+            // the marker, a label or a number.
+            let colours = ["\x1b[1;36m", "\x1b[0;0m", "\x1b[m", "\x1b[38;5;208m"];
+            let mut at: Vec<(usize, usize)> =
+                inserts.into_iter().map(|(pos, c)| (pos % (plain.len() + 1), c)).collect();
+            at.sort_unstable();
+            let mut coloured = Vec::new();
+            let mut from = 0;
+            for (pos, c) in at {
+                coloured.extend_from_slice(&plain.as_bytes()[from..pos]);
+                coloured.extend_from_slice(colours[c].as_bytes());
+                from = pos;
+            }
+            coloured.extend_from_slice(&plain.as_bytes()[from..]);
+            let mut parser = ServerLogParser::with_buffer_size(size);
+            for piece in coloured.chunks(chunk) {
+                parser.feed(piece);
+            }
+            prop_assert_eq!(parser.finish(), expected.clone());
+            prop_assert_eq!(parse_bytes(&coloured), expected);
+        }
+
         #[test]
         fn any_split_gives_the_same_means(
             cuts in proptest::collection::vec(0usize..4_000, 0..8),
