@@ -8,20 +8,68 @@
 //!   `#SLURM`), up to the first line that is neither blank nor a comment (an indented
 //!   `#SBATCH` is a comment); later `#SBATCH` lines are ignored;
 //! - the rest of such a line is split into words as a shell would (quotes and backslashes
-//!   removed), an unquoted `#` ending it, and all words go through sbatch's option parser in
-//!   order, so an option given twice takes its last value.
+//!   removed), an unquoted `#` ending it, and all words go through sbatch's option parser
+//!   (`getopt_long`) in order, so an option given twice takes its last value, and an
+//!   unambiguous prefix of a long option is that option (`--comm=x` sets the comment).
+//!
+//! [`check`] then refuses the directives that would undo what the template sets (contract 2
+//! section 1), whatever line they come from.
 
-use serde_json::{Map, Value};
+use bench_core::sbatch_options::{SbatchArgError, TEMPLATE_DIRECTIVES, check_sbatch_arg};
 
-/// One directive: the option without its leading dashes, and its value (`""` for a flag).
+/// One directive: the option's long name without its leading dashes, its value (`""` for a
+/// flag), and the script line it was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Directive {
-    /// The option name, e.g. `job-name`, `gpus` (`J` for `-J`).
+    /// The long option name as written, e.g. `job-name`, `gpus`; a short option is given
+    /// its long name (`-J` -> `job-name`, see [`SHORT_OPTIONS`]); an unknown short option
+    /// keeps its letter.
     pub key: String,
     /// The value with sbatch's quotes removed, e.g. `1:59:00`; empty for a flag such as
     /// `--exclusive`.
     pub value: String,
+    /// The script line (1-based) holding the option.
+    pub line: usize,
 }
+
+/// sbatch's short options (Slurm 22.05, `sbatch --help`): the letter, the long option it
+/// stands for, and whether it takes a value.
+pub const SHORT_OPTIONS: [(char, &str, bool); 34] = [
+    ('A', "account", true),
+    ('a', "array", true),
+    ('B', "extra-node-info", true),
+    ('b', "begin", true),
+    ('C', "constraint", true),
+    ('c', "cpus-per-task", true),
+    ('D', "chdir", true),
+    ('d', "dependency", true),
+    ('e', "error", true),
+    ('F', "nodefile", true),
+    ('G', "gpus", true),
+    ('H', "hold", false),
+    ('h', "help", false),
+    ('i', "input", true),
+    ('J', "job-name", true),
+    ('k', "no-kill", false),
+    ('L', "licenses", true),
+    ('M', "clusters", true),
+    ('m', "distribution", true),
+    ('N', "nodes", true),
+    ('n', "ntasks", true),
+    ('O', "overcommit", false),
+    ('o', "output", true),
+    ('p', "partition", true),
+    ('Q', "quiet", false),
+    ('q', "qos", true),
+    ('S', "core-spec", true),
+    ('s', "oversubscribe", false),
+    ('t', "time", true),
+    ('V', "version", false),
+    ('v', "verbose", false),
+    ('W', "wait", false),
+    ('w', "nodelist", true),
+    ('x', "exclude", true),
+];
 
 /// What sbatch reads of a script: its directives, and where it stopped reading them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -84,7 +132,7 @@ pub fn read(script: &str) -> Result<ScriptDirectives, ScriptProblem> {
     let mut first_command = None;
     for (index, line) in script.split('\n').enumerate() {
         if let Some(rest) = MAGIC_WORDS.iter().find_map(|word| line.strip_prefix(word)) {
-            words.extend(split_words(rest));
+            words.extend(split_words(rest).into_iter().map(|word| (word, index + 1)));
             continue;
         }
         let first = line.chars().find(|&c| !is_space(c));
@@ -127,52 +175,134 @@ fn split_words(rest: &str) -> Vec<String> {
     }
 }
 
-/// sbatch's options from the words of every directive line: `--key=value`, `--key value`,
-/// `--flag`, `-k value`, `-kvalue`. A word that is no option and follows none is skipped
-/// (sbatch refuses the script with "Invalid directive"); `--` ends the options.
-fn options(words: Vec<String>) -> Vec<Directive> {
+/// sbatch's options from the words of every directive line (with their line numbers):
+/// `--key=value`, `--key value`, `--flag`, `-k value`, `-kvalue`, `-HQ` (short flags
+/// together). A word that is no option and follows none is skipped (sbatch refuses the
+/// script with "Invalid directive"); `--` ends the options.
+fn options(words: Vec<(String, usize)>) -> Vec<Directive> {
     let mut directives = Vec::new();
     let mut words = words.into_iter().peekable();
-    while let Some(word) = words.next() {
+    while let Some((word, line)) = words.next() {
         if word == "--" {
             break;
         }
-        let (key, inline) = if let Some(long) = word.strip_prefix("--") {
-            match long.split_once('=') {
-                Some((key, value)) => (key.to_owned(), Some(value.to_owned())),
-                None => (long.to_owned(), None),
-            }
-        } else if let Some(short) = word.strip_prefix('-').filter(|s| !s.is_empty()) {
-            let split = short.chars().next().map_or(0, char::len_utf8);
-            let (key, value) = short.split_at(split);
-            (
-                key.to_owned(),
-                (!value.is_empty()).then(|| value.to_owned()),
-            )
-        } else {
+        let mut next_value = || {
+            words
+                .next_if(|(next, _)| !next.starts_with('-'))
+                .map(|(value, _)| value)
+                .unwrap_or_default()
+        };
+        if let Some(long) = word.strip_prefix("--") {
+            let (key, value) = match long.split_once('=') {
+                Some((key, value)) => (key.to_owned(), value.to_owned()),
+                None => (long.to_owned(), next_value()),
+            };
+            directives.push(Directive { key, value, line });
+            continue;
+        }
+        let Some(mut letters) = word.strip_prefix('-').filter(|s| !s.is_empty()) else {
             continue;
         };
-        let value = inline
-            .or_else(|| words.next_if(|next| !next.starts_with('-')))
-            .unwrap_or_default();
-        directives.push(Directive { key, value });
+        // Short flags may come together (`-Hk`); the first that takes a value takes the
+        // rest of the word, or the next word.
+        while let Some(letter) = letters.chars().next() {
+            letters = &letters[letter.len_utf8()..];
+            let known = SHORT_OPTIONS.iter().find(|(short, ..)| *short == letter);
+            let key = known.map_or_else(|| letter.to_string(), |(_, long, _)| (*long).to_owned());
+            if known.is_some_and(|(.., takes_value)| !takes_value) {
+                directives.push(Directive {
+                    key,
+                    value: String::new(),
+                    line,
+                });
+                continue;
+            }
+            let value = if letters.is_empty() {
+                next_value()
+            } else {
+                letters.to_owned()
+            };
+            directives.push(Directive { key, value, line });
+            break;
+        }
     }
     directives
 }
 
+/// A directive `launch` refuses in a rendered script (see [`check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The script line (1-based) holding it.
+    pub line: usize,
+    /// Why, as a message fragment.
+    pub reason: String,
+}
+
+/// Check every directive sbatch reads from a rendered script (contract 2 section 1): each
+/// must be one of the directives the template sets ([`TEMPLATE_DIRECTIVES`]), set once, or
+/// an option `slurm.sbatch-args` could give ([`check_sbatch_arg`]: no abbreviation of the
+/// template's directives, none of the options that contradict them).
+///
+/// # Errors
+/// The first directive refused, in script order.
+pub fn check(directives: &[Directive]) -> Result<(), Refusal> {
+    for (index, directive) in directives.iter().enumerate() {
+        let key = directive.key.as_str();
+        let refuse = |reason: String| {
+            Err(Refusal {
+                line: directive.line,
+                reason,
+            })
+        };
+        if TEMPLATE_DIRECTIVES.contains(&key) {
+            if let Some(first) = directives[..index].iter().find(|d| d.key == key) {
+                return refuse(format!(
+                    "`--{key}` is already set at line {}; sbatch applies the last one, so \
+                     this line would override the template's value: set it once",
+                    first.line
+                ));
+            }
+            continue;
+        }
+        if key.chars().count() == 1 {
+            return refuse(format!("`-{key}` is not an sbatch option"));
+        }
+        match check_sbatch_arg(key) {
+            Ok(()) => {}
+            Err(SbatchArgError::Name) => {
+                return refuse(format!("`--{key}` is not an sbatch option"));
+            }
+            Err(err) => return refuse(err.to_string()),
+        }
+    }
+    Ok(())
+}
+
 /// The `sbatch` object of a `--json` line: every directive except `comment`, keys without
-/// the dashes, values as strings, in script order.
-pub fn json_object(directives: &[Directive]) -> Map<String, Value> {
-    directives
-        .iter()
-        .filter(|directive| directive.key != "comment")
-        .map(|directive| {
-            (
-                directive.key.clone(),
-                Value::String(directive.value.clone()),
-            )
-        })
-        .collect()
+/// the dashes (long names: `-J` is `job-name`), values as strings, in script order; a key
+/// given twice shows the value sbatch applies (the last) where it first appeared.
+pub fn json_object(directives: &[Directive]) -> JsonObject<'_> {
+    JsonObject(directives)
+}
+
+/// See [`json_object`]: serializes as a JSON object without building one.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonObject<'a>(&'a [Directive]);
+
+impl serde::Serialize for JsonObject<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let directives = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        for (index, directive) in directives.iter().enumerate() {
+            let key = directive.key.as_str();
+            if key == "comment" || directives[..index].iter().any(|d| d.key == key) {
+                continue;
+            }
+            map.serialize_entry(key, value(&directives[index..], key).unwrap_or_default())?;
+        }
+        map.end()
+    }
 }
 
 /// The value of the directive `key` as sbatch applies it (the last one given), if any.
@@ -219,7 +349,7 @@ mod tests {
                 ("job-name", "a"),
                 ("gpus", "2"),
                 ("exclusive", ""),
-                ("J", "short")
+                ("job-name", "short")
             ])
         );
         assert_eq!(read.first_command, Some((10, "echo hi".to_owned())));
@@ -238,11 +368,11 @@ mod tests {
         );
         assert_eq!(
             pairs("#!/bin/sh\n#SBATCH --comment=c15 -J jj\n"),
-            owned(&[("comment", "c15"), ("J", "jj")])
+            owned(&[("comment", "c15"), ("job-name", "jj")])
         );
         assert_eq!(
             pairs("#!/bin/sh\n#SBATCH --comment 'a b'\\#x\n#SLURM -Jname\n"),
-            owned(&[("comment", "a b#x"), ("J", "name")])
+            owned(&[("comment", "a b#x"), ("job-name", "name")])
         );
         let twice = read("#!/bin/sh\n#SBATCH --comment=c14a\n#SBATCH --comment=c14b\n").unwrap();
         assert_eq!(value(&twice.directives, "comment"), Some("c14b"));
@@ -263,10 +393,103 @@ mod tests {
     }
 
     #[test]
+    fn short_options_get_their_long_names_and_lines() {
+        let read = read("#!/bin/sh\n#SBATCH -J name -t5 -Hk\n\n#SBATCH -G 2 -X -q\n#SBATCH high\n")
+            .unwrap();
+        let got: Vec<(&str, &str, usize)> = read
+            .directives
+            .iter()
+            .map(|d| (d.key.as_str(), d.value.as_str(), d.line))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("job-name", "name", 2),
+                ("time", "5", 2),
+                ("hold", "", 2),
+                ("no-kill", "", 2),
+                ("gpus", "2", 4),
+                ("X", "", 4),
+                ("qos", "high", 4),
+            ]
+        );
+    }
+
+    /// The reason [`check`] gives for the script `#!/bin/sh\n{lines}`, and its line.
+    fn refusal(lines: &str) -> (usize, String) {
+        let read = read(&format!("#!/bin/sh\n{lines}")).unwrap();
+        let refusal = check(&read.directives).expect_err(lines);
+        (refusal.line, refusal.reason)
+    }
+
+    #[test]
+    fn the_templates_directives_are_set_once() {
+        let (line, reason) = refusal(
+            "#SBATCH --time=1:00:00 --job-name=a\n#SBATCH --comment=bench:x\n#SBATCH --time=600\n",
+        );
+        assert_eq!(line, 4);
+        assert_eq!(
+            reason,
+            "`--time` is already set at line 2; sbatch applies the last one, so this line \
+             would override the template's value: set it once"
+        );
+        // Whatever the spelling: `-t` is `--time`.
+        assert_eq!(refusal("#SBATCH --time=5\n#SBATCH -t 6\n").0, 3);
+        assert_eq!(refusal("#SBATCH -J a\n#SBATCH --job-name=b\n").0, 3);
+        // Once each, and other options sbatch-args allows, are fine.
+        let fine = read(
+            "#!/bin/sh\n#SBATCH -J a -t 5 --comment=bench:x --constraint=h100 --exclusive\n\
+             #SBATCH --hold --nice=5 --gpus 2\n",
+        )
+        .unwrap();
+        assert_eq!(check(&fine.directives), Ok(()));
+    }
+
+    #[test]
+    fn abbreviations_and_conflicting_options_are_refused() {
+        let (line, reason) = refusal("#SBATCH --comment=bench:x\n#SBATCH --comm=zzz\n");
+        assert_eq!(line, 3);
+        assert!(
+            reason.starts_with("`--comm` abbreviates `--comment`"),
+            "{reason}"
+        );
+        assert!(
+            refusal("#SBATCH --tim=5\n")
+                .1
+                .starts_with("`--tim` abbreviates `--time`")
+        );
+        assert!(
+            refusal("#SBATCH -n 4\n")
+                .1
+                .starts_with("`--ntasks` is not allowed")
+        );
+        assert!(
+            refusal("#SBATCH --gres=gpu:8\n")
+                .1
+                .starts_with("`--gres` is not allowed")
+        );
+        assert_eq!(
+            refusal("#SBATCH -X\n"),
+            (2, "`-X` is not an sbatch option".to_owned())
+        );
+        assert_eq!(
+            refusal("#SBATCH --a_b=1\n"),
+            (2, "`--a_b` is not an sbatch option".to_owned())
+        );
+    }
+
+    #[test]
     fn json_object_leaves_out_the_comment() {
         let read = read("#!/bin/sh\n#SBATCH --nodes=1\n#SBATCH --comment=bench:abc\n").unwrap();
-        let object = json_object(&read.directives);
-        assert_eq!(Value::Object(object), serde_json::json!({"nodes": "1"}));
+        let object = serde_json::to_value(json_object(&read.directives)).unwrap();
+        assert_eq!(object, serde_json::json!({"nodes": "1"}));
+        let twice =
+            super::read("#!/bin/sh\n#SBATCH -J a -t 5 --constraint=x\n#SBATCH --constraint=y\n")
+                .unwrap();
+        assert_eq!(
+            serde_json::to_string(&json_object(&twice.directives)).unwrap(),
+            r#"{"job-name":"a","time":"5","constraint":"y"}"#
+        );
         assert_eq!(value(&read.directives, "comment"), Some("bench:abc"));
     }
 }

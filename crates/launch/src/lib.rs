@@ -21,14 +21,15 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 use bench_core::model_config::{LocalModelConfigs, hub_cache_dir};
 use bench_core::state::{RunState, SubmissionRecord, run_state};
-use bench_core::sweep::{LoadContext, ScriptFile, Sweep, SweepCost, load_sweep};
+use bench_core::sweep::{LoadContext, Run, ScriptFile, Sweep, SweepCost, load_sweep};
 use bench_io::DirRunFiles;
 use regex::Regex;
 
 use crate::interrupt::Interrupt;
 use crate::plan::{Decision, PlannedRun};
+use crate::record::LockedRecords;
 use crate::slurm::{CommandSlurm, Slurm, Submission};
-use crate::template::{Template, TemplateVars};
+use crate::template::Template;
 
 /// Exit code: the command line, the config or the template is invalid; nothing submitted.
 pub const EXIT_INVALID: u8 = 2;
@@ -63,18 +64,43 @@ pub fn run(args: &cli::Args) -> anyhow::Result<ExitCode> {
         .map(Regex::new)
         .transpose()
         .context("`--only` is not a valid regular expression")?;
-    let rendered = render_all(&sweep, &template)?;
-    let mut planned: Vec<PlannedRun<'_>> = rendered
-        .into_iter()
-        .filter(|planned| {
-            only.as_ref().is_none_or(|only| {
-                only.is_match(&planned.run.name) || only.is_match(&planned.run.experiment)
+    let selected = |run: &Run| {
+        only.as_ref()
+            .is_none_or(|only| only.is_match(&run.name) || only.is_match(&run.experiment))
+    };
+    if let (Some(only), false) = (&only, sweep.runs.iter().any(selected)) {
+        eprintln!(
+            "warning: `--only {only}` matches neither the name nor the experiment of any of \
+             the config's {} runs: nothing to do",
+            sweep.runs.len()
+        );
+    }
+    // A real submission compares each run's latest submission, read before the queue, with
+    // the one it finds under the lock of `submissions.jsonl`: one recorded in between comes
+    // from another `launch` (see `submit_one`).
+    let mut recorded: Vec<Option<SubmissionRecord>> = if args.dry_run {
+        Vec::new()
+    } else {
+        sweep
+            .runs
+            .iter()
+            .filter(|run| selected(run))
+            .map(|run| {
+                let path = Path::new(&template::launch_dir(run)).join(record::FILE_NAME);
+                // Unreadable: the run's state cannot be read either, and it is not submitted.
+                record::read_latest(&path).ok().flatten()
             })
-        })
-        .collect();
+            .collect()
+    };
+    let mut queue_read = None;
+    let mut planned = render_all(&sweep, &template, &mut queue_read)?;
+    planned.retain(|planned| selected(planned.run));
+    for (planned, recorded) in planned.iter_mut().zip(recorded.iter_mut()) {
+        planned.recorded = recorded.take();
+    }
 
     let mut slurm = CommandSlurm;
-    let queue = match slurm::read_queue(&mut slurm) {
+    let queue = match queue_read.unwrap_or_else(slurm::QueueRead::start).finish() {
         Ok(queue) => Some(queue),
         Err(why) if args.dry_run => {
             eprintln!(
@@ -185,25 +211,44 @@ fn select_template(args: &cli::Args, sweep: &Sweep) -> anyhow::Result<Template> 
 }
 
 /// Render every run of the config (selected or not), each with a fresh token; any template
-/// problem stops everything before SLURM is contacted.
-fn render_all<'a>(sweep: &'a Sweep, template: &Template) -> anyhow::Result<Vec<PlannedRun<'a>>> {
+/// problem stops everything before anything is submitted.
+///
+/// Once the first run has rendered cleanly (a problem of the template as a whole shows
+/// there), `squeue` is started into `queue_read`, so that it runs while the other scripts
+/// render; it only reads the queue, and is killed when a later run's problem stops
+/// everything.
+fn render_all<'a>(
+    sweep: &'a Sweep,
+    template: &Template,
+    queue_read: &mut Option<slurm::QueueRead>,
+) -> anyhow::Result<Vec<PlannedRun<'a>>> {
+    let mut scripts = template
+        .renderer(&sweep.settings)
+        .map_err(|err| match err.hint() {
+            Some(hint) => anyhow::anyhow!("{err}\nhint: {hint}"),
+            None => anyhow::anyhow!("{err}"),
+        })?;
     let mut planned = Vec::with_capacity(sweep.runs.len());
     let mut problems: Vec<String> = Vec::new();
     let mut hints: Vec<&str> = Vec::new();
     let mut failed_runs = 0;
     for run in &sweep.runs {
         let token = record::new_token();
-        let rendered = TemplateVars::new(run, &sweep.settings, &token)
-            .and_then(|vars| template.render(run, &vars));
-        match rendered {
-            Ok(rendered) => planned.push(PlannedRun {
-                run,
-                token,
-                directives: rendered.directives,
-                script: rendered.script,
-                decision: Decision::WouldSubmit,
-                in_flight_unknown: false,
-            }),
+        match scripts.render(run, &token) {
+            Ok(rendered) => {
+                if queue_read.is_none() && failed_runs == 0 {
+                    *queue_read = Some(slurm::QueueRead::start());
+                }
+                planned.push(PlannedRun {
+                    run,
+                    token,
+                    directives: rendered.directives,
+                    script: rendered.script,
+                    decision: Decision::WouldSubmit,
+                    in_flight_unknown: false,
+                    recorded: None,
+                });
+            }
             Err(err) => {
                 failed_runs += 1;
                 let message = err.to_string();
@@ -354,24 +399,43 @@ fn submit_all(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Submit one run: create its log folders, write `sbatch.sh` and `kwargs.json`, append the
-/// intent line, call sbatch (with retries), append the job id line.
+/// Submit one run: create its log folders, lock its `submissions.jsonl`, and unless another
+/// `launch` recorded a submission since this one read the queue, write `sbatch.sh` and
+/// `kwargs.json`, append the intent line, call sbatch (with retries), append the job id
+/// line; the lock is held until then.
 fn submit_one(slurm: &mut dyn Slurm, planned: &PlannedRun<'_>) -> Decision {
     let run = planned.run;
     let launch_dir = template::launch_dir(run);
     let script_path = format!("{launch_dir}/sbatch.sh");
-    let records = Path::new(&launch_dir).join(record::FILE_NAME);
+    let records_path = Path::new(&launch_dir).join(record::FILE_NAME);
     let command = vec![
         "sbatch".to_owned(),
         "--parsable".to_owned(),
         script_path.clone(),
     ];
-    let prepared = (|| -> anyhow::Result<()> {
+    let locked = (|| -> anyhow::Result<LockedRecords> {
         let slurm_logs = format!("{}/slurm_logs", template::log_dir(run));
         fs::create_dir_all(&slurm_logs)
             .with_context(|| format!("failed to create `{slurm_logs}`"))?;
         fs::create_dir_all(&launch_dir)
             .with_context(|| format!("failed to create `{launch_dir}`"))?;
+        LockedRecords::open(&records_path)
+            .with_context(|| format!("failed to lock `{}`", records_path.display()))
+    })();
+    let mut records = match locked {
+        Ok(records) => records,
+        Err(err) => {
+            return Decision::Failed {
+                reason: format!("{err:#} (sbatch was not called)"),
+            };
+        }
+    };
+    if let Some(latest) = records.latest()
+        && Some(latest) != planned.recorded.as_ref()
+    {
+        return submitted_meanwhile(slurm, latest);
+    }
+    let prepared = (|| -> anyhow::Result<()> {
         fs::write(&script_path, &planned.script)
             .with_context(|| format!("failed to write `{script_path}`"))?;
         let kwargs_path = template::kwargs_path(run);
@@ -384,8 +448,9 @@ fn submit_one(slurm: &mut dyn Slurm, planned: &PlannedRun<'_>) -> Decision {
             command: command.clone(),
             job_id: None,
         };
-        record::append(&records, &intent)
-            .with_context(|| format!("failed to append to `{}`", records.display()))?;
+        records
+            .append(&intent)
+            .with_context(|| format!("failed to append to `{}`", records_path.display()))?;
         Ok(())
     })();
     if let Err(err) = prepared {
@@ -410,18 +475,56 @@ fn submit_one(slurm: &mut dyn Slurm, planned: &PlannedRun<'_>) -> Decision {
                 command,
                 job_id: Some(job_id.clone()),
             };
-            if let Err(err) = record::append(&records, &done) {
+            if let Err(err) = records.append(&done) {
                 eprintln!(
                     "warning: job {job_id} of `{}` was submitted but its id could not be \
                      appended to `{}`: {err}\n  the next launch still finds it in the queue \
                      by its comment `bench:{}`",
                     run.name,
-                    records.display(),
+                    records_path.display(),
                     planned.token
                 );
             }
             Decision::Submitted { job_id }
         }
         Submission::Failed { reason, .. } => Decision::Failed { reason },
+    }
+}
+
+/// The decision for a run whose `submissions.jsonl` gained a submission (`latest`) after
+/// this launch read the queue: another `launch` submitted it meanwhile. With its job id,
+/// the run is in flight; without one (that launch's sbatch failed, or it was killed), the
+/// queue tells whether a job carries its token; if none does, the run is not submitted
+/// either, since that cannot be told apart from a job about to appear.
+fn submitted_meanwhile(slurm: &mut dyn Slurm, latest: &SubmissionRecord) -> Decision {
+    if let Some(job_id) = &latest.job_id {
+        return Decision::SkippedInFlight {
+            job_id: job_id.clone(),
+        };
+    }
+    let comment = latest.comment();
+    match slurm::read_queue(slurm) {
+        Ok(queue) => match queue.iter().find(|job| job.comment.contains(&comment)) {
+            Some(job) => Decision::SkippedInFlight {
+                job_id: job.job_id.clone(),
+            },
+            None => Decision::Failed {
+                reason: format!(
+                    "another `launch` recorded a submission of this run (token `{}`) after \
+                     this one read the queue, with no job id and no job in the queue: it \
+                     failed or was stopped; not submitted, so that the run cannot run twice \
+                     (run `launch` again)",
+                    latest.token
+                ),
+            },
+        },
+        Err(why) => Decision::Failed {
+            reason: format!(
+                "another `launch` recorded a submission of this run (token `{}`) after this \
+                 one read the queue, with no job id, and the queue could not be read to find \
+                 its job: {why}; not submitted (run `launch` again)",
+                latest.token
+            ),
+        },
     }
 }

@@ -1,7 +1,7 @@
 //! Per-run decisions (contract 2 sections 3 and 5): what `launch` does with each run.
 
 use bench_core::failure::FailureClass;
-use bench_core::state::RunState;
+use bench_core::state::{RunState, SubmissionRecord};
 use bench_core::sweep::Run;
 
 use crate::directives::Directive;
@@ -116,6 +116,10 @@ pub struct PlannedRun<'a> {
     pub decision: Decision,
     /// True only in a dry run that could not read the queue.
     pub in_flight_unknown: bool,
+    /// A real submission: the run's latest submission in `submissions.jsonl`, read before
+    /// the queue. A different one found when the file is locked for submitting was recorded
+    /// by another `launch` meanwhile. `None` in a dry run.
+    pub recorded: Option<SubmissionRecord>,
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use bench_core::sweep::{Sweep, SweepCost};
 
@@ -23,7 +22,7 @@ struct JsonLine<'a> {
     job_id: Option<&'a str>,
     in_flight_unknown: bool,
     gpus: u32,
-    sbatch: Map<String, Value>,
+    sbatch: directives::JsonObject<'a>,
 }
 
 /// The `--json` object of a run, on one line (without the newline).
@@ -101,7 +100,7 @@ pub fn cost_text(cost: &SweepCost) -> String {
         "{}, {}, {} GPU-hours",
         plural(cost.jobs as u64, "job", "jobs"),
         plural(cost.gpus, "GPU", "GPUs"),
-        thousands_f64(cost.gpu_hours),
+        gpu_hours_text(cost.gpu_hours),
     );
     if cost.without_time_limit > 0 {
         let _ = write!(
@@ -123,6 +122,20 @@ pub fn thousands_f64(value: f64) -> String {
     let text = format!("{value:.1}");
     let (int, frac) = text.split_once('.').unwrap_or((&text, "0"));
     format!("{}.{frac}", group(int))
+}
+
+/// GPU-hours as the cost line shows them: one decimal (`3,002.8`), but a total below 0.1
+/// and not zero gets the decimals down to its first significant digit (`0.03`, `0.004`),
+/// so that a small sweep does not cost `0.0`.
+pub fn gpu_hours_text(hours: f64) -> String {
+    if hours > 0.0 && hours < 0.1 {
+        let mut decimals = 2;
+        while decimals < 9 && hours < 10f64.powi(-decimals) {
+            decimals += 1;
+        }
+        return format!("{hours:.*}", decimals.unsigned_abs() as usize);
+    }
+    thousands_f64(hours)
 }
 
 fn group(digits: &str) -> String {
@@ -243,6 +256,17 @@ mod tests {
     }
 
     #[test]
+    fn small_gpu_hours_keep_their_first_significant_digit() {
+        assert_eq!(gpu_hours_text(0.0), "0.0");
+        assert_eq!(gpu_hours_text(1.0 / 60.0), "0.02");
+        assert_eq!(gpu_hours_text(0.0333), "0.03");
+        assert_eq!(gpu_hours_text(0.004), "0.004");
+        assert_eq!(gpu_hours_text(0.099), "0.10");
+        assert_eq!(gpu_hours_text(0.1), "0.1");
+        assert_eq!(gpu_hours_text(3002.77), "3,002.8");
+    }
+
+    #[test]
     fn cost_line() {
         let mut cost = SweepCost {
             jobs: 759,
@@ -252,6 +276,15 @@ mod tests {
         };
         assert_eq!(cost_text(&cost), "759 jobs, 1,514 GPUs, 3,002.8 GPU-hours");
         cost.without_time_limit = 1;
+        assert_eq!(
+            cost_text(&SweepCost {
+                jobs: 2,
+                gpus: 2,
+                gpu_hours: 2.0 / 60.0,
+                without_time_limit: 0,
+            }),
+            "2 jobs, 2 GPUs, 0.03 GPU-hours"
+        );
         assert_eq!(
             cost_text(&cost),
             "759 jobs, 1,514 GPUs, 3,002.8 GPU-hours; 1 run without a time limit (not in the \

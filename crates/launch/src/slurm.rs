@@ -7,7 +7,7 @@
 
 use std::io;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bench_core::state::{QueueEntry, parse_squeue};
@@ -64,7 +64,11 @@ pub trait Slurm {
 /// read, and `Err` quotes the first such line: a listing `launch` cannot read could hide
 /// runs in flight.
 pub fn read_queue(slurm: &mut dyn Slurm) -> Result<Vec<QueueEntry>, String> {
-    let output = slurm.squeue()?;
+    parse_queue(&slurm.squeue()?)
+}
+
+/// The queue from `squeue`'s output (see [`read_queue`]).
+fn parse_queue(output: &str) -> Result<Vec<QueueEntry>, String> {
     if let Some(line) = output
         .lines()
         .find(|line| !line.trim().is_empty() && !is_job_line(line))
@@ -77,7 +81,66 @@ pub fn read_queue(slurm: &mut dyn Slurm) -> Result<Vec<QueueEntry>, String> {
             "`squeue` printed `{shown}`, which is not a `{SQUEUE_FORMAT}` job line"
         ));
     }
-    Ok(parse_squeue(&output))
+    Ok(parse_squeue(output))
+}
+
+/// A `squeue --me` started now and read later, so that it runs while the scripts render
+/// (it only reads the queue). Dropped unread, the process is killed and reaped.
+#[derive(Debug)]
+pub struct QueueRead {
+    child: Option<Result<Child, String>>,
+}
+
+impl QueueRead {
+    /// Start `squeue --me -h -o "%i|%j|%T|%k"`.
+    pub fn start() -> Self {
+        QueueRead {
+            child: Some(start_squeue()),
+        }
+    }
+
+    /// Wait for it and read the queue, as [`read_queue`] does.
+    ///
+    /// Errors: `squeue` could not be run, failed, or printed something else than job lines.
+    pub fn finish(mut self) -> Result<Vec<QueueEntry>, String> {
+        let child = self.child.take().expect("finished once");
+        parse_queue(&wait_squeue(child?)?)
+    }
+}
+
+impl Drop for QueueRead {
+    fn drop(&mut self) {
+        if let Some(Ok(mut child)) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Spawn `squeue` with its output piped.
+fn start_squeue() -> Result<Child, String> {
+    Command::new("squeue")
+        .args(["--me", "-h", "-o", SQUEUE_FORMAT])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| match err.kind() {
+            io::ErrorKind::NotFound => format!("`squeue` not found on PATH ({err})"),
+            _ => format!("`squeue` could not be run: {err}"),
+        })
+}
+
+/// Wait for a spawned `squeue`: its standard output, or why it failed.
+fn wait_squeue(child: Child) -> Result<String, String> {
+    let output = child
+        .wait_with_output()
+        .map_err(|err| format!("`squeue` could not be read: {err}"))?;
+    if !output.status.success() {
+        let stderr = one_line(&String::from_utf8_lossy(&output.stderr));
+        return Err(format!("`squeue` failed ({}): {stderr}", output.status));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// At most this many characters of a bad `squeue` line are quoted.
@@ -238,19 +301,7 @@ pub struct CommandSlurm;
 
 impl Slurm for CommandSlurm {
     fn squeue(&mut self) -> Result<String, String> {
-        let output = Command::new("squeue")
-            .args(["--me", "-h", "-o", SQUEUE_FORMAT])
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|err| match err.kind() {
-                io::ErrorKind::NotFound => format!("`squeue` not found on PATH ({err})"),
-                _ => format!("`squeue` could not be run: {err}"),
-            })?;
-        if !output.status.success() {
-            let stderr = one_line(&String::from_utf8_lossy(&output.stderr));
-            return Err(format!("`squeue` failed ({}): {stderr}", output.status));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        wait_squeue(start_squeue()?)
     }
 
     fn sbatch(&mut self, script: &Path) -> io::Result<SbatchAnswer> {

@@ -2,7 +2,7 @@
 //!
 //! The built-in template (`templates/sbatch.sh.tera`) is embedded in the binary; a user
 //! template (`--template`, or the config's `slurm.template`) replaces it and gets exactly the
-//! same variables, [`TemplateVars`]. Values that reach `#SBATCH` lines are validated (sbatch
+//! same variables, [`SweepVars`] and [`RunVars`]. Values that reach `#SBATCH` lines are validated (sbatch
 //! reads them, not bash, so they cannot be quoted); values that reach the shell arrive
 //! already shell-quoted.
 
@@ -99,16 +99,38 @@ pub enum TemplateError {
         /// Why (`a [name, template] prompt pair`, `a list`, ...).
         why: String,
     },
+    /// sbatch would read a directive from the rendered script that undoes what the template
+    /// sets: a directive of contract 2 section 1 set again, an abbreviation of one, an option
+    /// that contradicts them, or a `slurm.setup` line starting with `#SBATCH`.
+    #[error(
+        "template `{template}` renders a script for run `{run}` (`{run_dir}`) with line \
+         {line} `{text}`: {reason}"
+    )]
+    RefusedDirective {
+        /// Where the template came from.
+        template: String,
+        /// The run name.
+        run: String,
+        /// The run directory.
+        run_dir: String,
+        /// The script line (1-based).
+        line: usize,
+        /// The line as rendered (at most 120 characters).
+        text: Box<str>,
+        /// Why it is refused.
+        reason: String,
+    },
     /// A value that reaches an `#SBATCH` line holds whitespace or control characters.
     #[error(
-        "`{variable}` of run `{run}` is `{value}`, which cannot appear on an `#SBATCH` line: \
-         it holds whitespace or control characters"
+        "`{variable}`{} is `{value}`, which cannot appear on an `#SBATCH` line: it holds \
+         whitespace or control characters",
+        of_run(run.as_deref())
     )]
     UnsafeDirectiveValue {
         /// The template variable.
         variable: String,
-        /// The run name.
-        run: String,
+        /// The run name; `None` for a value every run shares (from the `slurm:` section).
+        run: Option<String>,
         /// The offending value (debug-escaped).
         value: String,
     },
@@ -121,13 +143,22 @@ pub enum TemplateError {
         python: String,
     },
     /// A path or word cannot be shell-quoted (it holds a NUL byte).
-    #[error("`{variable}` of run `{run}` cannot be shell-quoted: it holds a NUL byte")]
+    #[error(
+        "`{variable}`{} cannot be shell-quoted: it holds a NUL byte",
+        of_run(run.as_deref())
+    )]
     Unquotable {
         /// The template variable.
         variable: String,
-        /// The run name.
-        run: String,
+        /// The run name; `None` for a value every run shares.
+        run: Option<String>,
     },
+}
+
+/// `` of run `NAME` `` for a run's value, nothing for a value every run shares.
+fn of_run(run: Option<&str>) -> String {
+    run.map(|run| format!(" of run `{run}`"))
+        .unwrap_or_default()
 }
 
 impl TemplateError {
@@ -144,6 +175,13 @@ impl TemplateError {
                  nothing before it (not even a Tera comment's line break), and save it with \
                  Unix line breaks",
             ),
+            TemplateError::RefusedDirective { .. } => Some(
+                "a script sets each directive of contract 2 section 1 (job-name, output, \
+                 error, nodes, gpus, cpus-per-task, mem-per-cpu, time, qos, partition, \
+                 account, reservation, comment) once, and other sbatch options only as \
+                 `slurm.sbatch-args` allows them; `slurm.setup` lines are shell commands run \
+                 by the job, not directives: give sbatch options in `slurm.sbatch-args`",
+            ),
             TemplateError::CliArgsRefused { .. } => Some(
                 "pass the args through `kwargs_json` as the built-in template does: the \
                  inference script takes a prompt pair only through its Python API",
@@ -159,12 +197,38 @@ impl TemplateError {
     }
 }
 
-/// The variables every template gets (contract 2 section 1, table "Template variables").
+/// The variables every run of a sweep shares (contract 2 section 1, table "Template
+/// variables"; [`RunVars`] holds the rest). The Tera context holds them once per launch.
 ///
 /// Raw strings are validated (no whitespace or control characters) where they reach
-/// `#SBATCH` lines; `python`, `script`, `kwargs_json` and `cli_args` hold shell-quoted text.
+/// `#SBATCH` lines; `python` and `script` hold shell-quoted text.
 #[derive(Debug, Clone, Serialize)]
-pub struct TemplateVars {
+pub struct SweepVars {
+    /// Always 1: a run is one task on one node.
+    pub nodes: u32,
+    /// `slurm.mem-per-cpu`. Raw.
+    pub mem_per_cpu: String,
+    /// `slurm.partition`, empty when unset. Raw.
+    pub partition: String,
+    /// `slurm.account`, empty when unset. Raw.
+    pub account: String,
+    /// `slurm.sbatch-args` as `[key, value]` pairs; value `""` means `--key` alone. Raw.
+    pub sbatch_args: Vec<(String, String)>,
+    /// `slurm.setup` lines, verbatim.
+    pub setup: Vec<String>,
+    /// `slurm.python` split into shell words, each shell-quoted.
+    pub python: Vec<String>,
+    /// The inference script's path, shell-quoted.
+    pub script: String,
+}
+
+/// The variables of one run (contract 2 section 1, table "Template variables"; the ones
+/// every run shares are in [`SweepVars`]).
+///
+/// Raw strings are validated (no whitespace or control characters) where they reach
+/// `#SBATCH` lines; `kwargs_json` and `cli_args` hold shell-quoted text.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunVars {
     /// The run name (also the job name). Raw.
     pub job_name: String,
     /// The experiment name. Raw.
@@ -179,32 +243,17 @@ pub struct TemplateVars {
     pub gpus: u32,
     /// `slurm.cpus-per-gpu` x GPUs.
     pub cpus_per_task: u32,
-    /// Always 1: a run is one task on one node.
-    pub nodes: u32,
-    /// `slurm.mem-per-cpu`. Raw.
-    pub mem_per_cpu: String,
     /// The run's `time` arg, empty when absent. Raw.
     pub time: String,
     /// The run's `qos` arg, empty when absent. Raw.
     pub qos: String,
-    /// `slurm.partition`, empty when unset. Raw.
-    pub partition: String,
-    /// `slurm.account`, empty when unset. Raw.
-    pub account: String,
     /// The run's `reservation` arg, empty when absent. Raw.
     pub reservation: String,
-    /// `slurm.sbatch-args` as `[key, value]` pairs; value `""` means `--key` alone. Raw.
-    pub sbatch_args: Vec<(String, String)>,
-    /// `slurm.setup` lines, verbatim.
-    pub setup: Vec<String>,
-    /// `slurm.python` split into shell words, each shell-quoted.
-    pub python: Vec<String>,
-    /// The inference script's path, shell-quoted.
-    pub script: String,
     /// The path of the run's kwargs JSON file, shell-quoted.
     pub kwargs_json: String,
     /// The kwargs as `--kebab-key value` words, each shell-quoted, joined by spaces; absent
-    /// when the run has an arg with no command-line form (a list, such as a prompt pair).
+    /// when the run has an arg with no command-line form (a list, such as a prompt pair),
+    /// and not computed for a template that does not mention `cli_args`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cli_args: Option<String>,
     /// Why `cli_args` is absent: `(key, why)`.
@@ -227,100 +276,159 @@ pub fn kwargs_path(run: &Run) -> String {
     format!("{}/kwargs.json", launch_dir(run))
 }
 
-impl TemplateVars {
-    /// The variables for `run` under `settings`, with `token` as the submission token.
+/// `word` as one shell word; `run` names the run in the error (`None`: shared by all).
+fn quote(variable: &str, word: &str, run: Option<&str>) -> Result<String, TemplateError> {
+    shlex::try_quote(word)
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|_| TemplateError::Unquotable {
+            variable: variable.to_owned(),
+            run: run.map(str::to_owned),
+        })
+}
+
+/// `Err` for the first value that holds whitespace or control characters, which cannot
+/// appear on an `#SBATCH` line (contract 2 section 1).
+fn check_directive_values<'v>(
+    values: impl IntoIterator<Item = (String, &'v str)>,
+    run: Option<&str>,
+) -> Result<(), TemplateError> {
+    for (variable, value) in values {
+        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(TemplateError::UnsafeDirectiveValue {
+                variable,
+                run: run.map(str::to_owned),
+                value: format!("{value:?}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl SweepVars {
+    /// The shared variables of `settings`.
     ///
     /// Errors when a raw value would reach an `#SBATCH` line with whitespace or control
-    /// characters, when `slurm.python` does not split into words, or a path holds a NUL.
-    pub fn new(run: &Run, settings: &SweepSettings, token: &str) -> Result<Self, TemplateError> {
+    /// characters, when `slurm.python` does not split into words, or a word holds a NUL.
+    pub fn new(settings: &SweepSettings) -> Result<Self, TemplateError> {
         let slurm = &settings.slurm;
         let python = shlex::split(&slurm.python)
             .filter(|words| !words.is_empty())
             .ok_or_else(|| TemplateError::BadPython {
                 python: slurm.python.clone(),
-            })?;
-        let quote = |variable: &str, word: &str| {
-            shlex::try_quote(word)
-                .map(std::borrow::Cow::into_owned)
-                .map_err(|_| TemplateError::Unquotable {
-                    variable: variable.to_owned(),
-                    run: run.name.clone(),
-                })
-        };
-        let python = python
+            })?
             .iter()
-            .map(|word| quote("python", word))
+            .map(|word| quote("python", word, None))
             .collect::<Result<Vec<_>, _>>()?;
-        let (cli_args, cli_args_refusal) = match cli_words(&run.kwargs()) {
-            Ok(words) => (
-                Some(
-                    shlex::try_join(words.iter().map(String::as_str)).map_err(|_| {
-                        TemplateError::Unquotable {
-                            variable: "cli_args".into(),
-                            run: run.name.clone(),
-                        }
-                    })?,
-                ),
-                None,
-            ),
-            Err(refusal) => (None, Some(refusal)),
-        };
-        let vars = TemplateVars {
-            job_name: run.name.clone(),
-            experiment: run.experiment.clone(),
-            run_dir: run.run_dir.clone(),
-            log_dir: log_dir(run),
-            comment: format!("bench:{token}"),
-            gpus: run.gpus,
-            cpus_per_task: slurm.cpus_per_gpu.saturating_mul(run.gpus),
+        let vars = SweepVars {
             nodes: 1,
             mem_per_cpu: slurm.mem_per_cpu.clone(),
-            time: run.time.clone().unwrap_or_default(),
-            qos: run.qos.clone().unwrap_or_default(),
             partition: slurm.partition.clone().unwrap_or_default(),
             account: slurm.account.clone().unwrap_or_default(),
-            reservation: run.reservation.clone().unwrap_or_default(),
             sbatch_args: slurm.sbatch_args.clone(),
             setup: slurm.setup.clone(),
             python,
-            script: quote("script", &settings.script)?,
-            kwargs_json: quote("kwargs_json", &kwargs_path(run))?,
-            cli_args,
-            cli_args_refusal,
+            script: quote("script", &settings.script, None)?,
         };
-        vars.check_directive_values(&run.name)?;
-        Ok(vars)
-    }
-
-    /// Every raw value that reaches an `#SBATCH` line must be free of whitespace and
-    /// control characters (contract 2 section 1).
-    fn check_directive_values(&self, run: &str) -> Result<(), TemplateError> {
         let mut raw: Vec<(String, &str)> = vec![
-            ("job_name".into(), &self.job_name),
-            ("experiment".into(), &self.experiment),
-            ("run_dir".into(), &self.run_dir),
-            ("comment".into(), &self.comment),
-            ("mem_per_cpu".into(), &self.mem_per_cpu),
-            ("time".into(), &self.time),
-            ("qos".into(), &self.qos),
-            ("partition".into(), &self.partition),
-            ("account".into(), &self.account),
-            ("reservation".into(), &self.reservation),
+            ("mem_per_cpu".into(), &vars.mem_per_cpu),
+            ("partition".into(), &vars.partition),
+            ("account".into(), &vars.account),
         ];
-        for (key, value) in &self.sbatch_args {
+        for (key, value) in &vars.sbatch_args {
             raw.push((format!("sbatch_args.{key}"), key));
             raw.push((format!("sbatch_args.{key}"), value));
         }
-        for (variable, value) in raw {
-            if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err(TemplateError::UnsafeDirectiveValue {
-                    variable,
-                    run: run.to_owned(),
-                    value: format!("{value:?}"),
-                });
+        check_directive_values(raw, None)?;
+        Ok(vars)
+    }
+}
+
+impl RunVars {
+    /// The variables of `run` under `settings`, with `token` as the submission token;
+    /// `cli_args` is computed only `with_cli_args`.
+    ///
+    /// Errors when a raw value would reach an `#SBATCH` line with whitespace or control
+    /// characters, or a path holds a NUL.
+    pub fn new(
+        run: &Run,
+        settings: &SweepSettings,
+        token: &str,
+        with_cli_args: bool,
+    ) -> Result<Self, TemplateError> {
+        let (cli_args, cli_args_refusal) = if with_cli_args {
+            match cli_words(&run.kwargs()) {
+                Ok(words) => (
+                    Some(
+                        shlex::try_join(words.iter().map(String::as_str)).map_err(|_| {
+                            TemplateError::Unquotable {
+                                variable: "cli_args".into(),
+                                run: Some(run.name.clone()),
+                            }
+                        })?,
+                    ),
+                    None,
+                ),
+                Err(refusal) => (None, Some(refusal)),
+            }
+        } else {
+            (None, None)
+        };
+        let log_dir = log_dir(run);
+        let kwargs_json = quote(
+            "kwargs_json",
+            &format!("{log_dir}/launch/kwargs.json"),
+            Some(&run.name),
+        )?;
+        let vars = RunVars {
+            job_name: run.name.clone(),
+            experiment: run.experiment.clone(),
+            run_dir: run.run_dir.clone(),
+            log_dir,
+            comment: format!("bench:{token}"),
+            gpus: run.gpus,
+            cpus_per_task: settings.slurm.cpus_per_gpu.saturating_mul(run.gpus),
+            time: run.time.clone().unwrap_or_default(),
+            qos: run.qos.clone().unwrap_or_default(),
+            reservation: run.reservation.clone().unwrap_or_default(),
+            kwargs_json,
+            cli_args,
+            cli_args_refusal,
+        };
+        check_directive_values(
+            [
+                ("job_name", &vars.job_name),
+                ("experiment", &vars.experiment),
+                ("run_dir", &vars.run_dir),
+                ("comment", &vars.comment),
+                ("time", &vars.time),
+                ("qos", &vars.qos),
+                ("reservation", &vars.reservation),
+            ]
+            .map(|(variable, value)| (variable.to_owned(), value.as_str())),
+            Some(&run.name),
+        )?;
+        Ok(vars)
+    }
+
+    /// Put these variables into `context`, replacing the previous run's.
+    fn insert_into(&self, context: &mut tera::Context) {
+        context.insert("job_name", &self.job_name);
+        context.insert("experiment", &self.experiment);
+        context.insert("run_dir", &self.run_dir);
+        context.insert("log_dir", &self.log_dir);
+        context.insert("comment", &self.comment);
+        context.insert("gpus", &self.gpus);
+        context.insert("cpus_per_task", &self.cpus_per_task);
+        context.insert("time", &self.time);
+        context.insert("qos", &self.qos);
+        context.insert("reservation", &self.reservation);
+        context.insert("kwargs_json", &self.kwargs_json);
+        match &self.cli_args {
+            Some(cli_args) => context.insert("cli_args", cli_args),
+            None => {
+                context.remove("cli_args");
             }
         }
-        Ok(())
     }
 }
 
@@ -378,6 +486,9 @@ pub struct Template {
     tera: tera::Tera,
     /// `built-in` or the user template's path.
     origin: String,
+    /// Whether the text mentions `cli_args` (or the whole context): otherwise the per-run
+    /// command-line words are not computed.
+    uses_cli_args: bool,
 }
 
 impl std::fmt::Debug for Template {
@@ -397,7 +508,7 @@ impl Template {
     /// A user template's text; `origin` names it in messages (its path).
     ///
     /// Errors when it does not parse. Whether sbatch reads the comment from it is checked
-    /// on each rendered script ([`Template::render`]).
+    /// on each rendered script ([`Renderer::render`]).
     pub fn parse(origin: &str, text: &str) -> Result<Self, TemplateError> {
         let mut tera = tera::Tera::default();
         tera.autoescape_on(Vec::new());
@@ -410,6 +521,7 @@ impl Template {
         Ok(Template {
             tera,
             origin: origin.to_owned(),
+            uses_cli_args: text.contains("cli_args") || text.contains("__tera_context"),
         })
     }
 
@@ -418,20 +530,117 @@ impl Template {
         &self.origin
     }
 
-    /// Render the script for `run` with `vars`, and read its directives as sbatch will.
+    /// A renderer for the runs of a sweep under `settings`: the shared variables
+    /// ([`SweepVars`]) go into the Tera context once.
     ///
-    /// Errors, naming the run: a template that uses `cli_args` for a run whose args have no
-    /// command-line form ([`TemplateError::CliArgsRefused`]); a script sbatch refuses
-    /// outright ([`TemplateError::NotABatchScript`]); a script from which sbatch does not
-    /// read `--comment=` with `vars.comment` ([`TemplateError::MissingComment`]).
-    pub fn render(&self, run: &Run, vars: &TemplateVars) -> Result<Rendered, TemplateError> {
-        let script = self.render_text(run, vars)?;
+    /// Errors as [`SweepVars::new`].
+    pub fn renderer<'a>(
+        &'a self,
+        settings: &'a SweepSettings,
+    ) -> Result<Renderer<'a>, TemplateError> {
+        let shared = SweepVars::new(settings)?;
+        let context =
+            tera::Context::from_serialize(&shared).map_err(|err| TemplateError::Parse {
+                template: self.origin.clone(),
+                message: error_chain(&err),
+            })?;
+        // A setup line sbatch could read as a directive (an entry may hold several lines).
+        let setup_directives = settings
+            .slurm
+            .setup
+            .iter()
+            .flat_map(|entry| entry.split('\n'))
+            .filter(|line| is_directive_line(line))
+            .map(str::to_owned)
+            .collect();
+        Ok(Renderer {
+            template: self,
+            settings,
+            context,
+            setup_directives,
+        })
+    }
+}
+
+/// Whether sbatch would read `line` as a directive line when it comes before the first
+/// command (see [`directives`]).
+fn is_directive_line(line: &str) -> bool {
+    line.starts_with("#SBATCH") || line.starts_with("#SLURM")
+}
+
+/// Renders the scripts of a sweep's runs with one template (see [`Template::renderer`]).
+pub struct Renderer<'a> {
+    template: &'a Template,
+    settings: &'a SweepSettings,
+    /// The shared variables, and the last rendered run's.
+    context: tera::Context,
+    /// The `slurm.setup` lines that start with `#SBATCH` or `#SLURM`.
+    setup_directives: Vec<String>,
+}
+
+impl std::fmt::Debug for Renderer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("template", &self.template)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Renderer<'_> {
+    /// Render the script for `run` with `token` as its submission token, and read its
+    /// directives as sbatch will.
+    ///
+    /// Errors, naming the run: a value that cannot reach the script ([`RunVars::new`]); a
+    /// template that uses `cli_args` for a run whose args have no command-line form
+    /// ([`TemplateError::CliArgsRefused`]); a script sbatch refuses outright
+    /// ([`TemplateError::NotABatchScript`]); a script from which sbatch does not read
+    /// `--comment=bench:<token>` ([`TemplateError::MissingComment`]); a directive that undoes
+    /// the template's, or a `slurm.setup` line sbatch would read as one
+    /// ([`TemplateError::RefusedDirective`], see [`directives::check`]).
+    pub fn render(&mut self, run: &Run, token: &str) -> Result<Rendered, TemplateError> {
+        let vars = RunVars::new(run, self.settings, token, self.template.uses_cli_args)?;
+        let script = self.render_text(run, &vars)?;
+        let origin = &self.template.origin;
         let read = directives::read(&script).map_err(|problem| TemplateError::NotABatchScript {
-            template: self.origin.clone(),
+            template: origin.clone(),
             run: run.name.clone(),
             run_dir: run.run_dir.clone(),
             problem,
         })?;
+        let refused = |line: usize, reason: String| {
+            let text: Box<str> = script
+                .split('\n')
+                .nth(line - 1)
+                .unwrap_or_default()
+                .chars()
+                .take(120)
+                .collect::<String>()
+                .into();
+            TemplateError::RefusedDirective {
+                template: origin.clone(),
+                run: run.name.clone(),
+                run_dir: run.run_dir.clone(),
+                line,
+                text,
+                reason,
+            }
+        };
+        if !self.setup_directives.is_empty() {
+            let setup_line = script.split('\n').enumerate().find(|(_, line)| {
+                self.setup_directives
+                    .iter()
+                    .any(|setup| setup.as_str() == *line)
+            });
+            if let Some((index, _)) = setup_line {
+                return Err(refused(
+                    index + 1,
+                    "it comes from `slurm.setup`, whose lines are the job's shell commands, \
+                     not directives; sbatch reads a line starting with `#SBATCH` as a \
+                     directive when no command comes before it"
+                        .to_owned(),
+                ));
+            }
+        }
         let comment = directives::value(&read.directives, "comment");
         if comment != Some(vars.comment.as_str()) {
             let mut why = match comment {
@@ -446,13 +655,15 @@ impl Template {
                 );
             }
             return Err(TemplateError::MissingComment {
-                template: self.origin.clone(),
+                template: origin.clone(),
                 run: run.name.clone(),
                 run_dir: run.run_dir.clone(),
-                comment: vars.comment.clone(),
+                comment: vars.comment,
                 why,
             });
         }
+        directives::check(&read.directives)
+            .map_err(|refusal| refused(refusal.line, refusal.reason))?;
         Ok(Rendered {
             script,
             directives: read.directives,
@@ -460,33 +671,32 @@ impl Template {
     }
 
     /// The rendered text, unchecked.
-    fn render_text(&self, run: &Run, vars: &TemplateVars) -> Result<String, TemplateError> {
-        let context = tera::Context::from_serialize(vars).map_err(|err| TemplateError::Render {
-            template: self.origin.clone(),
-            run: run.name.clone(),
-            run_dir: run.run_dir.clone(),
-            message: error_chain(&err),
-        })?;
-        self.tera.render(TEMPLATE_NAME, &context).map_err(|err| {
-            let message = error_chain(&err);
-            match &vars.cli_args_refusal {
-                Some((key, why)) if message.contains("`cli_args`") => {
-                    TemplateError::CliArgsRefused {
-                        template: self.origin.clone(),
+    fn render_text(&mut self, run: &Run, vars: &RunVars) -> Result<String, TemplateError> {
+        let origin = &self.template.origin;
+        vars.insert_into(&mut self.context);
+        self.template
+            .tera
+            .render(TEMPLATE_NAME, &self.context)
+            .map_err(|err| {
+                let message = error_chain(&err);
+                match &vars.cli_args_refusal {
+                    Some((key, why)) if message.contains("`cli_args`") => {
+                        TemplateError::CliArgsRefused {
+                            template: origin.clone(),
+                            run: run.name.clone(),
+                            run_dir: run.run_dir.clone(),
+                            key: key.clone(),
+                            why: why.clone(),
+                        }
+                    }
+                    _ => TemplateError::Render {
+                        template: origin.clone(),
                         run: run.name.clone(),
                         run_dir: run.run_dir.clone(),
-                        key: key.clone(),
-                        why: why.clone(),
-                    }
+                        message,
+                    },
                 }
-                _ => TemplateError::Render {
-                    template: self.origin.clone(),
-                    run: run.name.clone(),
-                    run_dir: run.run_dir.clone(),
-                    message,
-                },
-            }
-        })
+            })
     }
 }
 
@@ -569,9 +779,9 @@ mod tests {
         run: &Run,
         settings: &SweepSettings,
     ) -> Result<String, TemplateError> {
-        let vars = TemplateVars::new(run, settings, "abc")?;
         Template::parse("t.tera", template)?
-            .render(run, &vars)
+            .renderer(settings)?
+            .render(run, "abc")
             .map(|rendered| rendered.script)
     }
 
@@ -690,6 +900,105 @@ mod tests {
         }
     }
 
+    /// The line and reason of the `RefusedDirective` error for `template` and `run`.
+    fn refused(template: &str, run: &Run, settings: &SweepSettings) -> (usize, Box<str>, String) {
+        match render(template, run, settings) {
+            Err(TemplateError::RefusedDirective {
+                run: name,
+                line,
+                text,
+                reason,
+                ..
+            }) => {
+                assert_eq!(name, "Qwen3_0.6B");
+                (line, text, reason)
+            }
+            other => panic!("not refused for a directive: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn setup_lines_sbatch_would_read_as_directives_are_refused() {
+        let mut timed = run(json!({}));
+        timed.time = Some("1:59:00".into());
+        let untimed = run(json!({}));
+        for setup in [
+            "#SBATCH --time=600",
+            "#SBATCH --comm=zzz",
+            "#SBATCH --constraint=h100",
+            "#SLURM --time=600",
+        ] {
+            for run in [&timed, &untimed] {
+                let mut settings = settings();
+                settings.slurm.setup = vec!["module load cuda".into(), setup.into()];
+                let (line, text, reason) = refused(BUILTIN_TEMPLATE, run, &settings);
+                // The built-in template keeps contract 2's order: the setup lines come
+                // after the directives, where a harmless line lands.
+                settings.slurm.setup[1] = "echo marker".into();
+                let script = render(BUILTIN_TEMPLATE, run, &settings).unwrap();
+                let expected_line = script.lines().position(|l| l == "echo marker").unwrap() + 1;
+                assert!(
+                    script.contains("\nmodule load cuda\necho marker\nset -euo pipefail\n"),
+                    "{script}"
+                );
+                assert_eq!((line, &*text), (expected_line, setup), "{setup}");
+                assert!(
+                    reason.starts_with("it comes from `slurm.setup`"),
+                    "{reason}"
+                );
+            }
+        }
+        // An entry may hold several lines.
+        let mut settings = settings();
+        settings.slurm.setup = vec!["# hi\n#SBATCH --gres=gpu:8".into()];
+        let (_, text, _) = refused(BUILTIN_TEMPLATE, &timed, &settings);
+        assert_eq!(&*text, "#SBATCH --gres=gpu:8");
+        // An indented one is a comment to sbatch.
+        settings.slurm.setup = vec!["  #SBATCH --time=600".into()];
+        assert!(render(BUILTIN_TEMPLATE, &timed, &settings).is_ok());
+    }
+
+    #[test]
+    fn a_user_templates_directives_may_not_undo_the_templates() {
+        let settings = settings();
+        let run = run(json!({}));
+        let (line, text, reason) = refused(
+            "#!/bin/bash\n#SBATCH --comment={{ comment }}\n#SBATCH --comm=x\necho\n",
+            &run,
+            &settings,
+        );
+        assert_eq!((line, &*text), (3, "#SBATCH --comm=x"));
+        assert!(
+            reason.starts_with("`--comm` abbreviates `--comment`"),
+            "{reason}"
+        );
+        let (line, _, reason) = refused(
+            "#!/bin/bash\n#SBATCH -J {{ job_name }} -t 5\n#SBATCH --comment={{ comment }}\n\
+             #SBATCH --time=10\n",
+            &run,
+            &settings,
+        );
+        assert_eq!(line, 4);
+        assert!(
+            reason.starts_with("`--time` is already set at line 2"),
+            "{reason}"
+        );
+        // Short options and other allowed options are fine, once each.
+        let rendered = Template::parse(
+            "t.tera",
+            "#!/bin/bash\n#SBATCH -J myname -t 5\n#SBATCH --comment={{ comment }} --exclusive\n",
+        )
+        .unwrap()
+        .renderer(&settings)
+        .unwrap()
+        .render(&run, "abc")
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(directives::json_object(&rendered.directives)).unwrap(),
+            json!({"job-name": "myname", "time": "5", "exclusive": ""})
+        );
+    }
+
     #[test]
     fn unknown_variables_and_bad_syntax_are_errors() {
         let run = run(json!({}));
@@ -774,18 +1083,24 @@ mod tests {
     fn directive_values_with_whitespace_are_refused() {
         let mut run = run(json!({}));
         run.qos = Some("high\n#SBATCH --account=other".into());
-        let err = TemplateVars::new(&run, &settings(), "abc").unwrap_err();
+        let err = render(BUILTIN_TEMPLATE, &run, &settings()).unwrap_err();
         assert!(
-            matches!(&err, TemplateError::UnsafeDirectiveValue { variable, .. } if variable == "qos"),
+            matches!(&err, TemplateError::UnsafeDirectiveValue { variable, run: Some(run), .. }
+                if variable == "qos" && run == "Qwen3_0.6B"),
             "{err}"
         );
         let mut settings = settings();
         settings.slurm.sbatch_args = vec![("constraint".into(), "a b".into())];
-        assert!(TemplateVars::new(&self::run(json!({})), &settings, "abc").is_err());
+        let err = render(BUILTIN_TEMPLATE, &self::run(json!({})), &settings).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`sbatch_args.constraint` is `\"a b\"`, which cannot appear on an `#SBATCH` line: \
+             it holds whitespace or control characters"
+        );
         settings.slurm.sbatch_args.clear();
         settings.slurm.python = "'unbalanced".into();
         assert!(matches!(
-            TemplateVars::new(&self::run(json!({})), &settings, "abc"),
+            render(BUILTIN_TEMPLATE, &self::run(json!({})), &settings),
             Err(TemplateError::BadPython { .. })
         ));
     }

@@ -105,6 +105,22 @@ fn only_selects_by_name_or_experiment_and_counts_the_selection() {
         .map(|l| l["name"].clone())
         .collect();
     assert_eq!(names, ["p-a", "p-b"]);
+    assert!(!stderr(&by_name).contains("matches neither"), "{}", show(&by_name));
+
+    // Selecting nothing is no error, but it says so.
+    let none = sweep.launch(
+        &["--config", "c.yaml", "--dry-run", "--only", "^gamma"],
+        Some(&path),
+    );
+    assert_eq!(none.status.code(), Some(0), "{}", show(&none));
+    assert!(
+        stderr(&none).contains(
+            "warning: `--only ^gamma` matches neither the name nor the experiment of any of \
+             the config's 3 runs: nothing to do"
+        ),
+        "{}",
+        show(&none)
+    );
 
     // The whole config is still validated.
     sweep.write(
@@ -167,7 +183,8 @@ fn the_sbatch_object_holds_every_directive_but_the_comment() {
 fn the_sbatch_object_holds_only_the_directives_sbatch_reads() {
     let (sweep, path) = sweep_with_queue("");
     // sbatch reads several options per line and drops quotes and trailing comments; an
-    // indented `#SBATCH` is a comment, and it reads none after the first command.
+    // indented `#SBATCH` is a comment, and it reads none after the first command. A short
+    // option shows under its long name, as the built-in template's do.
     sweep.write(
         "mine.sh.tera",
         "#!/bin/bash\n# {{ job_name }}\n#SBATCH -J {{ job_name }} --gpus \"{{ gpus }}\" # GPUs\n\
@@ -179,7 +196,7 @@ fn the_sbatch_object_holds_only_the_directives_sbatch_reads() {
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
     assert_eq!(
         json_lines(&output)[0]["sbatch"],
-        serde_json::json!({"J": "p-c-tp2", "gpus": "2"})
+        serde_json::json!({"job-name": "p-c-tp2", "gpus": "2"})
     );
 }
 

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use bench_core::model_config::NoModelConfigs;
 use bench_core::sweep::{LoadContext, ScriptFile, Sweep, load_sweep};
-use launch::template::{Template, TemplateVars};
+use launch::template::Template;
 use serde_json::Value;
 
 fn sample() -> Sweep {
@@ -27,10 +27,11 @@ fn sample() -> Sweep {
 fn first_script() -> String {
     let sweep = sample();
     let run = &sweep.runs[0];
-    let vars = TemplateVars::new(run, &sweep.settings, "0123456789abcdef").unwrap();
     Template::builtin()
         .unwrap()
-        .render(run, &vars)
+        .renderer(&sweep.settings)
+        .unwrap()
+        .render(run, "0123456789abcdef")
         .unwrap()
         .script
 }
