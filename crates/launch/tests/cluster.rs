@@ -317,6 +317,159 @@ fn launching_twice_while_held_submits_nothing_and_a_cancelled_job_is_submitted_a
     assert_eq!(third_lines[&run_name(&b)]["decision"], "skipped_in_flight");
 }
 
+#[test]
+fn two_launches_at_once_submit_each_run_once() {
+    let _cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let (_, names) = held_sweep(&sweep, "together", 3);
+    // The real sbatch, a second late: both launches have read the queue (empty of these
+    // runs) before either has submitted anything, so only the lock can keep them apart.
+    let slow = sweep.bin_dir(
+        "slow-sbatch",
+        &[(
+            "sbatch",
+            &format!(
+                "#!/bin/sh\nsleep 1\nexec '{}' \"$@\"\n",
+                which("sbatch").display()
+            ),
+        )],
+    );
+    let path = path_with(&slow);
+    let args = ["--config", "sweep.yaml", "--json"];
+    let spawn = || {
+        sweep
+            .launch_command(&args, Some(&path))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("launch starts")
+    };
+    let (first, second) = (spawn(), spawn());
+    let outputs = [
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    ];
+    let lines: Vec<BTreeMap<String, Value>> = outputs.iter().map(lines_by_name).collect();
+    let _cancel: Vec<_> = lines.iter().flat_map(cancel_submitted).collect();
+    let shown = || format!("{}\n{}", show(&outputs[0]), show(&outputs[1]));
+    for output in &outputs {
+        assert_eq!(exit_code(output), 0, "{}", shown());
+    }
+    let queue = bench_tests::squeue_me().unwrap();
+    for name in &names {
+        let mut decisions: Vec<(&str, &str)> = lines
+            .iter()
+            .map(|lines| {
+                let line = &lines[name];
+                (
+                    line["decision"].as_str().unwrap(),
+                    line["job_id"].as_str().unwrap_or("-"),
+                )
+            })
+            .collect();
+        decisions.sort_unstable();
+        let queued: Vec<&str> = queue
+            .iter()
+            .filter(|job| &job.name == name)
+            .map(|job| job.job_id.as_str())
+            .collect();
+        assert_eq!(queued.len(), 1, "{name}: {queued:?}\n{}", shown());
+        assert_eq!(
+            decisions,
+            [("skipped_in_flight", queued[0]), ("submitted", queued[0])],
+            "{name}\n{}",
+            shown()
+        );
+    }
+}
+
+#[test]
+fn directives_that_would_undo_the_templates_are_refused_before_slurm_is_contacted() {
+    let cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let model = unique("undo");
+    let name = run_name(&model);
+    let config = Config::new(&unique("undo"), &[&model]);
+    let yaml = config.yaml(&cluster);
+    let with_setup =
+        |line: &str| yaml.replace("slurm:\n", &format!("slurm:\n  setup: [\"{line}\"]\n"));
+    // Where the built-in template puts a setup line: after the directives.
+    sweep.write("sweep.yaml", &with_setup("echo marker"));
+    let shown = sweep.launch(
+        &["--config", "sweep.yaml", "--dry-run", "--show-script"],
+        None,
+    );
+    assert_eq!(exit_code(&shown), 0, "{}", show(&shown));
+    let script: Vec<String> = String::from_utf8_lossy(&shown.stderr)
+        .lines()
+        .filter_map(|line| line.strip_prefix("    | "))
+        .map(str::to_owned)
+        .collect();
+    let setup_line = script.iter().position(|l| l == "echo marker").unwrap() + 1;
+    assert!(
+        script[..setup_line].iter().all(|l| !l.starts_with("set ")),
+        "the setup lines come first: {script:?}"
+    );
+    std::fs::remove_file(sweep.path().join("sweep.yaml")).unwrap();
+
+    let before = common::tree_listing(sweep.path());
+    for setup in ["#SBATCH --time=600", "#SBATCH --comm=zzz"] {
+        sweep.write("sweep.yaml", &with_setup(setup));
+        for dry_run in [false, true] {
+            let mut args = vec!["--config", "sweep.yaml", "--json"];
+            if dry_run {
+                args.push("--dry-run");
+            }
+            let output = sweep.launch(&args, None);
+            let _cancel = cancel_submitted(&lines_by_name(&output));
+            assert_eq!(exit_code(&output), 2, "{}", show(&output));
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                stderr.contains(&format!(
+                    "template `built-in` renders a script for run `{name}`"
+                )) && stderr.contains(&format!(
+                    "with line {setup_line} `{setup}`: it comes from `slurm.setup`"
+                )),
+                "{stderr}"
+            );
+        }
+    }
+    sweep.write("sweep.yaml", &yaml);
+    sweep.write(
+        "comm.sh.tera",
+        &user_template("#SBATCH --comment={{ comment }}\n#SBATCH --comm=x\n"),
+    );
+    let output = sweep.launch(
+        &["--config", "sweep.yaml", "--template", "comm.sh.tera"],
+        None,
+    );
+    assert_eq!(exit_code(&output), 2, "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "template `comm.sh.tera` renders a script for run `{name}`"
+        )) && stderr.contains("with line 3 `#SBATCH --comm=x`: `--comm` abbreviates `--comment`"),
+        "{stderr}"
+    );
+    std::fs::remove_file(sweep.path().join("comm.sh.tera")).unwrap();
+    std::fs::remove_file(sweep.path().join("sweep.yaml")).unwrap();
+    assert_nothing_done(&sweep, &before, &name);
+
+    // Why: sbatch itself takes `--comm` for `--comment`, the last one winning, so the job
+    // would carry no token for `launch` to find.
+    let job = bench_tests::BatchJob::new("undo")
+        .directive("--hold")
+        .directive(format!("--comment=bench:{}", unique("token")))
+        .directive("--comm=zzz");
+    let submitted = job.submit("true").unwrap();
+    let queue = bench_tests::squeue_me().unwrap();
+    let queued = queue
+        .iter()
+        .find(|entry| &entry.job_id == submitted.job_id())
+        .expect("the held job is queued");
+    assert_eq!(queued.comment, "zzz");
+}
+
 /// A config with `n` held runs, and the names of its runs.
 fn held_sweep(sweep: &SweepDir, prefix: &str, n: usize) -> (Config, Vec<String>) {
     let cluster = bench_tests::cluster();

@@ -105,7 +105,11 @@ fn only_selects_by_name_or_experiment_and_counts_the_selection() {
         .map(|l| l["name"].clone())
         .collect();
     assert_eq!(names, ["p-a", "p-b"]);
-    assert!(!stderr(&by_name).contains("matches neither"), "{}", show(&by_name));
+    assert!(
+        !stderr(&by_name).contains("matches neither"),
+        "{}",
+        show(&by_name)
+    );
 
     // Selecting nothing is no error, but it says so.
     let none = sweep.launch(

@@ -141,12 +141,19 @@ impl SweepDir {
 
     /// `launch ARGS` in this folder, with PATH as the test's own (or `path` when given).
     pub fn launch(&self, args: &[&str], path: Option<&OsString>) -> Output {
+        self.launch_command(args, path)
+            .output()
+            .expect("launch runs")
+    }
+
+    /// The command [`SweepDir::launch`] runs, to start it without waiting.
+    pub fn launch_command(&self, args: &[&str], path: Option<&OsString>) -> Command {
         let mut command = Command::new(assert_cmd::cargo::cargo_bin!("launch"));
         command.args(args).current_dir(self.path());
         if let Some(path) = path {
             command.env("PATH", path);
         }
-        command.output().expect("launch runs")
+        command
     }
 
     /// A folder `bin-{name}` with the given executable scripts, for the front of PATH.
