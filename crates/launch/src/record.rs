@@ -130,6 +130,8 @@ mod tests {
         let mut records = LockedRecords::open(&path).unwrap();
         assert_eq!(records.latest().map(|r| r.token.as_str()), Some("old"));
         records.append(&record("new", None)).unwrap();
+        // The intent line is a record of its own (an interrupt could come now).
+        assert_eq!(read_latest(&path).unwrap(), Some(record("new", None)));
         records.append(&record("new", Some("4242"))).unwrap();
         drop(records);
         assert_eq!(
