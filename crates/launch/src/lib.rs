@@ -528,3 +528,68 @@ fn submitted_meanwhile(slurm: &mut dyn Slurm, latest: &SubmissionRecord) -> Deci
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::slurm::SbatchAnswer;
+
+    /// A scheduler whose queue is a given listing (or an error), and that submits nothing.
+    struct Queue(Result<String, String>);
+
+    impl Slurm for Queue {
+        fn squeue(&mut self) -> Result<String, String> {
+            self.0.clone()
+        }
+        fn sbatch(&mut self, _script: &Path) -> io::Result<SbatchAnswer> {
+            panic!("a run submitted meanwhile must not be submitted again")
+        }
+        fn sleep(&mut self, _duration: Duration) {}
+    }
+
+    fn latest(job_id: Option<&str>) -> SubmissionRecord {
+        SubmissionRecord {
+            token: "0123456789abcdef".into(),
+            submitted_at: "2026-11-29T13:14:05Z".into(),
+            command: Vec::new(),
+            job_id: job_id.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_run_another_launch_submitted_meanwhile_is_not_submitted_again() {
+        let mut unreadable = Queue(Err("`squeue` failed".into()));
+        assert_eq!(
+            submitted_meanwhile(&mut unreadable, &latest(Some("4242"))),
+            Decision::SkippedInFlight {
+                job_id: "4242".into()
+            }
+        );
+        // No job id recorded: the queue tells.
+        let mut queued = Queue(Ok("77|p-a|PENDING|bench:0123456789abcdef\n".into()));
+        assert_eq!(
+            submitted_meanwhile(&mut queued, &latest(None)),
+            Decision::SkippedInFlight {
+                job_id: "77".into()
+            }
+        );
+        let mut empty = Queue(Ok(String::new()));
+        let Decision::Failed { reason } = submitted_meanwhile(&mut empty, &latest(None)) else {
+            panic!("not failed");
+        };
+        assert!(
+            reason.starts_with(
+                "another `launch` recorded a submission of this run (token \
+                                `0123456789abcdef`)"
+            ),
+            "{reason}"
+        );
+        let Decision::Failed { reason } = submitted_meanwhile(&mut unreadable, &latest(None))
+        else {
+            panic!("not failed");
+        };
+        assert!(reason.contains("`squeue` failed"), "{reason}");
+    }
+}
