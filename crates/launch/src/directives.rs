@@ -15,6 +15,8 @@
 //! [`check`] then refuses the directives that would undo what the template sets (contract 2
 //! section 1), whatever line they come from.
 
+use std::borrow::Cow;
+
 use bench_core::sbatch_options::{SbatchArgError, TEMPLATE_DIRECTIVES, check_sbatch_arg};
 
 /// One directive: the option's long name without its leading dashes, its value (`""` for a
@@ -123,16 +125,21 @@ pub fn read(script: &str) -> Result<ScriptDirectives, ScriptProblem> {
         }
         return Err(ScriptProblem::NoInterpreterLine { first_line: shown });
     }
-    if let Some(at) = script.find("\r\n") {
-        return Err(ScriptProblem::DosLineBreaks {
-            line: script[..at].matches('\n').count() + 1,
-        });
+    // `find` of a `char` is a fast byte search; `\r` alone is no line break.
+    let mut from = 0;
+    while let Some(at) = script[from..].find('\r').map(|at| from + at) {
+        if script[at + 1..].starts_with('\n') {
+            return Err(ScriptProblem::DosLineBreaks {
+                line: script[..at].matches('\n').count() + 1,
+            });
+        }
+        from = at + 1;
     }
     let mut words = Vec::new();
     let mut first_command = None;
     for (index, line) in script.split('\n').enumerate() {
         if let Some(rest) = MAGIC_WORDS.iter().find_map(|word| line.strip_prefix(word)) {
-            words.extend(split_words(rest).into_iter().map(|word| (word, index + 1)));
+            split_words(rest, index + 1, &mut words);
             continue;
         }
         let first = line.chars().find(|&c| !is_space(c));
@@ -147,31 +154,59 @@ pub fn read(script: &str) -> Result<ScriptDirectives, ScriptProblem> {
     })
 }
 
-/// The words of a directive line after its magic word: split on whitespace, `'` and `"`
-/// quote, `\` escapes the next character, an unquoted `#` ends the line.
-fn split_words(rest: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut chars = rest.chars().peekable();
+/// sbatch's `isspace` for one byte (all its spaces are ASCII).
+fn is_space_byte(b: u8) -> bool {
+    b == b' ' || (b'\t'..=b'\r').contains(&b)
+}
+
+/// Add the words of directive line `line` (the text after its magic word) to `words`:
+/// split on whitespace, `'` and `"` quote, `\` escapes the next character, an unquoted `#`
+/// ends the line. A word without quotes or escapes is borrowed.
+fn split_words<'s>(rest: &'s str, line: usize, words: &mut Vec<(Cow<'s, str>, usize)>) {
+    let bytes = rest.as_bytes();
+    let mut at = 0;
     loop {
-        while chars.next_if(|&c| is_space(c)).is_some() {}
-        if chars.peek().is_none_or(|&c| c == '#') {
-            return words;
+        while bytes.get(at).copied().is_some_and(is_space_byte) {
+            at += 1;
         }
-        let mut word = String::new();
-        let mut quote: Option<char> = None;
-        while let Some(&c) = chars.peek() {
-            if quote.is_none() && (is_space(c) || c == '#') {
+        if bytes.get(at).is_none_or(|&b| b == b'#') {
+            return;
+        }
+        let start = at;
+        while bytes
+            .get(at)
+            .is_some_and(|&b| !is_space_byte(b) && !matches!(b, b'#' | b'\'' | b'"' | b'\\'))
+        {
+            at += 1;
+        }
+        if bytes.get(at).is_none_or(|&b| is_space_byte(b) || b == b'#') {
+            words.push((Cow::Borrowed(&rest[start..at]), line));
+            continue;
+        }
+        // Quotes or escapes: rebuild the word. Only ASCII bytes are dropped, so the bytes
+        // kept are valid UTF-8.
+        let mut word = bytes[start..at].to_vec();
+        let mut quote: Option<u8> = None;
+        while let Some(&b) = bytes.get(at) {
+            if quote.is_none() && (is_space_byte(b) || b == b'#') {
                 break;
             }
-            chars.next();
-            match (c, quote) {
-                ('\\', _) => word.extend(chars.next()),
-                (c, Some(open)) if c == open => quote = None,
-                ('\'' | '"', None) => quote = Some(c),
-                (c, _) => word.push(c),
+            at += 1;
+            match (b, quote) {
+                (b'\\', _) => {
+                    if let Some(&next) = bytes.get(at) {
+                        word.push(next);
+                        at += 1;
+                    }
+                }
+                (b, Some(open)) if b == open => quote = None,
+                (b'\'' | b'"', None) => quote = Some(b),
+                (b, _) => word.push(b),
             }
         }
-        words.push(word);
+        let word = String::from_utf8(word)
+            .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned());
+        words.push((Cow::Owned(word), line));
     }
 }
 
@@ -179,8 +214,8 @@ fn split_words(rest: &str) -> Vec<String> {
 /// `--key=value`, `--key value`, `--flag`, `-k value`, `-kvalue`, `-HQ` (short flags
 /// together). A word that is no option and follows none is skipped (sbatch refuses the
 /// script with "Invalid directive"); `--` ends the options.
-fn options(words: Vec<(String, usize)>) -> Vec<Directive> {
-    let mut directives = Vec::new();
+fn options(words: Vec<(Cow<'_, str>, usize)>) -> Vec<Directive> {
+    let mut directives = Vec::with_capacity(words.len());
     let mut words = words.into_iter().peekable();
     while let Some((word, line)) = words.next() {
         if word == "--" {
@@ -189,7 +224,7 @@ fn options(words: Vec<(String, usize)>) -> Vec<Directive> {
         let mut next_value = || {
             words
                 .next_if(|(next, _)| !next.starts_with('-'))
-                .map(|(value, _)| value)
+                .map(|(value, _)| value.into_owned())
                 .unwrap_or_default()
         };
         if let Some(long) = word.strip_prefix("--") {
@@ -374,6 +409,10 @@ mod tests {
             pairs("#!/bin/sh\n#SBATCH --comment 'a b'\\#x\n#SLURM -Jname\n"),
             owned(&[("comment", "a b#x"), ("job-name", "name")])
         );
+        assert_eq!(
+            pairs("#!/bin/sh\n#SBATCH --comment=\\é\"x y\"ü\\\n"),
+            owned(&[("comment", "éx yü")])
+        );
         let twice = read("#!/bin/sh\n#SBATCH --comment=c14a\n#SBATCH --comment=c14b\n").unwrap();
         assert_eq!(value(&twice.directives, "comment"), Some("c14b"));
     }
@@ -389,6 +428,15 @@ mod tests {
         assert_eq!(
             read("#!/bin/bash\n#SBATCH --gpus=1\r\n"),
             Err(ScriptProblem::DosLineBreaks { line: 2 })
+        );
+        assert_eq!(
+            read("#!/bin/bash\necho a\rb\n# c\r\n"),
+            Err(ScriptProblem::DosLineBreaks { line: 3 })
+        );
+        // A `\r` alone is a space to sbatch.
+        assert_eq!(
+            pairs("#!/bin/bash\n#SBATCH --gpus=1\r--nodes=2\n"),
+            owned(&[("gpus", "1"), ("nodes", "2")])
         );
     }
 
