@@ -15,7 +15,10 @@ use serde_yaml::Value as Yaml;
 
 use crate::args::{closest, describe, kebab_case};
 use crate::paths::{NameError, SegmentError};
-use crate::sbatch_options::{MemorySizeError, SbatchArgError, check_sbatch_arg, memory_size_kib};
+use crate::sbatch_options::{
+    MemorySizeError, SbatchArgError, UnsafeDirectiveChar, check_directive_value, check_sbatch_arg,
+    memory_size_kib,
+};
 use crate::slurm_time::SlurmTimeError;
 
 /// Top-level settings of a sweep config.
@@ -336,12 +339,10 @@ pub enum ProblemKind {
     /// A `time` SLURM would refuse.
     #[error("{0}")]
     Time(#[from] SlurmTimeError),
-    /// A value reaching an `#SBATCH` line with whitespace or control characters.
-    #[error(
-        "must not contain whitespace or control characters: it reaches an `#SBATCH` line, \
-         which cannot be quoted"
-    )]
-    SbatchValue,
+    /// A value reaching an `#SBATCH` line with a character sbatch does not take literally
+    /// there (whitespace, `#`, quotes, `\`, control characters).
+    #[error("{0}")]
+    SbatchValue(#[from] UnsafeDirectiveChar),
     /// An `sbatch-args` key that is not an option name, or is or abbreviates an option the
     /// template sets or contradicts.
     #[error("{0}")]
@@ -778,8 +779,8 @@ impl Reader<'_> {
         }
     }
 
-    /// A string reaching an `#SBATCH` line: numbers are taken as their text; whitespace and
-    /// control characters are refused.
+    /// A string reaching an `#SBATCH` line: numbers are taken as their text; characters sbatch
+    /// does not take literally there are refused ([`check_directive_value`]).
     fn sbatch_string(&mut self, value: &Yaml, location: &Location, key: &str) -> Option<String> {
         let text = match self.json(value, location, key)? {
             Value::String(s) => s,
@@ -789,9 +790,9 @@ impl Reader<'_> {
                 return None;
             }
         };
-        if !is_sbatch_safe(&text) {
+        if let Err(error) = check_directive_value(&text) {
             self.push(
-                ConfigProblem::new(location.clone(), ProblemKind::SbatchValue)
+                ConfigProblem::new(location.clone(), error.into())
                     .key(key)
                     .value(&Value::String(text)),
             );
@@ -1024,9 +1025,4 @@ impl Reader<'_> {
         }
         entries
     }
-}
-
-/// Whether a string may reach an `#SBATCH` line: no whitespace or control characters.
-pub(crate) fn is_sbatch_safe(text: &str) -> bool {
-    !text.chars().any(|c| c.is_whitespace() || c.is_control())
 }

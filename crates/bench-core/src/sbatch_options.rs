@@ -1,6 +1,12 @@
 //! What sbatch accepts in the options a config gives it directly (shared contract 1 section 1,
 //! contract 2 section 1): the option names of `slurm.sbatch-args`, which may not override the
-//! directives the template sets, and the size of `slurm.mem-per-cpu`.
+//! directives the template sets, the size of `slurm.mem-per-cpu`, and the characters a value
+//! on an `#SBATCH` line may hold.
+//!
+//! sbatch (not bash) reads `#SBATCH` lines, one word after another: a word ends at whitespace,
+//! an unquoted `#` starts a comment (the rest of the line is dropped), and quotes and `\` are
+//! removed as quoting. Nothing written there can be quoted for it reliably, so values that
+//! reach those lines are validated instead ([`check_directive_value`]).
 //!
 //! sbatch reads `#SBATCH` lines with `getopt_long`, which takes any unambiguous prefix of a long
 //! option as that option (`--comm=x` is `--comment=x`, `--tim=5` is `--time=5`) and compares
@@ -8,6 +14,72 @@
 //! abbreviates, an option the template sets or one that contradicts it.
 
 use std::fmt;
+
+/// A character that sbatch does not take literally in a value on an `#SBATCH` line, or that
+/// a run directory may not hold because it reaches `#SBATCH --output` (see the module
+/// documentation; shared contract 1 section 4, contract 2 section 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub struct UnsafeDirectiveChar(pub char);
+
+impl fmt::Display for UnsafeDirectiveChar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.0;
+        let shown = match c {
+            ' ' => "a space".to_owned(),
+            c if c.is_whitespace() || c.is_control() => format!("`{}`", c.escape_default()),
+            c => format!("`{c}`"),
+        };
+        let why = match c {
+            '#' => {
+                "sbatch reads an unquoted `#` as the start of a comment and drops the rest of \
+                    the line (`tier0#a` would become `tier0`)"
+            }
+            '"' | '\'' => "sbatch removes quotes as quoting",
+            '\\' => "sbatch removes `\\` as an escape",
+            '%' => "`%` starts a file-name pattern in `--output` (`%j` is the job id)",
+            c if c.is_whitespace() => "sbatch ends the value at whitespace (it cannot be quoted)",
+            _ => "control characters cannot be written",
+        };
+        write!(
+            f,
+            "must not contain {shown}: it reaches an `#SBATCH` line, where {why}"
+        )
+    }
+}
+
+/// Whether sbatch reads `c` specially in a value on an `#SBATCH` line: whitespace (ends the
+/// word), `#` (starts a comment), `"`, `'` and `\` (quoting, removed), or a control
+/// character.
+pub fn is_special_in_directive(c: char) -> bool {
+    c.is_whitespace() || c.is_control() || matches!(c, '#' | '"' | '\'' | '\\')
+}
+
+/// Checks a value that reaches an `#SBATCH` line as it is (`--partition`, `--qos`, an
+/// `slurm.sbatch-args` value, ...).
+///
+/// # Errors
+/// The first character for which [`is_special_in_directive`] holds.
+pub fn check_directive_value(text: &str) -> Result<(), UnsafeDirectiveChar> {
+    match text.chars().find(|&c| is_special_in_directive(c)) {
+        Some(c) => Err(UnsafeDirectiveChar(c)),
+        None => Ok(()),
+    }
+}
+
+/// Checks a value that becomes part of a run directory, which reaches `#SBATCH --output` and
+/// `--error`: as [`check_directive_value`], and no `%` (a file-name pattern there).
+///
+/// # Errors
+/// The first character refused.
+pub fn check_output_path_value(text: &str) -> Result<(), UnsafeDirectiveChar> {
+    match text
+        .chars()
+        .find(|&c| c == '%' || is_special_in_directive(c))
+    {
+        Some(c) => Err(UnsafeDirectiveChar(c)),
+        None => Ok(()),
+    }
+}
 
 /// Directives the built-in template sets itself (contract 2 section 1): `slurm.sbatch-args`
 /// may neither repeat nor abbreviate them.
