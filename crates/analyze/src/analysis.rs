@@ -11,6 +11,7 @@ use bench_core::metrics::{Comment, RowMetrics, gpu_count};
 use bench_core::rows::Row;
 use bench_core::server_log::{LogMetrics, parse_reader};
 use bench_core::state::{self, Completion, RunFiles, SLURM_LOGS_DIR};
+use bench_core::stats::MalformedStat;
 use bench_io::DirRunFiles;
 use bench_io::path_text::shown;
 use itertools::Itertools;
@@ -119,6 +120,9 @@ fn analyze_files(run: &RunDir, files: &DirRunFiles) -> RunOutcome {
                 outcome.problems.push(unreadable_message(run, &err));
                 None
             });
+            outcome
+                .problems
+                .extend(malformed_message(run, &totals.malformed, merged_tasks));
             let comment = Comment::completed(merged_tasks, totals.failed_requests);
             let metrics = RowMetrics::completed(&totals, log.as_ref(), gpus);
             outcome.rows = out_names
@@ -160,6 +164,28 @@ fn analyze_files(run: &RunDir, files: &DirRunFiles) -> RunOutcome {
         }
     }
     outcome
+}
+
+/// The stderr line for a completed run whose stats hold malformed values (counted as
+/// missing, contract 3 section 4); `None` when there are none.
+fn malformed_message(
+    run: &RunDir,
+    malformed: &[MalformedStat],
+    merged_tasks: Option<usize>,
+) -> Option<String> {
+    (!malformed.is_empty()).then(|| {
+        format!(
+            "run `{}`: malformed values in {} counted as missing: {} (a count must be a \
+             non-negative integer, a time or mean a non-negative number)",
+            run.shown,
+            if merged_tasks.is_some() {
+                "the per-task stats files"
+            } else {
+                "stats.json"
+            },
+            malformed.iter().join(", ")
+        )
+    })
 }
 
 /// Whether something is at `path` (following symbolic links): anything but "not found",

@@ -117,15 +117,16 @@ fn special_files_are_reported_not_read() {
 #[test]
 fn malformed_counts_leave_the_run_completed() {
     // Contract 3 section 4: valid = parses and a `Model call` step has a `stats` object.
-    // `prompt_tokens` as a string and a negative `failed_requests` are missing (0); the rest
-    // counts: 500,000 output tokens in 100 s on one GPU = 5000 per GPU; 10,000 requests.
+    // `prompt_tokens` as a string, a negative `failed_requests` and a fractional
+    // `successful_requests` are missing (0); the rest counts: 500,000 output tokens in 100 s on
+    // one GPU = 5000 per GPU. Two attempts (two rows), one warning naming each bad value.
     let tree = Tree::new();
     let run = run_path("tier0", "SmolA", "tp1", 256, 8192, "spec_none");
-    tree.run(&run).out("1_0.out", "").stats(
+    tree.run(&run).out("1_0.out", "").out("2_0.out", "").stats(
         r#"[{"name": "Model call: Inference", "time_stats": {"global_mean": 110.0},
              "stats": {"prompt_tokens": "10",
                        "completion_tokens": {"total": 500000, "n": 10000, "mean": 50.0},
-                       "successful_requests": {"total": 10000},
+                       "successful_requests": {"total": 1.5},
                        "failed_requests": -3,
                        "inference_time": {"total": 100.0}}}]"#,
     );
@@ -141,14 +142,22 @@ fn malformed_counts_leave_the_run_completed() {
         ("mean_input_tokens", ""),
         ("completion_tokens_total", "500000"),
         ("mean_output_tokens", "50.000000"),
-        ("successful_requests", "10000"),
+        ("successful_requests", "0"),
+        ("e2e_per_1k_per_gpu", ""),
         ("output_tps_per_gpu", "5000.000000"),
         ("input_tps_per_gpu", "0.000000"),
         ("e2e_time", "110.000000"),
     ] {
         assert_eq!(row[column], value, "{column}");
     }
-    assert!(!stderr.contains("unreadable"), "{stderr}");
+    let warning = format!(
+        "warning: run `data/{run}`: malformed values in stats.json counted as missing: \
+         `prompt_tokens` = `\"10\"`, `successful_requests.total` = `1.5`, \
+         `failed_requests` = `-3` (a count must be a non-negative integer, a time or mean a \
+         non-negative number)\n"
+    );
+    assert_eq!(stderr.matches(&warning).count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("malformed").count(), 1, "{stderr}");
 }
 
 #[test]

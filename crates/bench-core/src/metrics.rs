@@ -204,6 +204,7 @@ mod tests {
             mean_output_tokens: Some(100.0),
             inference_time: Some(100.0),
             e2e_time: Some(125.0),
+            malformed: Vec::new(),
         }
     }
 
