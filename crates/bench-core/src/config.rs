@@ -98,7 +98,7 @@ pub const SLURM_KEYS: &[&str] = &[
 ];
 
 /// Every problem of a sweep config, reported together (contract 1 section 5). Its message
-/// lists them all, one per line.
+/// lists them one per line, the first [`MAX_LISTED_PROBLEMS`] of them, then how many more.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct ConfigErrors {
     /// The config file, as the user named it.
@@ -107,17 +107,30 @@ pub struct ConfigErrors {
     pub problems: Vec<ConfigProblem>,
 }
 
+/// The most problems the message of [`ConfigErrors`] lists; the rest are counted.
+pub const MAX_LISTED_PROBLEMS: usize = 50;
+
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.problems.len();
         write!(
             f,
-            "invalid sweep config `{}`: {count} problem{}",
+            "invalid sweep config `{}`: {} problem{}",
             self.file,
+            thousands(count as u128),
             if count == 1 { "" } else { "s" }
         )?;
-        for problem in &self.problems {
+        for problem in self.problems.iter().take(MAX_LISTED_PROBLEMS) {
             write!(f, "\n  - {problem}")?;
+        }
+        if count > MAX_LISTED_PROBLEMS {
+            let more = count - MAX_LISTED_PROBLEMS;
+            write!(
+                f,
+                "\n  ... and {} more problem{} (fix the ones above and run again)",
+                thousands(more as u128),
+                if more == 1 { "" } else { "s" }
+            )?;
         }
         Ok(())
     }
@@ -353,8 +366,12 @@ pub enum ProblemKind {
     /// Two runs with different settings would write into one directory.
     #[error(
         "run `{name}` has the same run directory `{run_dir}` as the run of {first}, with \
-         different settings: the inference script would write both into it; make the values \
-         differ in the directory too (gpu-memory-utilization 0.56 and 0.57 are both `gmu_56`)"
+         different settings{}: the inference script would write {} into it; make the values \
+         differ in the directory too (gpu-memory-utilization 0.56 and 0.57 are both `gmu_56`)",
+        if *more == 0 { String::new() } else {
+            format!(", and so do {} more run{}", thousands(*more as u128), if *more == 1 { "" } else { "s" })
+        },
+        if *more == 0 { "both" } else { "them all" }
     )]
     DirectoryConflict {
         /// The run directory both runs map to.
@@ -363,6 +380,9 @@ pub enum ProblemKind {
         name: String,
         /// Where the first run of that directory comes from, with its value.
         first: String,
+        /// How many more runs with other settings map to the same directory (reported in
+        /// this one problem).
+        more: usize,
     },
     /// The script file does not exist.
     #[error(

@@ -1031,6 +1031,75 @@ experiments:
 }
 
 #[test]
+fn conflicts_in_one_directory_are_one_problem_and_the_message_is_capped() {
+    // 9 values of gpu-memory-utilization that are all `gmu_56`, for each of 200
+    // max-num-seqs: 200 directories, each with 8 runs conflicting with its first. The
+    // reviewer's 18,000-problem config of this shape gave an 8.5 MB message.
+    let gmu: Vec<String> = (1..=9).map(|i| format!("0.56{i}")).collect();
+    let mns: Vec<String> = (1..=200).map(|n| n.to_string()).collect();
+    let yaml = one_experiment(&format!(
+        "gpu-memory-utilization: [{}]\nmax-num-seqs: [{}]",
+        gmu.join(", "),
+        mns.join(", ")
+    ));
+    let errors = load(&yaml).unwrap_err();
+    assert_eq!(errors.problems.len(), 200);
+    let run_dir = "data/e/default/Qwen3_0.6B/tp1-pp1-dp1/mns_1/mnbt_8192/gmu_56/bs_16/kvc_auto/spec_none/quant_none";
+    assert_eq!(
+        errors.problems[0].to_string(),
+        format!(
+            "{E}, `gpu-memory-utilization`, value `0.562`: run `Qwen3_0.6B-mns_1-gmu_56` has the \
+             same run directory `{run_dir}` as the run of {E} (`gpu-memory-utilization` = \
+             `0.561`), with different settings, and so do 7 more runs: the inference script \
+             would write them all into it; make the values differ in the directory too \
+             (gpu-memory-utilization 0.56 and 0.57 are both `gmu_56`)"
+        )
+    );
+    let message = errors.to_string();
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines[0], "invalid sweep config `test.yaml`: 200 problems");
+    assert_eq!(lines.len(), 1 + 50 + 1, "{message}");
+    assert_eq!(lines[1], format!("  - {}", errors.problems[0]));
+    assert_eq!(lines[50], format!("  - {}", errors.problems[49]));
+    assert_eq!(
+        lines[51],
+        "  ... and 150 more problems (fix the ones above and run again)"
+    );
+}
+
+#[test]
+fn notes_about_repeated_runs_are_capped() {
+    // One run listed 30 times in one place: the place is named once.
+    let values = vec!["256"; 30].join(", ");
+    let sweep = load(&one_experiment(&format!("max-num-seqs: [{values}]"))).unwrap();
+    assert_eq!(
+        sweep.notes,
+        [format!(
+            "run `Qwen3_0.6B` (`{}`) is listed 30 times with the same settings ({E}): it is \
+             counted and submitted once",
+            dir(
+                "Qwen3_0.6B/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none"
+            )
+        )]
+    );
+    // 25 runs each listed in two entries: 20 notes, then one counting the other 5.
+    let mns: Vec<String> = (1..=25).map(|n| n.to_string()).collect();
+    let entry = format!(
+        "  - name: e\n    args: {{max-num-seqs: [{}]}}\n",
+        mns.join(", ")
+    );
+    let sweep = load(&format!("script: s.py\nexperiments:\n{entry}{entry}")).unwrap();
+    assert_eq!(sweep.runs.len(), 25);
+    assert_eq!(sweep.notes.len(), 21);
+    assert!(sweep.notes[19].starts_with("run `Qwen3_0.6B-mns_20` "));
+    assert_eq!(
+        sweep.notes[20],
+        "and 5 more runs are listed more than once with the same settings: each is counted and \
+         submitted once"
+    );
+}
+
+#[test]
 fn every_problem_is_listed_in_one_message() {
     let yaml = "\
 script: s.py
