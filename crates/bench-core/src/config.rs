@@ -41,7 +41,8 @@ pub struct SlurmSettings {
     pub partition: Option<String>,
     /// `--account`, none by default.
     pub account: Option<String>,
-    /// CPUs per GPU: `--cpus-per-task` = this x GPUs of the run (default 11).
+    /// CPUs per GPU: `--cpus-per-task` = this x GPUs of the run (default 11; 1 to
+    /// [`MAX_CPUS_PER_GPU`]).
     pub cpus_per_gpu: u32,
     /// `--mem-per-cpu` (default `22G`), validated against SLURM's size grammar
     /// ([`crate::sbatch_options::memory_size_kib`]).
@@ -81,6 +82,10 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "fixed_args",
     "experiments",
 ];
+
+/// The most `slurm.cpus-per-gpu` accepted: no node has more CPUs per GPU, and a typo such as
+/// `110000` would ask SLURM for an allocation no node can give.
+pub const MAX_CPUS_PER_GPU: u32 = 1024;
 
 /// The keys of an experiment entry.
 pub const EXPERIMENT_KEYS: &[&str] = &["name", "args"];
@@ -855,12 +860,23 @@ impl Reader<'_> {
                     }
                 }
                 "cpus-per-gpu" => match self.json(&value, &location, key) {
-                    Some(Value::Number(n)) if n.as_u64().is_some_and(|c| c >= 1) => {
-                        slurm.cpus_per_gpu =
-                            u32::try_from(n.as_u64().unwrap_or(1)).unwrap_or(u32::MAX);
+                    Some(Value::Number(n)) if !n.is_f64() => {
+                        match n.as_u64().and_then(|c| u32::try_from(c).ok()) {
+                            Some(cpus @ 1..=MAX_CPUS_PER_GPU) => slurm.cpus_per_gpu = cpus,
+                            _ => self.push(
+                                ConfigProblem::new(
+                                    location.clone(),
+                                    ProblemKind::OutOfRange {
+                                        rule: "must be from 1 to 1024 CPUs per GPU",
+                                    },
+                                )
+                                .key(key)
+                                .value(&Value::Number(n)),
+                            ),
+                        }
                     }
                     Some(other) => {
-                        self.wrong_type(&location, key, "a positive integer", &other);
+                        self.wrong_type(&location, key, "an integer from 1 to 1024", &other);
                     }
                     None => {}
                 },
