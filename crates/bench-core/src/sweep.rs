@@ -475,7 +475,7 @@ fn identify_runs(
         .collect();
     if repeated_runs > MAX_REPEAT_NOTES {
         notes.push(format!(
-            "and {} more runs are listed more than once with the same settings: each is \
+            "{} more runs are listed more than once with the same settings: each is \
              counted and submitted once",
             thousands((repeated_runs - MAX_REPEAT_NOTES) as u128)
         ));

@@ -1094,7 +1094,7 @@ fn notes_about_repeated_runs_are_capped() {
     assert!(sweep.notes[19].starts_with("run `Qwen3_0.6B-mns_20` "));
     assert_eq!(
         sweep.notes[20],
-        "and 5 more runs are listed more than once with the same settings: each is counted and \
+        "5 more runs are listed more than once with the same settings: each is counted and \
          submitted once"
     );
 }
