@@ -2,15 +2,16 @@
 //! metrics for a completed run and a failure class per row otherwise (shared contract 3
 //! sections 1, 2 and 5).
 
+use std::fs;
 use std::io;
 use std::path::Path;
 
-use bench_core::failure::FailureClass;
 use bench_core::fields::fields_from_components;
 use bench_core::metrics::{Comment, RowMetrics, gpu_count};
 use bench_core::rows::Row;
 use bench_core::server_log::{LogMetrics, parse_reader};
 use bench_core::state::{self, Completion, RunFiles, SLURM_LOGS_DIR};
+use bench_core::stats::MalformedStat;
 use bench_io::DirRunFiles;
 use bench_io::path_text::shown;
 use itertools::Itertools;
@@ -113,17 +114,16 @@ fn analyze_files(run: &RunDir, files: &DirRunFiles) -> RunOutcome {
             merged_tasks,
         }) => {
             let gpus = gpu_count(fields.tp, fields.pp, fields.dp);
-            let (log, comment) = match server_log_metrics(files) {
-                Ok(log) => (
-                    log,
-                    Comment::completed(merged_tasks, totals.failed_requests),
-                ),
-                Err(err) => {
-                    // The stats are valid: keep their metrics and say what went wrong.
-                    outcome.problems.push(unreadable_message(run, &err));
-                    (None, unreadable(&err))
-                }
-            };
+            // The stats are valid: the run completed whatever its server log says. A log
+            // that cannot be read leaves its averages empty and is reported on stderr only.
+            let log = server_log_metrics(files).unwrap_or_else(|err| {
+                outcome.problems.push(unreadable_message(run, &err));
+                None
+            });
+            outcome
+                .problems
+                .extend(malformed_message(run, &totals.malformed, merged_tasks));
+            let comment = Comment::completed(merged_tasks, totals.failed_requests);
             let metrics = RowMetrics::completed(&totals, log.as_ref(), gpus);
             outcome.rows = out_names
                 .iter()
@@ -148,14 +148,50 @@ fn analyze_files(run: &RunDir, files: &DirRunFiles) -> RunOutcome {
             outcome.rows = failed_rows(files, run, &out_names, false, &mut outcome.problems, row);
         }
         Err(err) => {
+            // The stats could not be read (a FIFO or a device as `stats.json`, no permission,
+            // an I/O error): the run is not known to have completed. Its comment stays one of
+            // contract 3 section 5's values: `stats.json unreadable` when the file is there.
             outcome.problems.push(unreadable_message(run, &err));
-            outcome.rows = out_names
-                .iter()
-                .map(|name| row(name, RowMetrics::default(), unreadable(&err)))
-                .collect();
+            let stats_present = is_present(&files.path(state::STATS_JSON));
+            outcome.rows = failed_rows(
+                files,
+                run,
+                &out_names,
+                stats_present,
+                &mut outcome.problems,
+                row,
+            );
         }
     }
     outcome
+}
+
+/// The stderr line for a completed run whose stats hold malformed values (counted as
+/// missing, contract 3 section 4); `None` when there are none.
+fn malformed_message(
+    run: &RunDir,
+    malformed: &[MalformedStat],
+    merged_tasks: Option<usize>,
+) -> Option<String> {
+    (!malformed.is_empty()).then(|| {
+        format!(
+            "run `{}`: malformed values in {} counted as missing: {} (a count must be a \
+             non-negative integer, a time or mean a non-negative number)",
+            run.shown,
+            if merged_tasks.is_some() {
+                "the per-task stats files"
+            } else {
+                "stats.json"
+            },
+            malformed.iter().join(", ")
+        )
+    })
+}
+
+/// Whether something is at `path` (following symbolic links): anything but "not found",
+/// also when it cannot be looked at.
+fn is_present(path: &Path) -> bool {
+    !matches!(fs::metadata(path), Err(err) if err.kind() == io::ErrorKind::NotFound)
 }
 
 /// The `path` column: the run directory (below `--root` as given) joined with the `.out`
@@ -169,7 +205,8 @@ fn out_path(run: &RunDir, out_name: &str) -> String {
 }
 
 /// Rows of a run that did not complete: each row's class from its own `.out` and the run's
-/// server log (the highest of both), else the state of `stats.json`.
+/// server log (the highest of both), else the state of `stats.json`. A log that cannot be
+/// read gives no class and is reported in `problems`, once per file.
 fn failed_rows(
     files: &DirRunFiles,
     run: &RunDir,
@@ -178,30 +215,28 @@ fn failed_rows(
     problems: &mut Vec<String>,
     row: impl Fn(&str, RowMetrics, Comment) -> Row,
 ) -> Vec<Row> {
-    let server_classes = state::server_log_path(files).and_then(|path| match path {
-        Some(path) => files.failure_classes(&path),
-        None => Ok(Vec::new()),
-    });
+    let mut classes_of = |rel_path: io::Result<Option<String>>| {
+        rel_path
+            .and_then(|path| match path {
+                Some(path) => files.failure_classes(&path),
+                None => Ok(Vec::new()),
+            })
+            .unwrap_or_else(|err| {
+                problems.push(unreadable_message(run, &err));
+                Vec::new()
+            })
+    };
+    let server_classes = classes_of(state::server_log_path(files));
     out_names
         .iter()
         .map(|name| {
-            let classes = server_classes
-                .as_ref()
-                .map_err(clone_io)
-                .and_then(|server| {
-                    let mut classes: Vec<FailureClass> =
-                        files.failure_classes(&format!("{SLURM_LOGS_DIR}/{name}"))?;
-                    classes.extend_from_slice(server);
-                    Ok(classes)
-                });
-            let comment = match classes {
-                Ok(classes) => Comment::not_completed(&classes, stats_present),
-                Err(err) => {
-                    problems.push(unreadable_message(run, &err));
-                    unreadable(&err)
-                }
-            };
-            row(name, RowMetrics::default(), comment)
+            let mut classes = classes_of(Ok(Some(format!("{SLURM_LOGS_DIR}/{name}"))));
+            classes.extend_from_slice(&server_classes);
+            row(
+                name,
+                RowMetrics::default(),
+                Comment::not_completed(&classes, stats_present),
+            )
         })
         .collect()
 }
@@ -219,16 +254,6 @@ fn server_log_metrics(files: &DirRunFiles) -> io::Result<Option<LogMetrics>> {
         let path = files.path(&rel_path);
         io::Error::new(err.kind(), format!("`{}`: {err}", shown(&path)))
     })
-}
-
-/// An I/O error copied (kind and message), to report one error on several rows.
-fn clone_io(err: &io::Error) -> io::Error {
-    io::Error::new(err.kind(), err.to_string())
-}
-
-/// The comment of a row whose run could not be read.
-fn unreadable(err: &io::Error) -> Comment {
-    Comment::Unreadable(err.to_string())
 }
 
 /// The stderr line for a run that could not be read.

@@ -20,26 +20,32 @@ fn special_files_are_reported_not_read() {
     let fifo_run = run_path("tier0", "SmolA", "tp1", 256, 8192, "spec_none");
     let zero_run = run_path("tier0", "SmolA", "tp1", 512, 8192, "spec_none");
     let log_run = run_path("tier0", "SmolA", "tp1", 1024, 8192, "spec_none");
+    // Not completed (no stats), two attempts, a server log that is a FIFO.
+    let failed_log_run = run_path("tier0", "SmolA", "tp1", 2048, 8192, "spec_none");
     tree.run(&fifo_run).out("1_0.out", "");
     tree.run(&zero_run).out("2_0.out", "");
     // A complete run whose server log is a FIFO: its stats count, the log is reported.
     tree.run(&log_run)
         .out("3_0.out", "")
         .stats(&Stats::BASE.merged_json());
+    tree.run(&failed_log_run)
+        .out("4_0.out", "")
+        .out("5_0.out", "");
     // FIFOs (`mkfifo` of coreutils: the standard library cannot make them) that nobody
     // writes to: a reader that opened them would wait forever.
-    let server_logs = tree
-        .root()
-        .join(&log_run)
-        .join("inference_logs/server_logs");
-    fs::create_dir_all(&server_logs).unwrap();
+    let server_log = |run: &str| {
+        let dir = tree.root().join(run).join("inference_logs/server_logs");
+        fs::create_dir_all(&dir).unwrap();
+        dir.join("server_rank_0_node_0.log")
+    };
     let status = std::process::Command::new("mkfifo")
         .arg(
             tree.root()
                 .join(&fifo_run)
                 .join("inference_logs/stats.json"),
         )
-        .arg(server_logs.join("server_rank_0_node_0.log"))
+        .arg(server_log(&log_run))
+        .arg(server_log(&failed_log_run))
         .status()
         .expect("`mkfifo` runs");
     assert!(status.success());
@@ -56,24 +62,20 @@ fn special_files_are_reported_not_read() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     let (_, rows) = tree.csv("benchmarking_results.csv");
     let comments: Vec<&str> = rows.iter().map(|r| r["comment"].as_str()).collect();
+    // Contract 3 section 5: the comment is exactly one of its values. A stats.json that is
+    // present but cannot be read as stats is `stats.json unreadable`; the completed run keeps
+    // the completed rules (no failed requests: empty); the run without stats whose server log
+    // cannot be searched is `stats.json not found`.
     assert_eq!(
         comments,
         [
-            format!(
-                "unreadable: `data/{fifo_run}/inference_logs/stats.json`: a FIFO (named pipe), \
-                 not a regular file: not read"
-            ),
-            format!(
-                "unreadable: `data/{zero_run}/inference_logs/stats.json`: a character device, \
-                 not a regular file: not read"
-            ),
-            format!(
-                "unreadable: `data/{log_run}/inference_logs/server_logs/server_rank_0_node_0.log`: \
-                 a FIFO (named pipe), not a regular file: not read"
-            ),
+            "stats.json unreadable",
+            "stats.json unreadable",
+            "",
+            "stats.json not found"
         ]
     );
-    for row in &rows[..2] {
+    for row in rows.iter().filter(|row| row["mns"] != "1024") {
         for column in METRIC_COLUMNS {
             assert_eq!(row[column], "", "{column}");
         }
@@ -81,7 +83,27 @@ fn special_files_are_reported_not_read() {
     // 1,000,000 tokens in 100 s on one GPU; no server log averages.
     assert_eq!(rows[2]["output_tps_per_gpu"], "10000.000000");
     assert_eq!(rows[2]["avg_running_reqs"], "");
-    for run in [&fifo_run, &zero_run, &log_run] {
+    // Each file that could not be read is reported once, naming it, even when the run has
+    // several rows.
+    for (run, file, kind) in [
+        (&fifo_run, "stats.json", "a FIFO (named pipe)"),
+        (&zero_run, "stats.json", "a character device"),
+        (
+            &log_run,
+            "server_logs/server_rank_0_node_0.log",
+            "a FIFO (named pipe)",
+        ),
+        (
+            &failed_log_run,
+            "server_logs/server_rank_0_node_0.log",
+            "a FIFO (named pipe)",
+        ),
+    ] {
+        let line = format!(
+            "warning: cannot read run `data/{run}`: `data/{run}/inference_logs/{file}`: {kind}, \
+             not a regular file: not read\n"
+        );
+        assert_eq!(stderr.matches(&line).count(), 1, "{line}\n{stderr}");
         assert_eq!(
             stderr
                 .matches(&format!("cannot read run `data/{run}`"))
@@ -95,15 +117,16 @@ fn special_files_are_reported_not_read() {
 #[test]
 fn malformed_counts_leave_the_run_completed() {
     // Contract 3 section 4: valid = parses and a `Model call` step has a `stats` object.
-    // `prompt_tokens` as a string and a negative `failed_requests` are missing (0); the rest
-    // counts: 500,000 output tokens in 100 s on one GPU = 5000 per GPU; 10,000 requests.
+    // `prompt_tokens` as a string, a negative `failed_requests` and a fractional
+    // `successful_requests` are missing (0); the rest counts: 500,000 output tokens in 100 s on
+    // one GPU = 5000 per GPU. Two attempts (two rows), one warning naming each bad value.
     let tree = Tree::new();
     let run = run_path("tier0", "SmolA", "tp1", 256, 8192, "spec_none");
-    tree.run(&run).out("1_0.out", "").stats(
+    tree.run(&run).out("1_0.out", "").out("2_0.out", "").stats(
         r#"[{"name": "Model call: Inference", "time_stats": {"global_mean": 110.0},
              "stats": {"prompt_tokens": "10",
                        "completion_tokens": {"total": 500000, "n": 10000, "mean": 50.0},
-                       "successful_requests": {"total": 10000},
+                       "successful_requests": {"total": 1.5},
                        "failed_requests": -3,
                        "inference_time": {"total": 100.0}}}]"#,
     );
@@ -119,14 +142,22 @@ fn malformed_counts_leave_the_run_completed() {
         ("mean_input_tokens", ""),
         ("completion_tokens_total", "500000"),
         ("mean_output_tokens", "50.000000"),
-        ("successful_requests", "10000"),
+        ("successful_requests", "0"),
+        ("e2e_per_1k_per_gpu", ""),
         ("output_tps_per_gpu", "5000.000000"),
         ("input_tps_per_gpu", "0.000000"),
         ("e2e_time", "110.000000"),
     ] {
         assert_eq!(row[column], value, "{column}");
     }
-    assert!(!stderr.contains("unreadable"), "{stderr}");
+    let warning = format!(
+        "warning: run `data/{run}`: malformed values in stats.json counted as missing: \
+         `prompt_tokens` = `\"10\"`, `successful_requests.total` = `1.5`, \
+         `failed_requests` = `-3` (a count must be a non-negative integer, a time or mean a \
+         non-negative number)\n"
+    );
+    assert_eq!(stderr.matches(&warning).count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("malformed").count(), 1, "{stderr}");
 }
 
 #[test]

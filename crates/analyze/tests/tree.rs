@@ -896,15 +896,13 @@ fn unreadable_run_directory_is_reported_and_the_rest_analyzed() {
     assert_eq!(mns, ["256", "2048"]);
     // 1,000,000 tokens in 100 s on 1 GPU.
     assert_eq!(rows[0]["output_tps_per_gpu"], "10000.000000");
+    // Present but not readable as stats (contract 3 section 5); stderr names the file.
+    assert_eq!(rows[1]["comment"], "stats.json unreadable");
     assert!(
-        rows[1]["comment"].starts_with("unreadable: `data/"),
-        "{}",
-        rows[1]["comment"]
-    );
-    assert!(
-        rows[1]["comment"].contains("stats.json`"),
-        "{}",
-        rows[1]["comment"]
+        stderr.contains(&format!(
+            "cannot read run `data/{locked_stats}`: `data/{locked_stats}/inference_logs/stats.json`: "
+        )),
+        "{stderr}"
     );
     assert_no_metrics(&rows[1]);
     // Let the temporary folder be removed.

@@ -15,7 +15,10 @@ use serde_yaml::Value as Yaml;
 
 use crate::args::{closest, describe, kebab_case};
 use crate::paths::{NameError, SegmentError};
-use crate::sbatch_options::{MemorySizeError, SbatchArgError, check_sbatch_arg, memory_size_kib};
+use crate::sbatch_options::{
+    MemorySizeError, SbatchArgError, UnsafeDirectiveChar, check_directive_value, check_sbatch_arg,
+    memory_size_kib,
+};
 use crate::slurm_time::SlurmTimeError;
 
 /// Top-level settings of a sweep config.
@@ -38,7 +41,8 @@ pub struct SlurmSettings {
     pub partition: Option<String>,
     /// `--account`, none by default.
     pub account: Option<String>,
-    /// CPUs per GPU: `--cpus-per-task` = this x GPUs of the run (default 11).
+    /// CPUs per GPU: `--cpus-per-task` = this x GPUs of the run (default 11; 1 to
+    /// [`MAX_CPUS_PER_GPU`]).
     pub cpus_per_gpu: u32,
     /// `--mem-per-cpu` (default `22G`), validated against SLURM's size grammar
     /// ([`crate::sbatch_options::memory_size_kib`]).
@@ -79,6 +83,10 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "experiments",
 ];
 
+/// The most `slurm.cpus-per-gpu` accepted: no node has more CPUs per GPU, and a typo such as
+/// `110000` would ask SLURM for an allocation no node can give.
+pub const MAX_CPUS_PER_GPU: u32 = 1024;
+
 /// The keys of an experiment entry.
 pub const EXPERIMENT_KEYS: &[&str] = &["name", "args"];
 
@@ -95,7 +103,7 @@ pub const SLURM_KEYS: &[&str] = &[
 ];
 
 /// Every problem of a sweep config, reported together (contract 1 section 5). Its message
-/// lists them all, one per line.
+/// lists them one per line, the first [`MAX_LISTED_PROBLEMS`] of them, then how many more.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct ConfigErrors {
     /// The config file, as the user named it.
@@ -104,17 +112,30 @@ pub struct ConfigErrors {
     pub problems: Vec<ConfigProblem>,
 }
 
+/// The most problems the message of [`ConfigErrors`] lists; the rest are counted.
+pub const MAX_LISTED_PROBLEMS: usize = 50;
+
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.problems.len();
         write!(
             f,
-            "invalid sweep config `{}`: {count} problem{}",
+            "invalid sweep config `{}`: {} problem{}",
             self.file,
+            thousands(count as u128),
             if count == 1 { "" } else { "s" }
         )?;
-        for problem in &self.problems {
+        for problem in self.problems.iter().take(MAX_LISTED_PROBLEMS) {
             write!(f, "\n  - {problem}")?;
+        }
+        if count > MAX_LISTED_PROBLEMS {
+            let more = count - MAX_LISTED_PROBLEMS;
+            write!(
+                f,
+                "\n  ... and {} more problem{} (fix the ones above and run again)",
+                thousands(more as u128),
+                if more == 1 { "" } else { "s" }
+            )?;
         }
         Ok(())
     }
@@ -336,12 +357,10 @@ pub enum ProblemKind {
     /// A `time` SLURM would refuse.
     #[error("{0}")]
     Time(#[from] SlurmTimeError),
-    /// A value reaching an `#SBATCH` line with whitespace or control characters.
-    #[error(
-        "must not contain whitespace or control characters: it reaches an `#SBATCH` line, \
-         which cannot be quoted"
-    )]
-    SbatchValue,
+    /// A value reaching an `#SBATCH` line with a character sbatch does not take literally
+    /// there (whitespace, `#`, quotes, `\`, control characters).
+    #[error("{0}")]
+    SbatchValue(#[from] UnsafeDirectiveChar),
     /// An `sbatch-args` key that is not an option name, or is or abbreviates an option the
     /// template sets or contradicts.
     #[error("{0}")]
@@ -352,8 +371,12 @@ pub enum ProblemKind {
     /// Two runs with different settings would write into one directory.
     #[error(
         "run `{name}` has the same run directory `{run_dir}` as the run of {first}, with \
-         different settings: the inference script would write both into it; make the values \
-         differ in the directory too (gpu-memory-utilization 0.56 and 0.57 are both `gmu_56`)"
+         different settings{}: the inference script would write {} into it; make the values \
+         differ in the directory too (gpu-memory-utilization 0.56 and 0.57 are both `gmu_56`)",
+        if *more == 0 { String::new() } else {
+            format!(", and so do {} more run{}", thousands(*more as u128), if *more == 1 { "" } else { "s" })
+        },
+        if *more == 0 { "both" } else { "them all" }
     )]
     DirectoryConflict {
         /// The run directory both runs map to.
@@ -362,6 +385,9 @@ pub enum ProblemKind {
         name: String,
         /// Where the first run of that directory comes from, with its value.
         first: String,
+        /// How many more runs with other settings map to the same directory (reported in
+        /// this one problem).
+        more: usize,
     },
     /// The script file does not exist.
     #[error(
@@ -778,8 +804,8 @@ impl Reader<'_> {
         }
     }
 
-    /// A string reaching an `#SBATCH` line: numbers are taken as their text; whitespace and
-    /// control characters are refused.
+    /// A string reaching an `#SBATCH` line: numbers are taken as their text; characters sbatch
+    /// does not take literally there are refused ([`check_directive_value`]).
     fn sbatch_string(&mut self, value: &Yaml, location: &Location, key: &str) -> Option<String> {
         let text = match self.json(value, location, key)? {
             Value::String(s) => s,
@@ -789,9 +815,9 @@ impl Reader<'_> {
                 return None;
             }
         };
-        if !is_sbatch_safe(&text) {
+        if let Err(error) = check_directive_value(&text) {
             self.push(
-                ConfigProblem::new(location.clone(), ProblemKind::SbatchValue)
+                ConfigProblem::new(location.clone(), error.into())
                     .key(key)
                     .value(&Value::String(text)),
             );
@@ -834,12 +860,23 @@ impl Reader<'_> {
                     }
                 }
                 "cpus-per-gpu" => match self.json(&value, &location, key) {
-                    Some(Value::Number(n)) if n.as_u64().is_some_and(|c| c >= 1) => {
-                        slurm.cpus_per_gpu =
-                            u32::try_from(n.as_u64().unwrap_or(1)).unwrap_or(u32::MAX);
+                    Some(Value::Number(n)) if !n.is_f64() => {
+                        match n.as_u64().and_then(|c| u32::try_from(c).ok()) {
+                            Some(cpus @ 1..=MAX_CPUS_PER_GPU) => slurm.cpus_per_gpu = cpus,
+                            _ => self.push(
+                                ConfigProblem::new(
+                                    location.clone(),
+                                    ProblemKind::OutOfRange {
+                                        rule: "must be from 1 to 1024 CPUs per GPU",
+                                    },
+                                )
+                                .key(key)
+                                .value(&Value::Number(n)),
+                            ),
+                        }
                     }
                     Some(other) => {
-                        self.wrong_type(&location, key, "a positive integer", &other);
+                        self.wrong_type(&location, key, "an integer from 1 to 1024", &other);
                     }
                     None => {}
                 },
@@ -1024,9 +1061,4 @@ impl Reader<'_> {
         }
         entries
     }
-}
-
-/// Whether a string may reach an `#SBATCH` line: no whitespace or control characters.
-pub(crate) fn is_sbatch_safe(text: &str) -> bool {
-    !text.chars().any(|c| c.is_whitespace() || c.is_control())
 }

@@ -88,8 +88,16 @@ impl FailureClass {
     /// around them ignored), or `none` alone for the empty set (contract 2 section 3).
     /// Every unknown name is an error, with the closest valid name.
     pub fn parse_skip_set(list: &str) -> Result<BTreeSet<FailureClass>, UnknownFailureClass> {
-        if list.trim() == "none" {
+        let list = list.trim();
+        if list == "none" {
             return Ok(BTreeSet::new());
+        }
+        if list.eq_ignore_ascii_case("none") {
+            // `NONE`: the closest class name would be wrong advice.
+            return Err(UnknownFailureClass {
+                name: list.to_owned(),
+                suggestion: Some("none"),
+            });
         }
         list.split(',')
             .map(|name| FailureClass::parse(name.trim()))
@@ -121,7 +129,7 @@ impl FromStr for FailureClass {
 pub struct UnknownFailureClass {
     /// The word as given.
     pub name: String,
-    /// The closest class name, when one is reasonably close.
+    /// The closest class name (or `none` for `NONE`), when one is reasonably close.
     pub suggestion: Option<&'static str>,
 }
 
@@ -705,5 +713,19 @@ mod tests {
             "none"
         );
         assert_eq!(FailureClass::parse_skip_set("").unwrap_err().name, "");
+        let upper = FailureClass::parse_skip_set("NONE").unwrap_err();
+        assert_eq!(upper.suggestion, Some("none"));
+        assert!(
+            upper
+                .to_string()
+                .starts_with("unknown failure class `NONE`; did you mean `none`?\nhint: "),
+            "{upper}"
+        );
+        assert_eq!(
+            FailureClass::parse_skip_set(" None ")
+                .unwrap_err()
+                .suggestion,
+            Some("none")
+        );
     }
 }

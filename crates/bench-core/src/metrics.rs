@@ -154,10 +154,6 @@ pub enum Comment {
     StatsUnreadable,
     /// Not completed, no class, no `stats.json`: `stats.json not found`.
     StatsNotFound,
-    /// The run's files could not be read (permissions, I/O error): `unreadable: {detail}`.
-    /// An addition to contract 3 section 5, which asks for such runs to be reported in
-    /// their row's comment without naming a value.
-    Unreadable(String),
 }
 
 impl Comment {
@@ -190,7 +186,6 @@ impl fmt::Display for Comment {
             Comment::Failure(class) => f.write_str(class.as_str()),
             Comment::StatsUnreadable => f.write_str("stats.json unreadable"),
             Comment::StatsNotFound => f.write_str("stats.json not found"),
-            Comment::Unreadable(detail) => write!(f, "unreadable: {detail}"),
         }
     }
 }
@@ -209,6 +204,7 @@ mod tests {
             mean_output_tokens: Some(100.0),
             inference_time: Some(100.0),
             e2e_time: Some(125.0),
+            malformed: Vec::new(),
         }
     }
 
@@ -344,10 +340,6 @@ mod tests {
             ),
             (Comment::not_completed(&[], true), "stats.json unreadable"),
             (Comment::not_completed(&[], false), "stats.json not found"),
-            (
-                Comment::Unreadable("`x`: permission denied".into()),
-                "unreadable: `x`: permission denied",
-            ),
         ];
         for (comment, text) in cases {
             assert_eq!(comment.to_string(), text);

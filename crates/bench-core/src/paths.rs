@@ -7,6 +7,8 @@
 
 use serde_json::Value;
 
+use crate::sbatch_options::{UnsafeDirectiveChar, check_output_path_value};
+
 /// `output-dir` when the config does not set it.
 pub const DEFAULT_OUTPUT_DIR: &str = "data";
 /// `model-name-or-path` when the config does not set it (the inference script's default).
@@ -166,8 +168,9 @@ pub enum SegmentError {
     SpecMethodNotString,
     /// A method or draft model that would add directory levels or break `#SBATCH` lines.
     #[error(
-        "speculative-config gives the directory component `{segment}`, which contains `/`, \
-         whitespace, `%` or control characters"
+        "speculative-config gives the directory component `{segment}`, which contains `/` or a \
+         character the run directory's `#SBATCH --output` line cannot carry (whitespace, `%`, \
+         `#`, quotes, `\\` or control characters)"
     )]
     SpecBadSegment {
         /// The refused component.
@@ -300,7 +303,7 @@ impl SpeculativeDecoding {
             }
         };
         let segment = spec.segment();
-        if segment.contains('/') || segment.chars().any(is_unsafe_in_directive) {
+        if segment.contains('/') || check_output_path_value(&segment).is_err() {
             return Err(SegmentError::SpecBadSegment { segment });
         }
         Ok(spec)
@@ -380,12 +383,6 @@ fn python_int_str(text: &str) -> Option<String> {
     })
 }
 
-/// A character that may not reach an `#SBATCH` line: whitespace, `%` (a pattern there) or a
-/// control character.
-pub fn is_unsafe_in_directive(c: char) -> bool {
-    c.is_whitespace() || c == '%' || c.is_control()
-}
-
 /// Why a name or path value cannot be part of a run directory.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
@@ -404,16 +401,15 @@ pub enum NameError {
     /// An empty component in a path (`a//b`, a trailing `/`).
     #[error("must not contain an empty component (`//` or a trailing `/`)")]
     EmptyComponent,
-    /// Whitespace, `%` or control characters, which `#SBATCH --output` cannot carry.
-    #[error(
-        "must not contain whitespace, `%` or control characters (the run directory reaches \
-         `#SBATCH --output`, which cannot be quoted and where `%` is a pattern)"
-    )]
-    UnsafeCharacter,
+    /// A character `#SBATCH --output` cannot carry: whitespace, `%`, `#`, quotes, `\` or a
+    /// control character ([`check_output_path_value`]).
+    #[error("{0}")]
+    UnsafeCharacter(#[from] UnsafeDirectiveChar),
 }
 
-/// Checks an experiment name or a prompt template name: one directory name, no `/`,
-/// whitespace, `%` or control characters, not empty, `.` or `..` (contract 1 section 4).
+/// Checks an experiment name or a prompt template name: one directory name, not empty, `.` or
+/// `..`, no `/`, and no character `#SBATCH --output` cannot carry ([`check_output_path_value`]:
+/// whitespace, `%`, `#`, quotes, `\`, control characters; contract 1 section 4).
 pub fn check_dir_name(name: &str) -> Result<(), NameError> {
     if name.is_empty() {
         Err(NameError::Empty)
@@ -421,15 +417,13 @@ pub fn check_dir_name(name: &str) -> Result<(), NameError> {
         Err(NameError::Dots)
     } else if name.contains('/') {
         Err(NameError::Slash)
-    } else if name.chars().any(is_unsafe_in_directive) {
-        Err(NameError::UnsafeCharacter)
     } else {
-        Ok(())
+        Ok(check_output_path_value(name)?)
     }
 }
 
-/// Checks `output-dir`: not empty, no whitespace, `%`, control characters or `..` components
-/// (contract 1 section 4).
+/// Checks `output-dir`: not empty, no `..` components, and no character `#SBATCH --output`
+/// cannot carry ([`check_output_path_value`]; contract 1 section 4).
 pub fn check_output_dir(path: &str) -> Result<(), NameError> {
     if path.is_empty() {
         return Err(NameError::Empty);
@@ -452,9 +446,8 @@ pub fn check_model(model: &str) -> Result<(), NameError> {
 }
 
 fn check_path_chars(path: &str) -> Result<(), NameError> {
-    if path.chars().any(is_unsafe_in_directive) {
-        Err(NameError::UnsafeCharacter)
-    } else if path.split('/').any(|c| c == "..") {
+    check_output_path_value(path)?;
+    if path.split('/').any(|c| c == "..") {
         Err(NameError::ParentComponent)
     } else {
         Ok(())
@@ -667,12 +660,37 @@ mod tests {
         assert_eq!(check_dir_name("."), Err(NameError::Dots));
         assert_eq!(check_dir_name(".."), Err(NameError::Dots));
         assert_eq!(check_dir_name("../x"), Err(NameError::Slash));
-        assert_eq!(check_dir_name("my prompt"), Err(NameError::UnsafeCharacter));
-        assert_eq!(check_dir_name("50%"), Err(NameError::UnsafeCharacter));
-        assert_eq!(check_dir_name("a\tb"), Err(NameError::UnsafeCharacter));
+        let unsafe_char = |c| Err(NameError::UnsafeCharacter(UnsafeDirectiveChar(c)));
+        assert_eq!(check_dir_name("my prompt"), unsafe_char(' '));
+        assert_eq!(check_dir_name("50%"), unsafe_char('%'));
+        assert_eq!(check_dir_name("a\tb"), unsafe_char('\t'));
+        assert_eq!(check_output_dir("my results"), unsafe_char(' '));
+        // What sbatch's `#SBATCH` parser does not take literally: `#` starts a comment (an
+        // experiment `tier0#a` wrote its .out files to `.../tier0`), quotes and `\` are
+        // removed.
+        for (text, c) in [
+            ("tier0#a", '#'),
+            ("it's", '\''),
+            ("\"q\"", '"'),
+            ("a\\b", '\\'),
+        ] {
+            assert_eq!(check_dir_name(text), unsafe_char(c), "{text}");
+            assert_eq!(
+                check_output_dir(&format!("/x/{text}")),
+                unsafe_char(c),
+                "{text}"
+            );
+            assert_eq!(
+                check_model(&format!("org/{text}")),
+                unsafe_char(c),
+                "{text}"
+            );
+        }
         assert_eq!(
-            check_output_dir("my results"),
-            Err(NameError::UnsafeCharacter)
+            SpeculativeDecoding::parse(Some(r#"{"model": "org/d#1"}"#)),
+            Err(SegmentError::SpecBadSegment {
+                segment: "spec_org_d#1_0".into()
+            })
         );
         assert_eq!(check_output_dir("a/../b"), Err(NameError::ParentComponent));
         assert_eq!(check_output_dir(""), Err(NameError::Empty));

@@ -1,6 +1,12 @@
 //! What sbatch accepts in the options a config gives it directly (shared contract 1 section 1,
 //! contract 2 section 1): the option names of `slurm.sbatch-args`, which may not override the
-//! directives the template sets, and the size of `slurm.mem-per-cpu`.
+//! directives the template sets, the size of `slurm.mem-per-cpu`, and the characters a value
+//! on an `#SBATCH` line may hold.
+//!
+//! sbatch (not bash) reads `#SBATCH` lines, one word after another: a word ends at whitespace,
+//! an unquoted `#` starts a comment (the rest of the line is dropped), and quotes and `\` are
+//! removed as quoting. Nothing written there can be quoted for it reliably, so values that
+//! reach those lines are validated instead ([`check_directive_value`]).
 //!
 //! sbatch reads `#SBATCH` lines with `getopt_long`, which takes any unambiguous prefix of a long
 //! option as that option (`--comm=x` is `--comment=x`, `--tim=5` is `--time=5`) and compares
@@ -8,6 +14,72 @@
 //! abbreviates, an option the template sets or one that contradicts it.
 
 use std::fmt;
+
+/// A character that sbatch does not take literally in a value on an `#SBATCH` line, or that
+/// a run directory may not hold because it reaches `#SBATCH --output` (see the module
+/// documentation; shared contract 1 section 4, contract 2 section 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub struct UnsafeDirectiveChar(pub char);
+
+impl fmt::Display for UnsafeDirectiveChar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.0;
+        let shown = match c {
+            ' ' => "a space".to_owned(),
+            c if c.is_whitespace() || c.is_control() => format!("`{}`", c.escape_default()),
+            c => format!("`{c}`"),
+        };
+        let why = match c {
+            '#' => {
+                "sbatch reads an unquoted `#` as the start of a comment and drops the rest of \
+                    the line (`tier0#a` would become `tier0`)"
+            }
+            '"' | '\'' => "sbatch removes quotes as quoting",
+            '\\' => "sbatch removes `\\` as an escape",
+            '%' => "`%` starts a file-name pattern in `--output` (`%j` is the job id)",
+            c if c.is_whitespace() => "sbatch ends the value at whitespace (it cannot be quoted)",
+            _ => "control characters cannot be written",
+        };
+        write!(
+            f,
+            "must not contain {shown}: it reaches an `#SBATCH` line, where {why}"
+        )
+    }
+}
+
+/// Whether sbatch reads `c` specially in a value on an `#SBATCH` line: whitespace (ends the
+/// word), `#` (starts a comment), `"`, `'` and `\` (quoting, removed), or a control
+/// character.
+pub fn is_special_in_directive(c: char) -> bool {
+    c.is_whitespace() || c.is_control() || matches!(c, '#' | '"' | '\'' | '\\')
+}
+
+/// Checks a value that reaches an `#SBATCH` line as it is (`--partition`, `--qos`, an
+/// `slurm.sbatch-args` value, ...).
+///
+/// # Errors
+/// The first character for which [`is_special_in_directive`] holds.
+pub fn check_directive_value(text: &str) -> Result<(), UnsafeDirectiveChar> {
+    match text.chars().find(|&c| is_special_in_directive(c)) {
+        Some(c) => Err(UnsafeDirectiveChar(c)),
+        None => Ok(()),
+    }
+}
+
+/// Checks a value that becomes part of a run directory, which reaches `#SBATCH --output` and
+/// `--error`: as [`check_directive_value`], and no `%` (a file-name pattern there).
+///
+/// # Errors
+/// The first character refused.
+pub fn check_output_path_value(text: &str) -> Result<(), UnsafeDirectiveChar> {
+    match text
+        .chars()
+        .find(|&c| c == '%' || is_special_in_directive(c))
+    {
+        Some(c) => Err(UnsafeDirectiveChar(c)),
+        None => Ok(()),
+    }
+}
 
 /// Directives the built-in template sets itself (contract 2 section 1): `slurm.sbatch-args`
 /// may neither repeat nor abbreviate them.
@@ -114,7 +186,161 @@ impl fmt::Display for Conflict {
     }
 }
 
-/// Why an `slurm.sbatch-args` key is refused.
+/// sbatch's long options (Slurm 22.05, as its own "ambiguous" messages list them), sorted.
+/// A key that begins two or more of them is ambiguous for sbatch, which refuses it; newer
+/// versions only add options, so that stays true there.
+pub const SBATCH_LONG_OPTIONS: &[&str] = &[
+    "account",
+    "acctg-freq",
+    "array",
+    "batch",
+    "bb",
+    "bbf",
+    "begin",
+    "chdir",
+    "cluster",
+    "cluster-constraint",
+    "clusters",
+    "comment",
+    "constraint",
+    "container",
+    "context",
+    "contiguous",
+    "core-spec",
+    "cores-per-socket",
+    "cpu-freq",
+    "cpus-per-gpu",
+    "cpus-per-task",
+    "deadline",
+    "delay-boot",
+    "dependency",
+    "distribution",
+    "error",
+    "exclude",
+    "exclusive",
+    "export",
+    "export-file",
+    "extra-node-info",
+    "get-user-env",
+    "gid",
+    "gpu-bind",
+    "gpu-freq",
+    "gpus",
+    "gpus-per-node",
+    "gpus-per-socket",
+    "gpus-per-task",
+    "gres",
+    "gres-flags",
+    "help",
+    "hint",
+    "hold",
+    "ignore-pbs",
+    "input",
+    "job-name",
+    "kill-on-invalid-dep",
+    "licenses",
+    "mail-type",
+    "mail-user",
+    "mcs-label",
+    "mem",
+    "mem-bind",
+    "mem-per-cpu",
+    "mem-per-gpu",
+    "mincpus",
+    "network",
+    "nice",
+    "no-kill",
+    "no-requeue",
+    "nodefile",
+    "nodelist",
+    "nodes",
+    "ntasks",
+    "ntasks-per-core",
+    "ntasks-per-gpu",
+    "ntasks-per-node",
+    "ntasks-per-socket",
+    "ntasks-per-tres",
+    "open-mode",
+    "output",
+    "overcommit",
+    "oversubscribe",
+    "parsable",
+    "partition",
+    "power",
+    "prefer",
+    "priority",
+    "profile",
+    "propagate",
+    "qos",
+    "quiet",
+    "reboot",
+    "requeue",
+    "reservation",
+    "signal",
+    "sockets-per-node",
+    "spread-job",
+    "switches",
+    "tasks-per-node",
+    "test-only",
+    "thread-spec",
+    "threads-per-core",
+    "time",
+    "time-min",
+    "tmp",
+    "uid",
+    "usage",
+    "use-min-nodes",
+    "verbose",
+    "version",
+    "wait",
+    "wait-all-nodes",
+    "wckey",
+    "wrap",
+];
+
+/// sbatch's short options (Slurm 22.05) with their long names: `-J` is `--job-name`.
+pub const SBATCH_SHORT_OPTIONS: &[(char, &str)] = &[
+    ('a', "array"),
+    ('A', "account"),
+    ('b', "begin"),
+    ('B', "extra-node-info"),
+    ('c', "cpus-per-task"),
+    ('C', "constraint"),
+    ('d', "dependency"),
+    ('D', "chdir"),
+    ('e', "error"),
+    ('F', "nodefile"),
+    ('G', "gpus"),
+    ('h', "help"),
+    ('H', "hold"),
+    ('i', "input"),
+    ('J', "job-name"),
+    ('k', "no-kill"),
+    ('L', "licenses"),
+    ('m', "distribution"),
+    ('M', "clusters"),
+    ('n', "ntasks"),
+    ('N', "nodes"),
+    ('o', "output"),
+    ('O', "overcommit"),
+    ('p', "partition"),
+    ('q', "qos"),
+    ('Q', "quiet"),
+    ('s', "oversubscribe"),
+    ('S', "core-spec"),
+    ('t', "time"),
+    ('v', "verbose"),
+    ('V', "version"),
+    ('w', "nodelist"),
+    ('W', "wait"),
+    ('x', "exclude"),
+];
+
+/// How many candidates an [`SbatchArgError::Ambiguous`] message names.
+const SHOWN_CANDIDATES: usize = 6;
+
+/// Why an `slurm.sbatch-args` key is refused. `launch` writes a key `k` as `--k`, which
+/// sbatch reads as a long option or an unambiguous prefix of one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SbatchArgError {
     /// Not of the form of an option name (letters, digits and `-`, starting with a letter or
@@ -122,10 +348,55 @@ pub enum SbatchArgError {
     #[error("not an sbatch option name: write it without dashes, e.g. `constraint`")]
     Name,
     /// Has upper-case letters: sbatch's long options are all lower case and compared exactly.
-    #[error("sbatch option names are lower case: write `{lower}`")]
+    #[error(
+        "sbatch option names are lower case{}",
+        match refusal {
+            None => format!(": write `{lower}`"),
+            Some(refusal) => format!("; and in lower case: {refusal}"),
+        }
+    )]
     UpperCase {
         /// The key in lower case.
         lower: String,
+        /// Why the key in lower case is refused too, if it is.
+        refusal: Option<Box<SbatchArgError>>,
+    },
+    /// A single letter meant as one of sbatch's short options: `launch` writes `--J`, which
+    /// sbatch reads as a long option, not as `-J`.
+    #[error(
+        "`--{letter}` is not sbatch's short option `-{letter}` (`--{long}`): sbatch reads it as {}; {}",
+        read_as.map_or_else(|| "an unknown option".to_owned(), |o| format!("`--{o}`")),
+        match refusal {
+            None => format!("write the long name, `{long}`"),
+            Some(refusal) => refusal.to_string(),
+        }
+    )]
+    ShortOption {
+        /// The key as written.
+        letter: char,
+        /// The long name of the short option `-{letter}`.
+        long: &'static str,
+        /// The one long option the key abbreviates, if any.
+        read_as: Option<&'static str>,
+        /// Why the long name is refused too, if it is.
+        refusal: Option<Box<SbatchArgError>>,
+    },
+    /// The key begins several sbatch options: sbatch refuses it as ambiguous.
+    #[error(
+        "`--{key}` is ambiguous for sbatch, which refuses it: it begins {}; write a full option \
+         name{}",
+        candidate_list(candidates),
+        short.map(|(letter, long)| format!(" (`-{letter}`, sbatch's short option, is `--{long}`)"))
+            .unwrap_or_default()
+    )]
+    Ambiguous {
+        /// The key as written.
+        key: String,
+        /// The options it begins, sorted.
+        candidates: Vec<&'static str>,
+        /// When the key is one letter that is also a short option: the letter and its long
+        /// name.
+        short: Option<(char, &'static str)>,
     },
     /// The option, or an abbreviation of it, is one the template sets.
     #[error(
@@ -149,6 +420,18 @@ pub enum SbatchArgError {
         /// Why it is refused.
         conflict: Conflict,
     },
+}
+
+fn candidate_list(candidates: &[&str]) -> String {
+    let shown: Vec<String> = candidates
+        .iter()
+        .take(SHOWN_CANDIDATES)
+        .map(|c| format!("`--{c}`"))
+        .collect();
+    match candidates.len().checked_sub(SHOWN_CANDIDATES) {
+        Some(more) if more > 0 => format!("{} and {more} more", shown.join(", ")),
+        _ => shown.join(", "),
+    }
 }
 
 /// The start of a message about `--key`: "`--time` is", or for an abbreviation "`--tim`
@@ -176,8 +459,10 @@ fn directive_hint(directive: &str) -> &'static str {
 /// Checks a key of `slurm.sbatch-args` (written without the leading dashes).
 ///
 /// # Errors
-/// [`SbatchArgError`] when it is not a lower-case option name, or when it is, or is a prefix
-/// of, one of [`TEMPLATE_DIRECTIVES`] or [`CONFLICTING_OPTIONS`].
+/// [`SbatchArgError`] when it is not a lower-case option name; when it is one letter meant as
+/// a short option; when it begins several sbatch options ([`SBATCH_LONG_OPTIONS`]: sbatch
+/// refuses it as ambiguous); or when it is, or abbreviates, one of [`TEMPLATE_DIRECTIVES`]
+/// or [`CONFLICTING_OPTIONS`]. A key sbatch 22.05 does not know is allowed (a newer sbatch may).
 pub fn check_sbatch_arg(key: &str) -> Result<(), SbatchArgError> {
     let valid_name = key
         .bytes()
@@ -187,42 +472,78 @@ pub fn check_sbatch_arg(key: &str) -> Result<(), SbatchArgError> {
     if !valid_name {
         return Err(SbatchArgError::Name);
     }
+    // Every option sbatch may know of: its 22.05 table, and the refused ones (some only in
+    // other versions, such as `tres-per-task` and `workdir`).
+    let mut candidates: Vec<&'static str> = SBATCH_LONG_OPTIONS
+        .iter()
+        .copied()
+        .chain(TEMPLATE_DIRECTIVES.iter().copied())
+        .chain(CONFLICTING_OPTIONS.iter().map(|&(option, _)| option))
+        .filter(|option| option.starts_with(key))
+        .collect();
+    candidates.sort_unstable();
+    candidates.dedup();
+    let mut letters = key.chars();
+    if let (Some(letter), None) = (letters.next(), letters.next()) {
+        let short = SBATCH_SHORT_OPTIONS.iter().find(|&&(c, _)| c == letter);
+        if candidates.len() > 1 {
+            return Err(SbatchArgError::Ambiguous {
+                key: key.to_owned(),
+                candidates,
+                short: short.copied(),
+            });
+        }
+        if let Some(&(letter, long)) = short {
+            return Err(SbatchArgError::ShortOption {
+                letter,
+                long,
+                read_as: candidates.first().copied(),
+                refusal: check_sbatch_arg(long).err().map(Box::new),
+            });
+        }
+    }
     if key.bytes().any(|b| b.is_ascii_uppercase()) {
+        let lower = key.to_ascii_lowercase();
         return Err(SbatchArgError::UpperCase {
-            lower: key.to_ascii_lowercase(),
+            refusal: check_sbatch_arg(&lower).err().map(Box::new),
+            lower,
         });
     }
-    // An exact option name wins over abbreviations in getopt_long; every exact option that is
-    // a prefix of a refused one is itself refused, so exact names, then prefixes, decide.
-    let template = |matches: &dyn Fn(&str) -> bool| {
-        TEMPLATE_DIRECTIVES
-            .iter()
-            .find(|option| matches(option))
-            .map(|&option| SbatchArgError::TemplateDirective {
-                key: key.to_owned(),
-                option,
-            })
-    };
-    let conflicting = |matches: &dyn Fn(&str) -> bool| {
-        CONFLICTING_OPTIONS
-            .iter()
-            .find(|(option, _)| matches(option))
-            .map(|&(option, conflict)| SbatchArgError::Conflicting {
-                key: key.to_owned(),
-                option,
-                conflict,
-            })
-    };
-    let exact = |option: &str| option == key;
-    let abbreviates = |option: &str| option.starts_with(key);
-    match template(&exact)
-        .or_else(|| conflicting(&exact))
-        .or_else(|| template(&abbreviates))
-        .or_else(|| conflicting(&abbreviates))
-    {
-        Some(error) => Err(error),
-        None => Ok(()),
+    // An exact option name wins over abbreviations in getopt_long.
+    if let Some(error) = refusal(key, key) {
+        return Err(error);
     }
+    if candidates.contains(&key) {
+        return Ok(());
+    }
+    match candidates.as_slice() {
+        [] => Ok(()),
+        [option] => refusal(key, option).map_or(Ok(()), Err),
+        _ => Err(SbatchArgError::Ambiguous {
+            key: key.to_owned(),
+            candidates,
+            short: None,
+        }),
+    }
+}
+
+/// Why `key`, read by sbatch as `option`, is refused: `option` is one of
+/// [`TEMPLATE_DIRECTIVES`] or [`CONFLICTING_OPTIONS`].
+fn refusal(key: &str, option: &str) -> Option<SbatchArgError> {
+    if let Some(&option) = TEMPLATE_DIRECTIVES.iter().find(|&&o| o == option) {
+        return Some(SbatchArgError::TemplateDirective {
+            key: key.to_owned(),
+            option,
+        });
+    }
+    CONFLICTING_OPTIONS
+        .iter()
+        .find(|&&(o, _)| o == option)
+        .map(|&(option, conflict)| SbatchArgError::Conflicting {
+            key: key.to_owned(),
+            option,
+            conflict,
+        })
 }
 
 /// Why a `--mem-per-cpu` size is refused.
@@ -272,16 +593,18 @@ mod tests {
 
     #[test]
     fn abbreviations_of_template_directives_are_refused() {
+        // Each key begins exactly one sbatch option (checked against sbatch 22.05, which
+        // took `--j=1` as `--job-name=1`).
         for (key, option) in [
             ("comm", "comment"),
             ("job", "job-name"),
-            ("tim", "time"),
+            ("j", "job-name"),
             ("outp", "output"),
-            ("t", "time"),
-            ("e", "error"),
-            ("nod", "nodes"),
-            ("cpus", "cpus-per-task"),
             ("mem-per-c", "mem-per-cpu"),
+            ("res", "reservation"),
+            ("part", "partition"),
+            ("acco", "account"),
+            ("qo", "qos"),
             ("time", "time"),
         ] {
             assert_eq!(
@@ -293,13 +616,93 @@ mod tests {
                 "{key}"
             );
         }
+        assert_eq!(
+            check_sbatch_arg("comm").unwrap_err().to_string(),
+            "`--comm` abbreviates `--comment` (sbatch takes an unambiguous prefix of an option \
+             name as that option), which is set by the template; remove it"
+        );
+    }
+
+    #[test]
+    fn ambiguous_prefixes_are_refused_as_sbatch_refuses_them() {
+        // sbatch 22.05: "option '--n=1' is ambiguous; possibilities: '--network' '--nice'
+        // '--no-kill' ..." (13 of them); likewise for the others.
+        for (key, first, count) in [
+            ("n", "network", 13),
+            ("c", "chdir", 14),
+            ("o", "open-mode", 4),
+            ("t", "tasks-per-node", 8),
+            ("e", "error", 6),
+            ("tim", "time", 2),
+            ("nod", "nodefile", 3),
+            ("cpus", "cpus-per-gpu", 2),
+            ("gre", "gres", 2),
+            ("par", "parsable", 2),
+        ] {
+            match check_sbatch_arg(key) {
+                Err(SbatchArgError::Ambiguous { candidates, .. }) => {
+                    assert_eq!(candidates.len(), count, "{key}: {candidates:?}");
+                    assert_eq!(candidates[0], first, "{key}");
+                }
+                other => panic!("{key}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            check_sbatch_arg("o").unwrap_err().to_string(),
+            "`--o` is ambiguous for sbatch, which refuses it: it begins `--open-mode`, \
+             `--output`, `--overcommit`, `--oversubscribe`; write a full option name (`-o`, \
+             sbatch's short option, is `--output`)"
+        );
+        assert_eq!(
+            check_sbatch_arg("n").unwrap_err().to_string(),
+            "`--n` is ambiguous for sbatch, which refuses it: it begins `--network`, `--nice`, \
+             `--no-kill`, `--no-requeue`, `--nodefile`, `--nodelist` and 7 more; write a full \
+             option name (`-n`, sbatch's short option, is `--ntasks`)"
+        );
+        assert_eq!(
+            check_sbatch_arg("tim").unwrap_err().to_string(),
+            "`--tim` is ambiguous for sbatch, which refuses it: it begins `--time`, \
+             `--time-min`; write a full option name"
+        );
+    }
+
+    #[test]
+    fn single_letters_meant_as_short_options_name_the_long_option() {
+        // `J` used to suggest `j`, which is then refused: name `-J`'s long option instead,
+        // and why that is refused.
+        assert_eq!(
+            check_sbatch_arg("J").unwrap_err().to_string(),
+            "`--J` is not sbatch's short option `-J` (`--job-name`): sbatch reads it as an \
+             unknown option; `--job-name` is set by the template; remove it"
+        );
+        assert_eq!(
+            check_sbatch_arg("C").unwrap_err().to_string(),
+            "`--C` is not sbatch's short option `-C` (`--constraint`): sbatch reads it as an \
+             unknown option; write the long name, `constraint`"
+        );
+        // `--k` is the only option beginning with `k`, not `-k`.
+        assert_eq!(
+            check_sbatch_arg("k").unwrap_err().to_string(),
+            "`--k` is not sbatch's short option `-k` (`--no-kill`): sbatch reads it as \
+             `--kill-on-invalid-dep`; write the long name, `no-kill`"
+        );
+    }
+
+    #[test]
+    fn the_option_tables_agree() {
+        assert!(SBATCH_LONG_OPTIONS.windows(2).all(|w| w[0] < w[1]));
+        for option in TEMPLATE_DIRECTIVES {
+            assert!(SBATCH_LONG_OPTIONS.contains(option), "{option}");
+        }
+        for (letter, long) in SBATCH_SHORT_OPTIONS {
+            assert!(SBATCH_LONG_OPTIONS.contains(long), "-{letter}: {long}");
+        }
     }
 
     #[test]
     fn options_conflicting_by_meaning_and_their_abbreviations_are_refused() {
         for (key, option) in [
             ("gres", "gres"),
-            ("gre", "gres"),
             ("gpus-per-node", "gpus-per-node"),
             ("gpus-per-t", "gpus-per-task"),
             ("mem", "mem"),
@@ -315,6 +718,8 @@ mod tests {
             ("test-only", "test-only"),
             ("clusters", "clusters"),
             ("cluster", "cluster"),
+            ("tres", "tres-per-task"),
+            ("workdir", "workdir"),
         ] {
             assert!(
                 matches!(check_sbatch_arg(key), Err(SbatchArgError::Conflicting { option: o, .. }) if o == option),
@@ -351,10 +756,13 @@ mod tests {
         assert_eq!(check_sbatch_arg(""), Err(SbatchArgError::Name));
         assert_eq!(check_sbatch_arg("a b"), Err(SbatchArgError::Name));
         assert_eq!(
-            check_sbatch_arg("Constraint"),
-            Err(SbatchArgError::UpperCase {
-                lower: "constraint".into()
-            })
+            check_sbatch_arg("Constraint").unwrap_err().to_string(),
+            "sbatch option names are lower case: write `constraint`"
+        );
+        assert_eq!(
+            check_sbatch_arg("Time").unwrap_err().to_string(),
+            "sbatch option names are lower case; and in lower case: `--time` is set by the \
+             template; give it as a run arg (`fixed_args` or `args`)"
         );
     }
 

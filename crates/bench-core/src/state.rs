@@ -497,6 +497,7 @@ mod tests {
             mean_output_tokens: Some(200.0 / 6.0),
             inference_time: Some(28.0),
             e2e_time: Some(18.0),
+            malformed: Vec::new(),
         };
         assert_eq!(
             completion(&files).unwrap(),

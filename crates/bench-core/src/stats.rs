@@ -3,10 +3,13 @@
 //! The file is a JSON list of pipeline steps `{name, time_stats, stats}`. It is valid when
 //! it parses and one step's name contains `Model call` and carries a `stats` object; that
 //! step gives the token and request counts, and the sum of every step's time gives the
-//! end-to-end time. A stat whose value is not a non-negative number (nor an object with one
-//! as `total`) counts as missing: it never makes a finished run's file invalid, which would
-//! have `launch` submit the run again. When datatrove's separate merge job never ran, the per-task files
+//! end-to-end time. A stat whose value is malformed (not a non-negative number, nor an object
+//! with one as `total`; a count that is not an integer below 2^64) counts as missing and is
+//! listed in [`StatsTotals::malformed`] for a warning: it never makes a finished run's file
+//! invalid, which would have `launch` submit the run again. When datatrove's separate merge job never ran, the per-task files
 //! `inference_logs/stats/*.json` are merged here the way datatrove's `merge_stats` does.
+
+use std::fmt;
 
 use serde_json::{Map, Value};
 
@@ -30,6 +33,35 @@ pub struct StatsTotals {
     pub inference_time: Option<f64>,
     /// Sum over steps of `time_stats.global_mean` (else `time_stats.total`), seconds.
     pub e2e_time: Option<f64>,
+    /// The `Model call` step's stats whose values were malformed and counted as missing, in
+    /// the order read (empty for a well-formed file). Not part of contract 3's columns: for a
+    /// warning.
+    pub malformed: Vec<MalformedStat>,
+}
+
+/// A value of the `Model call` step's stats that is not what datatrove writes, counted as
+/// missing: a count (`prompt_tokens`, `completion_tokens`, `successful_requests`,
+/// `failed_requests`) that is not an integer in 0..2^64, or an `inference_time` or a `mean`
+/// that is not a non-negative number (`-3`, `"12"`, `1e30` or `1.5` as a count).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedStat {
+    /// The stat's key, with `.total`, `.mean` or `.n` for a field of datatrove's object form
+    /// (`successful_requests.total`).
+    pub stat: String,
+    /// The value as JSON, shortened to 40 characters.
+    pub value: String,
+    /// For per-task files being merged: the file's position among them (from 1).
+    pub task_file: Option<usize>,
+}
+
+impl fmt::Display for MalformedStat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` = `{}`", self.stat, self.value)?;
+        if let Some(task) = self.task_file {
+            write!(f, " (task file {task})")?;
+        }
+        Ok(())
+    }
 }
 
 /// Why a stats file could not be read as valid stats.
@@ -50,10 +82,9 @@ const MODEL_CALL: &str = "Model call";
 /// Read a merged `stats.json` (valid as contract 3 section 4 says: it parses and a step
 /// named `Model call` has a `stats` object).
 ///
-/// A stat there whose value is not a non-negative number, nor an object with a non-negative
-/// number as `total` (`"prompt_tokens": "10"`, `-3`, `{"total": null}`), or a count not
-/// below 2^64, is treated as missing: a count of 0, an empty mean or time. The run still
-/// completed.
+/// A stat there whose value is malformed ([`MalformedStat`]: `"prompt_tokens": "10"`, `-3`,
+/// `{"total": null}`, a count of `1.5` or `1e30`) is treated as missing: a count of 0, an
+/// empty mean or time; it is listed in [`StatsTotals::malformed`]. The run still completed.
 ///
 /// Errors: [`StatsError::Json`] when the bytes are not JSON (a truncated file);
 /// [`StatsError::Shape`] when they are not a list of steps or no step named `Model call`
@@ -64,18 +95,23 @@ pub fn parse_stats(bytes: &[u8]) -> Result<StatsTotals, StatsError> {
         .iter()
         .find_map(|step| step.model_call_stats())
         .ok_or_else(no_model_call)?;
-    let metric = |key| Metric::read(model, key);
+    let mut malformed = Vec::new();
+    let mut metric = |key| Metric::read(model, key, None, &mut malformed);
     let prompt = metric("prompt_tokens");
     let completion = metric("completion_tokens");
+    let successful = metric("successful_requests");
+    let failed = metric("failed_requests");
+    let inference_time = metric("inference_time");
     Ok(StatsTotals {
         prompt_tokens_total: count_of(prompt),
         completion_tokens_total: count_of(completion),
-        successful_requests: count_of(metric("successful_requests")),
-        failed_requests: count_of(metric("failed_requests")),
+        successful_requests: count_of(successful),
+        failed_requests: count_of(failed),
         mean_input_tokens: prompt.and_then(Metric::mean),
         mean_output_tokens: completion.and_then(Metric::mean),
-        inference_time: metric("inference_time").map(Metric::total),
+        inference_time: inference_time.map(Metric::total),
         e2e_time: sum_present(steps.iter().filter_map(|step| step.time)),
+        malformed,
     })
 }
 
@@ -87,7 +123,8 @@ pub fn parse_stats(bytes: &[u8]) -> Result<StatsTotals, StatsError> {
 /// whose stat has no mean makes the merged mean unknown, as a bare number does in a single
 /// file); a step's time is the mean over tasks of each task's `time_stats.global_mean`,
 /// else `time_stats.total`. A malformed stat counts as missing in its file, as in
-/// [`parse_stats`]. Errors name the file by its position in `files` (from 1).
+/// [`parse_stats`] (listed with the file's position). Errors name the file by its position
+/// in `files` (from 1).
 pub fn merge_task_stats(files: &[&[u8]]) -> Result<StatsTotals, StatsError> {
     let tasks = files
         .iter()
@@ -121,9 +158,9 @@ pub fn merge_task_stats(files: &[&[u8]]) -> Result<StatsTotals, StatsError> {
         })
         .ok_or_else(no_model_call)?;
     let mut merged = MergedStats::default();
-    for steps in &tasks {
+    for (i, steps) in tasks.iter().enumerate() {
         if let Some(stats) = steps[model_index].model_call_stats() {
-            merged.add(stats);
+            merged.add(stats, i + 1);
         }
     }
     let step_time = |i: usize| {
@@ -241,21 +278,60 @@ enum Metric {
     },
 }
 
+/// The stats that count things (tokens, requests): their totals must be integers.
+const COUNT_STATS: &[&str] = &[
+    "prompt_tokens",
+    "completion_tokens",
+    "successful_requests",
+    "failed_requests",
+];
+
 impl Metric {
-    /// The stat `key` of a `stats` object; `None` when missing, or when it is neither a
-    /// non-negative number nor an object with a non-negative number as `total`.
-    fn read(stats: &Map<String, Value>, key: &str) -> Option<Metric> {
-        let amount = |value: &Value| value.as_f64().filter(|x| *x >= 0.0);
+    /// The stat `key` of a `stats` object; `None` when missing or malformed (neither a
+    /// non-negative number nor an object with one as `total`; for a count, not an integer
+    /// below 2^64). A malformed total, `mean` or `n` is pushed to `malformed` (the latter two
+    /// are then unknown).
+    fn read(
+        stats: &Map<String, Value>,
+        key: &str,
+        task_file: Option<usize>,
+        malformed: &mut Vec<MalformedStat>,
+    ) -> Option<Metric> {
+        let is_count = COUNT_STATS.contains(&key);
+        let mut checked = |value: &Value, stat: String, count: bool| {
+            let amount = value
+                .as_f64()
+                .filter(|x| *x >= 0.0 && (!count || to_count(*x).is_some()));
+            if amount.is_none() {
+                malformed.push(MalformedStat {
+                    stat,
+                    value: short_json(value),
+                    task_file,
+                });
+            }
+            amount
+        };
         match stats.get(key)? {
             Value::Object(object) => {
-                let field = |name| object.get(name).and_then(Value::as_f64);
+                // A missing `total` is malformed too (shown as `null`).
+                let total = checked(
+                    object.get("total").unwrap_or(&Value::Null),
+                    format!("{key}.total"),
+                    is_count,
+                );
+                let mut field = |name: &str| {
+                    object
+                        .get(name)
+                        .and_then(|value| checked(value, format!("{key}.{name}"), false))
+                };
+                let (n, mean) = (field("n"), field("mean"));
                 Some(Metric::Object {
-                    total: object.get("total").and_then(amount)?,
-                    n: field("n"),
-                    mean: field("mean"),
+                    total: total?,
+                    n,
+                    mean,
                 })
             }
-            bare => amount(bare).map(Metric::Bare),
+            bare => checked(bare, key.to_owned(), is_count).map(Metric::Bare),
         }
     }
 
@@ -288,21 +364,31 @@ impl Metric {
     }
 }
 
-/// A count (tokens or requests) from an optional stat: a missing one, or one too large for
-/// a count, counts 0.
+/// A count (tokens or requests) from an optional stat: a missing one (or a sum too large for
+/// a count) counts 0.
 fn count_of(metric: Option<Metric>) -> u64 {
     metric.and_then(|m| to_count(m.total())).unwrap_or(0)
 }
 
+/// `x` as a count: an integer in 0..2^64 (`1.5` and `1e30` are not counts).
 #[expect(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
-    reason = "the value is checked finite, non-negative and below 2^64 first"
+    reason = "the value is checked to be an integer in 0..2^64 first"
 )]
 fn to_count(x: f64) -> Option<u64> {
-    (0.0..18_446_744_073_709_551_616.0)
-        .contains(&x)
-        .then(|| x.round() as u64)
+    ((0.0..18_446_744_073_709_551_616.0).contains(&x) && x.fract() == 0.0).then_some(x as u64)
+}
+
+/// A JSON value as text for a message, shortened to 40 characters.
+fn short_json(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 40 {
+        let short: String = text.chars().take(37).collect();
+        format!("{short}...")
+    } else {
+        text
+    }
 }
 
 /// Per-task `Model call` stats summed as datatrove's `MetricStats.__add__` does.
@@ -313,6 +399,7 @@ struct MergedStats {
     successful: MergedMetric,
     failed: MergedMetric,
     inference_time: MergedMetric,
+    malformed: Vec<MalformedStat>,
 }
 
 #[derive(Default)]
@@ -351,18 +438,18 @@ impl MergedMetric {
 }
 
 impl MergedStats {
-    fn add(&mut self, stats: &Map<String, Value>) {
-        self.prompt.add(Metric::read(stats, "prompt_tokens"));
-        self.completion
-            .add(Metric::read(stats, "completion_tokens"));
-        self.successful
-            .add(Metric::read(stats, "successful_requests"));
-        self.failed.add(Metric::read(stats, "failed_requests"));
-        self.inference_time
-            .add(Metric::read(stats, "inference_time"));
+    /// Adds the stats of task file `task_file` (from 1).
+    fn add(&mut self, stats: &Map<String, Value>, task_file: usize) {
+        let malformed = &mut self.malformed;
+        let mut read = |key| Metric::read(stats, key, Some(task_file), malformed);
+        self.prompt.add(read("prompt_tokens"));
+        self.completion.add(read("completion_tokens"));
+        self.successful.add(read("successful_requests"));
+        self.failed.add(read("failed_requests"));
+        self.inference_time.add(read("inference_time"));
     }
 
-    fn totals(&self) -> StatsTotals {
+    fn totals(self) -> StatsTotals {
         StatsTotals {
             prompt_tokens_total: self.prompt.count(),
             completion_tokens_total: self.completion.count(),
@@ -375,6 +462,7 @@ impl MergedStats {
                 .present
                 .then_some(self.inference_time.total),
             e2e_time: None,
+            malformed: self.malformed,
         }
     }
 }
@@ -492,6 +580,7 @@ mod tests {
                 mean_output_tokens: None,
                 inference_time: Some(1.75),
                 e2e_time: Some(2.5),
+                malformed: Vec::new(),
             }
         );
     }
@@ -542,11 +631,20 @@ mod tests {
         assert_eq!(parse_stats(json).unwrap().e2e_time, Some(8.0));
     }
 
+    fn malformed(stat: &str, value: &str, task_file: Option<usize>) -> MalformedStat {
+        MalformedStat {
+            stat: stat.into(),
+            value: value.into(),
+            task_file,
+        }
+    }
+
     #[test]
     fn a_malformed_stat_is_missing_and_the_file_stays_valid() {
         // Contract 3 section 4: valid = parses and a `Model call` step has a `stats` object.
         // A string, a negative number, an object without a numeric `total`, a count beyond
-        // 2^64: that stat alone is missing (count 0, empty mean and time); the others count.
+        // 2^64: that stat alone is missing (count 0, empty mean and time), and listed for a
+        // warning; the others count.
         let json = br#"[{"name": "Model call", "time_stats": {"total": 4.0},
             "stats": {"prompt_tokens": "10",
                       "completion_tokens": {"total": -5, "n": 1, "mean": -5.0},
@@ -559,6 +657,14 @@ mod tests {
             parse_stats(json).unwrap(),
             StatsTotals {
                 e2e_time: Some(5.0),
+                malformed: vec![
+                    malformed("prompt_tokens", "\"10\"", None),
+                    malformed("completion_tokens.total", "-5", None),
+                    malformed("completion_tokens.mean", "-5.0", None),
+                    malformed("successful_requests.total", "\"3\"", None),
+                    malformed("failed_requests", "1e+30", None),
+                    malformed("inference_time", "-2.0", None),
+                ],
                 ..StatsTotals::default()
             }
         );
@@ -571,16 +677,56 @@ mod tests {
                 completion_tokens_total: 20,
                 mean_output_tokens: Some(10.0),
                 successful_requests: 2,
+                malformed: vec![
+                    malformed("prompt_tokens", "-3", None),
+                    malformed("inference_time.total", "\"4\"", None),
+                ],
                 ..StatsTotals::default()
             }
         );
         // Merging: the malformed stat counts as missing in its task only.
         let bad = br#"[{"name": "Model call", "stats": {"prompt_tokens": "7", "successful_requests": 1}}]"#;
         let good = br#"[{"name": "Model call", "stats": {"prompt_tokens": {"total": 30, "n": 3, "mean": 10.0}, "successful_requests": 3}}]"#;
-        let merged = merge_task_stats(&[bad, good]).unwrap();
+        let merged = merge_task_stats(&[good, bad]).unwrap();
         assert_eq!(merged.prompt_tokens_total, 30);
         assert_eq!(merged.mean_input_tokens, Some(10.0));
         assert_eq!(merged.successful_requests, 4);
+        assert_eq!(
+            merged.malformed,
+            [malformed("prompt_tokens", "\"7\"", Some(2))]
+        );
+        assert_eq!(
+            merged.malformed[0].to_string(),
+            "`prompt_tokens` = `\"7\"` (task file 2)"
+        );
+    }
+
+    #[test]
+    fn a_fractional_count_is_malformed_not_rounded() {
+        // 1.5 successful requests used to show as `2`; a whole number written as a float
+        // (datatrove sums counts in Python floats) is a count.
+        let json = br#"[{"name": "Model call", "stats": {"successful_requests": 1.5,
+            "prompt_tokens": {"total": 2.5, "n": 2, "mean": 1.25},
+            "completion_tokens": {"total": 600.0, "n": 6, "mean": 100.0},
+            "failed_requests": 2.0, "inference_time": 1.5}}]"#;
+        let totals = parse_stats(json).unwrap();
+        assert_eq!(totals.successful_requests, 0);
+        assert_eq!(totals.prompt_tokens_total, 0);
+        assert_eq!(totals.mean_input_tokens, None);
+        assert_eq!(totals.completion_tokens_total, 600);
+        assert_eq!(totals.failed_requests, 2);
+        assert_eq!(totals.inference_time, Some(1.5));
+        assert_eq!(
+            totals.malformed,
+            [
+                malformed("prompt_tokens.total", "2.5", None),
+                malformed("successful_requests", "1.5", None),
+            ]
+        );
+        assert_eq!(
+            totals.malformed[1].to_string(),
+            "`successful_requests` = `1.5`"
+        );
     }
 
     /// Two per-task files as datatrove's SLURM mode writes them (no `global_mean`).
@@ -616,6 +762,7 @@ mod tests {
                 mean_output_tokens: Some(27.0),
                 inference_time: Some(30.0),
                 e2e_time: Some(16.0),
+                malformed: Vec::new(),
             }
         );
     }

@@ -397,6 +397,10 @@ fn identify_runs(
     let mut first_settings: HashMap<usize, BTreeMap<String, Value>> = HashMap::new();
     let mut repeats: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     let mut repeated = vec![false; runs.len()];
+    // One problem per conflicting directory (the first conflict, with a count of the others),
+    // keyed by the directory's first run: a sweep can make thousands.
+    let mut conflicts: Vec<ConfigProblem> = Vec::new();
+    let mut conflict_of_dir: HashMap<usize, usize> = HashMap::new();
     for (index, expanded) in runs.iter().enumerate() {
         let first_index = match first_of_dir.entry(expanded.draft.run.run_dir.as_str()) {
             Entry::Vacant(slot) => {
@@ -418,9 +422,16 @@ fn identify_runs(
                 .push(expanded.location(sweeps).to_string());
             continue;
         }
+        if let Some(&slot) = conflict_of_dir.get(&first_index) {
+            if let ProblemKind::DirectoryConflict { more, .. } = &mut conflicts[slot].kind {
+                *more += 1;
+            }
+            continue;
+        }
         let (key, first_value, value) = first_difference(first_canonical, &canonical);
         let run = &expanded.draft.run;
-        problems.push(ConfigProblem {
+        conflict_of_dir.insert(first_index, conflicts.len());
+        conflicts.push(ConfigProblem {
             location: expanded.location(sweeps).clone(),
             key: Some(key.clone()),
             value: Some(render_value(&value)),
@@ -432,31 +443,67 @@ fn identify_runs(
                     first.location(sweeps),
                     render_value(&first_value)
                 ),
+                more: 0,
             },
         });
     }
     drop(first_of_dir);
-    let notes = repeats
+    for conflict in conflicts {
+        problems.push(conflict);
+    }
+    let repeated_runs = repeats.len();
+    let mut notes: Vec<String> = repeats
         .into_iter()
+        .take(MAX_REPEAT_NOTES)
         .map(|(index, others)| {
             let first = &runs[index];
+            let mut places = vec![first.location(sweeps).to_string()];
+            for place in &others {
+                if !places.contains(place) {
+                    places.push(place.clone());
+                }
+            }
             format!(
-                "run `{}` (`{}`) is listed {} times with the same settings ({}, {}): it is \
-                 counted and submitted once",
+                "run `{}` (`{}`) is listed {} times with the same settings ({}): it is counted \
+                 and submitted once",
                 first.draft.run.name,
                 first.draft.run.run_dir,
-                others.len() + 1,
-                first.location(sweeps),
-                others.join(", ")
+                thousands(others.len() as u128 + 1),
+                capped_list(&places, MAX_LISTED_PLACES, "places")
             )
         })
         .collect();
+    if repeated_runs > MAX_REPEAT_NOTES {
+        notes.push(format!(
+            "{} more runs are listed more than once with the same settings: each is \
+             counted and submitted once",
+            thousands((repeated_runs - MAX_REPEAT_NOTES) as u128)
+        ));
+    }
     let kept = runs
         .into_iter()
         .zip(repeated)
         .filter_map(|(run, repeated)| (!repeated).then_some(run))
         .collect();
     (kept, notes)
+}
+
+/// The most notes about repeated runs; the others are counted in one more note.
+const MAX_REPEAT_NOTES: usize = 20;
+
+/// The most places a note about a repeated run lists.
+const MAX_LISTED_PLACES: usize = 5;
+
+/// The items joined by `, `; beyond `max`, the first `max` and `and N more {what}`.
+fn capped_list(items: &[String], max: usize, what: &str) -> String {
+    if items.len() <= max {
+        return items.join(", ");
+    }
+    format!(
+        "{}, and {} more {what}",
+        items[..max].join(", "),
+        thousands((items.len() - max) as u128)
+    )
 }
 
 /// The first key (in key order) whose values differ, with both values.

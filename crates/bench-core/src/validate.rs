@@ -14,6 +14,7 @@ use crate::paths::{
     DEFAULT_MODEL, DEFAULT_OUTPUT_DIR, KvCacheDtype, PathFields, Quantization, SpeculativeDecoding,
     check_dir_name, check_model, check_output_dir,
 };
+use crate::sbatch_options::check_directive_value;
 use crate::slurm_time::SlurmTime;
 use crate::sweep::Run;
 
@@ -261,14 +262,15 @@ fn check_value(spec: &ArgSpec, choice: &Choice<'_>, problems: &mut Problems) -> 
         }
         ArgKind::SbatchStr => match value {
             Value::Null => true,
-            Value::String(s) if crate::config::is_sbatch_safe(s) => true,
-            Value::String(_) => push(ProblemKind::SbatchValue),
+            Value::String(s) => check_directive_value(s).map_or_else(|e| push(e.into()), |()| true),
             _ => push(wrong("a string")),
         },
         ArgKind::Time => match value {
             Value::Null => true,
-            Value::String(s) if !crate::config::is_sbatch_safe(s) => push(ProblemKind::SbatchValue),
-            Value::String(s) => SlurmTime::parse(s).map_or_else(|e| push(e.into()), |_| true),
+            Value::String(s) => match check_directive_value(s) {
+                Err(e) => push(e.into()),
+                Ok(()) => SlurmTime::parse(s).map_or_else(|e| push(e.into()), |_| true),
+            },
             Value::Number(n) if is_int => {
                 SlurmTime::parse(&n.to_string()).map_or_else(|e| push(e.into()), |_| true)
             }

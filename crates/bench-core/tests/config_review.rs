@@ -39,10 +39,11 @@ fn sbatch_args_may_not_abbreviate_template_directives() {
                 "`slurm`, `sbatch-args.job`: `--job` abbreviates `--job-name` {why}, which is set \
                  by the template; remove it"
             ),
-            format!(
-                "`slurm`, `sbatch-args.tim`: `--tim` abbreviates `--time` {why}, which is set by \
-                 the template; give it as a run arg (`fixed_args` or `args`)"
-            ),
+            // sbatch 22.05: "option '--tim=5' is ambiguous; possibilities: '--time'
+            // '--time-min'".
+            "`slurm`, `sbatch-args.tim`: `--tim` is ambiguous for sbatch, which refuses it: it \
+             begins `--time`, `--time-min`; write a full option name"
+                .to_owned(),
             format!(
                 "`slurm`, `sbatch-args.outp`: `--outp` abbreviates `--output` {why}, which is set \
                  by the template; remove it"
@@ -79,7 +80,8 @@ fn sbatch_args_may_not_abbreviate_template_directives() {
 fn sbatch_args_may_not_contradict_the_template_and_are_lower_case() {
     let yaml = with_slurm(
         "sbatch-args:\n  gres: gpu:2\n  mem: 4G\n  cpus-per-gpu: \"4\"\n  ntasks: \"2\"\n  \
-         chdir: /tmp\n  arr: 0-3\n  clusters: other\n  Constraint: h100",
+         chdir: /tmp\n  arr: 0-3\n  clusters: other\n  Constraint: h100\n  J: renamed\n  \
+         n: \"2\"",
     );
     assert_eq!(
         problems(&yaml),
@@ -101,6 +103,12 @@ fn sbatch_args_may_not_contradict_the_template_and_are_lower_case() {
              submit the run again",
             "`slurm`, `sbatch-args.Constraint`: sbatch option names are lower case: write \
              `constraint`",
+            // Not "write `j`" (which abbreviates `--job-name`): the short option's long name.
+            "`slurm`, `sbatch-args.J`: `--J` is not sbatch's short option `-J` (`--job-name`): \
+             sbatch reads it as an unknown option; `--job-name` is set by the template; remove it",
+            "`slurm`, `sbatch-args.n`: `--n` is ambiguous for sbatch, which refuses it: it begins \
+             `--network`, `--nice`, `--no-kill`, `--no-requeue`, `--nodefile`, `--nodelist` and \
+             7 more; write a full option name (`-n`, sbatch's short option, is `--ntasks`)",
         ]
     );
 }
@@ -133,6 +141,29 @@ fn mem_per_cpu_follows_slurms_size_grammar() {
     ] {
         let sweep = load(&with_slurm(&format!("mem-per-cpu: {value}"))).unwrap();
         assert_eq!(sweep.settings.slurm.mem_per_cpu, kept);
+    }
+}
+
+// ------------------------------------------------------------------- slurm.cpus-per-gpu
+
+#[test]
+fn cpus_per_gpu_is_from_1_to_1024() {
+    // `0` used to say "expected a positive integer, found an integer"; any size was taken.
+    let range = "must be from 1 to 1024 CPUs per GPU";
+    for value in ["0", "-2", "1025", "110000", "99999999999"] {
+        assert_eq!(
+            problems(&with_slurm(&format!("cpus-per-gpu: {value}"))),
+            [format!("`slurm`, `cpus-per-gpu`, value `{value}`: {range}")],
+            "{value}"
+        );
+    }
+    assert_eq!(
+        problems(&with_slurm("cpus-per-gpu: 2.5")),
+        ["`slurm`, `cpus-per-gpu`, value `2.5`: expected an integer from 1 to 1024, found a float"]
+    );
+    for (value, cpus) in [("1", 1), ("11", 11), ("1024", 1024)] {
+        let sweep = load(&with_slurm(&format!("cpus-per-gpu: {value}"))).unwrap();
+        assert_eq!(sweep.settings.slurm.cpus_per_gpu, cpus);
     }
 }
 

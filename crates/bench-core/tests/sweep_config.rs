@@ -811,13 +811,19 @@ fn rejects_prompt_names_with_a_space_or_percent() {
     let yaml = one_experiment(
         "prompt-template:\n  - [\"my prompt\", \"A [[DOCUMENT]]\"]\n  - [\"50%\", \"B [[DOCUMENT]]\"]",
     );
-    let why = "must not contain whitespace, `%` or control characters (the run directory reaches \
-               `#SBATCH --output`, which cannot be quoted and where `%` is a pattern)";
     assert_eq!(
         problems(&yaml),
         [
-            format!("{E}, `prompt-template`, value `[\"my prompt\",\"A [[DOCUMENT]]\"]`: {why}"),
-            format!("{E}, `prompt-template`, value `[\"50%\",\"B [[DOCUMENT]]\"]`: {why}"),
+            format!(
+                "{E}, `prompt-template`, value `[\"my prompt\",\"A [[DOCUMENT]]\"]`: must not \
+                 contain a space: it reaches an `#SBATCH` line, where sbatch ends the value at \
+                 whitespace (it cannot be quoted)"
+            ),
+            format!(
+                "{E}, `prompt-template`, value `[\"50%\",\"B [[DOCUMENT]]\"]`: must not contain \
+                 `%`: it reaches an `#SBATCH` line, where `%` starts a file-name pattern in \
+                 `--output` (`%j` is the job id)"
+            ),
         ]
     );
 }
@@ -827,9 +833,8 @@ fn rejects_an_output_dir_with_a_space() {
     assert_eq!(
         problems(&one_experiment("output-dir: my results")),
         [format!(
-            "{E}, `output-dir`, value `my results`: must not contain whitespace, `%` or control \
-             characters (the run directory reaches `#SBATCH --output`, which cannot be quoted \
-             and where `%` is a pattern)"
+            "{E}, `output-dir`, value `my results`: must not contain a space: it reaches an \
+             `#SBATCH` line, where sbatch ends the value at whitespace (it cannot be quoted)"
         )]
     );
 }
@@ -941,19 +946,156 @@ fn rejects_sbatch_args_repeating_template_directives_and_unsafe_values() {
          constraint: \"h100\\nx\"\n{}",
         one_experiment("qos: \"high prio\"\nreservation: \"r\\tx\"")
     );
-    let sbatch = "must not contain whitespace or control characters: it reaches an `#SBATCH` \
-                  line, which cannot be quoted";
+    let sbatch = |shown: &str| {
+        format!(
+            "must not contain {shown}: it reaches an `#SBATCH` line, where sbatch ends the value \
+             at whitespace (it cannot be quoted)"
+        )
+    };
+    let space = sbatch("a space");
     assert_eq!(
         problems(&yaml),
         [
-            format!("`slurm`, `partition`, value `a b`: {sbatch}"),
+            format!("`slurm`, `partition`, value `a b`: {space}"),
             "`slurm`, `sbatch-args.time`: `--time` is set by the template; give it as a run arg (`fixed_args` or `args`)".to_owned(),
             "`slurm`, `sbatch-args.gpus`: `--gpus` is set by the template; remove it".to_owned(),
             "`slurm`, `sbatch-args.--exclusive`: not an sbatch option name: write it without dashes, e.g. `constraint`".to_owned(),
-            format!("`slurm`, `sbatch-args.constraint`, value `h100\\nx`: {sbatch}"),
-            format!("{E}, `qos`, value `high prio`: {sbatch}"),
-            format!("{E}, `reservation`, value `r\\tx`: {sbatch}"),
+            format!(
+                "`slurm`, `sbatch-args.constraint`, value `h100\\nx`: {}",
+                sbatch("`\\n`")
+            ),
+            format!("{E}, `qos`, value `high prio`: {space}"),
+            format!("{E}, `reservation`, value `r\\tx`: {}", sbatch("`\\t`")),
         ]
+    );
+}
+
+#[test]
+fn rejects_what_sbatchs_directive_parser_does_not_take_literally() {
+    // sbatch 22.05 reads `#SBATCH --job-name=a#b` as `a`, `a"b"c` and `a'b'c` as `abc`, and
+    // `x\y` as `xy` (checked on the test cluster). An experiment `tier0#a` wrote every
+    // attempt's .out to `.../tier0`; a `#` in a partition silently chose another partition.
+    let yaml = "\
+script: s.py
+slurm:
+  partition: \"gpu#a\"
+  account: \"acc'x\"
+  mem-per-cpu: \"22G#x\"
+  sbatch-args:
+    constraint: 'h100\\x'
+experiments:
+  - name: \"tier0#a\"
+  - name: e
+    args:
+      prompt-template: [\"p'1\", \"A [[DOCUMENT]]\"]
+      model-name-or-path: \"org/m#1\"
+      output-dir: 'out\"x'
+      qos: \"high#x\"
+      reservation: 'r\\1'
+      time: \"1:00:00#x\"
+";
+    let hash = "`#`: it reaches an `#SBATCH` line, where sbatch reads an unquoted `#` as the start \
+                of a comment and drops the rest of the line (`tier0#a` would become `tier0`)";
+    let quote = |q: &str| {
+        format!("`{q}`: it reaches an `#SBATCH` line, where sbatch removes quotes as quoting")
+    };
+    let backslash = "`\\`: it reaches an `#SBATCH` line, where sbatch removes `\\` as an escape";
+    assert_eq!(
+        problems(yaml),
+        [
+            format!("`slurm`, `partition`, value `gpu#a`: must not contain {hash}"),
+            format!(
+                "`slurm`, `account`, value `acc'x`: must not contain {}",
+                quote("'")
+            ),
+            format!("`slurm`, `mem-per-cpu`, value `22G#x`: must not contain {hash}"),
+            format!(
+                "`slurm`, `sbatch-args.constraint`, value `h100\\\\x`: must not contain {backslash}"
+            ),
+            format!("entry 1 of `experiments`, `name`, value `tier0#a`: must not contain {hash}"),
+            format!(
+                "{E_2}, `prompt-template`, value `[\"p'1\",\"A [[DOCUMENT]]\"]`: must not \
+                 contain {}",
+                quote("'")
+            ),
+            format!("{E_2}, `model-name-or-path`, value `org/m#1`: must not contain {hash}"),
+            format!(
+                "{E_2}, `output-dir`, value `out\\\"x`: must not contain {}",
+                quote("\"")
+            ),
+            format!("{E_2}, `qos`, value `high#x`: must not contain {hash}"),
+            format!("{E_2}, `reservation`, value `r\\\\1`: must not contain {backslash}"),
+            format!("{E_2}, `time`, value `1:00:00#x`: must not contain {hash}"),
+        ]
+    );
+}
+
+#[test]
+fn conflicts_in_one_directory_are_one_problem_and_the_message_is_capped() {
+    // 9 values of gpu-memory-utilization that are all `gmu_56`, for each of 200
+    // max-num-seqs: 200 directories, each with 8 runs conflicting with its first. The
+    // reviewer's 18,000-problem config of this shape gave an 8.5 MB message.
+    let gmu: Vec<String> = (1..=9).map(|i| format!("0.56{i}")).collect();
+    let mns: Vec<String> = (1..=200).map(|n| n.to_string()).collect();
+    let yaml = one_experiment(&format!(
+        "gpu-memory-utilization: [{}]\nmax-num-seqs: [{}]",
+        gmu.join(", "),
+        mns.join(", ")
+    ));
+    let errors = load(&yaml).unwrap_err();
+    assert_eq!(errors.problems.len(), 200);
+    let run_dir = "data/e/default/Qwen3_0.6B/tp1-pp1-dp1/mns_1/mnbt_8192/gmu_56/bs_16/kvc_auto/spec_none/quant_none";
+    assert_eq!(
+        errors.problems[0].to_string(),
+        format!(
+            "{E}, `gpu-memory-utilization`, value `0.562`: run `Qwen3_0.6B-mns_1-gmu_56` has the \
+             same run directory `{run_dir}` as the run of {E} (`gpu-memory-utilization` = \
+             `0.561`), with different settings, and so do 7 more runs: the inference script \
+             would write them all into it; make the values differ in the directory too \
+             (gpu-memory-utilization 0.56 and 0.57 are both `gmu_56`)"
+        )
+    );
+    let message = errors.to_string();
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines[0], "invalid sweep config `test.yaml`: 200 problems");
+    assert_eq!(lines.len(), 1 + 50 + 1, "{message}");
+    assert_eq!(lines[1], format!("  - {}", errors.problems[0]));
+    assert_eq!(lines[50], format!("  - {}", errors.problems[49]));
+    assert_eq!(
+        lines[51],
+        "  ... and 150 more problems (fix the ones above and run again)"
+    );
+}
+
+#[test]
+fn notes_about_repeated_runs_are_capped() {
+    // One run listed 30 times in one place: the place is named once.
+    let values = vec!["256"; 30].join(", ");
+    let sweep = load(&one_experiment(&format!("max-num-seqs: [{values}]"))).unwrap();
+    assert_eq!(
+        sweep.notes,
+        [format!(
+            "run `Qwen3_0.6B` (`{}`) is listed 30 times with the same settings ({E}): it is \
+             counted and submitted once",
+            dir(
+                "Qwen3_0.6B/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none"
+            )
+        )]
+    );
+    // 25 runs each listed in two entries: 20 notes, then one counting the other 5.
+    let mns: Vec<String> = (1..=25).map(|n| n.to_string()).collect();
+    let entry = format!(
+        "  - name: e\n    args: {{max-num-seqs: [{}]}}\n",
+        mns.join(", ")
+    );
+    let sweep = load(&format!("script: s.py\nexperiments:\n{entry}{entry}")).unwrap();
+    assert_eq!(sweep.runs.len(), 25);
+    assert_eq!(sweep.notes.len(), 21);
+    assert!(sweep.notes[19].starts_with("run `Qwen3_0.6B-mns_20` "));
+    assert_eq!(
+        sweep.notes[20],
+        "5 more runs are listed more than once with the same settings: each is counted and \
+         submitted once"
     );
 }
 
