@@ -17,16 +17,22 @@
 
 use std::borrow::Cow;
 
-use bench_core::sbatch_options::{SbatchArgError, TEMPLATE_DIRECTIVES, check_sbatch_arg};
+use bench_core::sbatch_options::{
+    SBATCH_LONG_OPTIONS, SBATCH_SHORT_OPTIONS, SbatchArgError, TEMPLATE_DIRECTIVES,
+    check_sbatch_arg,
+};
 
 /// One directive: the option's long name without its leading dashes, its value (`""` for a
 /// flag), and the script line it was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Directive {
-    /// The long option name as written, e.g. `job-name`, `gpus`; a short option is given
-    /// its long name (`-J` -> `job-name`, see [`SHORT_OPTIONS`]); an unknown short option
-    /// keeps its letter.
+    /// The long option name as written, e.g. `job-name`, `gpus`, `constr`; a short option
+    /// is given its long name (`-J` -> `job-name`, see
+    /// [`bench_core::sbatch_options::SBATCH_SHORT_OPTIONS`]); an unknown short option keeps
+    /// its letter. [`expand_abbreviations`] makes abbreviations whole.
     pub key: String,
+    /// Whether it was written as a short option (`-J`).
+    pub short: bool,
     /// The value with sbatch's quotes removed, e.g. `1:59:00`; empty for a flag such as
     /// `--exclusive`.
     pub value: String,
@@ -34,44 +40,10 @@ pub struct Directive {
     pub line: usize,
 }
 
-/// sbatch's short options (Slurm 22.05, `sbatch --help`): the letter, the long option it
-/// stands for, and whether it takes a value.
-pub const SHORT_OPTIONS: [(char, &str, bool); 34] = [
-    ('A', "account", true),
-    ('a', "array", true),
-    ('B', "extra-node-info", true),
-    ('b', "begin", true),
-    ('C', "constraint", true),
-    ('c', "cpus-per-task", true),
-    ('D', "chdir", true),
-    ('d', "dependency", true),
-    ('e', "error", true),
-    ('F', "nodefile", true),
-    ('G', "gpus", true),
-    ('H', "hold", false),
-    ('h', "help", false),
-    ('i', "input", true),
-    ('J', "job-name", true),
-    ('k', "no-kill", false),
-    ('L', "licenses", true),
-    ('M', "clusters", true),
-    ('m', "distribution", true),
-    ('N', "nodes", true),
-    ('n', "ntasks", true),
-    ('O', "overcommit", false),
-    ('o', "output", true),
-    ('p', "partition", true),
-    ('Q', "quiet", false),
-    ('q', "qos", true),
-    ('S', "core-spec", true),
-    ('s', "oversubscribe", false),
-    ('t', "time", true),
-    ('V', "version", false),
-    ('v', "verbose", false),
-    ('W', "wait", false),
-    ('w', "nodelist", true),
-    ('x', "exclude", true),
-];
+/// sbatch's short options that take no value (Slurm 22.05, `sbatch --help`): `-H` is
+/// `--hold`, and `-Hk` is `-H -k`. The others take one (see
+/// [`bench_core::sbatch_options::SBATCH_SHORT_OPTIONS`]).
+const SHORT_FLAGS: [char; 9] = ['h', 'H', 'k', 'O', 'Q', 's', 'v', 'V', 'W'];
 
 /// What sbatch reads of a script: its directives, and where it stopped reading them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -232,7 +204,12 @@ fn options(words: Vec<(Cow<'_, str>, usize)>) -> Vec<Directive> {
                 Some((key, value)) => (key.to_owned(), value.to_owned()),
                 None => (long.to_owned(), next_value()),
             };
-            directives.push(Directive { key, value, line });
+            directives.push(Directive {
+                key,
+                value,
+                line,
+                short: false,
+            });
             continue;
         }
         let Some(mut letters) = word.strip_prefix('-').filter(|s| !s.is_empty()) else {
@@ -242,13 +219,16 @@ fn options(words: Vec<(Cow<'_, str>, usize)>) -> Vec<Directive> {
         // rest of the word, or the next word.
         while let Some(letter) = letters.chars().next() {
             letters = &letters[letter.len_utf8()..];
-            let known = SHORT_OPTIONS.iter().find(|(short, ..)| *short == letter);
-            let key = known.map_or_else(|| letter.to_string(), |(_, long, _)| (*long).to_owned());
-            if known.is_some_and(|(.., takes_value)| !takes_value) {
+            let key = SBATCH_SHORT_OPTIONS
+                .iter()
+                .find(|(short, _)| *short == letter)
+                .map_or_else(|| letter.to_string(), |(_, long)| (*long).to_owned());
+            if SHORT_FLAGS.contains(&letter) {
                 directives.push(Directive {
                     key,
                     value: String::new(),
                     line,
+                    short: true,
                 });
                 continue;
             }
@@ -257,7 +237,12 @@ fn options(words: Vec<(Cow<'_, str>, usize)>) -> Vec<Directive> {
             } else {
                 letters.to_owned()
             };
-            directives.push(Directive { key, value, line });
+            directives.push(Directive {
+                key,
+                value,
+                line,
+                short: true,
+            });
             break;
         }
     }
@@ -299,7 +284,7 @@ pub fn check(directives: &[Directive]) -> Result<(), Refusal> {
             }
             continue;
         }
-        if key.chars().count() == 1 {
+        if directive.short && key.chars().count() == 1 {
             return refuse(format!("`-{key}` is not an sbatch option"));
         }
         match check_sbatch_arg(key) {
@@ -311,6 +296,24 @@ pub fn check(directives: &[Directive]) -> Result<(), Refusal> {
         }
     }
     Ok(())
+}
+
+/// Replace each key that abbreviates one of sbatch's long options with that option's name
+/// (`constr` -> `constraint`), as sbatch reads it. For directives [`check`] accepted: those
+/// are unambiguous, and none abbreviates the template's directives.
+pub fn expand_abbreviations(directives: &mut [Directive]) {
+    for directive in directives {
+        let key = directive.key.as_str();
+        if TEMPLATE_DIRECTIVES.contains(&key) || SBATCH_LONG_OPTIONS.contains(&key) {
+            continue;
+        }
+        let mut options = SBATCH_LONG_OPTIONS
+            .iter()
+            .filter(|option| option.starts_with(key));
+        if let (Some(option), None) = (options.next(), options.next()) {
+            directive.key = (*option).to_owned();
+        }
+    }
 }
 
 /// The `sbatch` object of a `--json` line: every directive except `comment`, keys without
@@ -502,9 +505,21 @@ mod tests {
             "{reason}"
         );
         assert!(
+            refusal("#SBATCH --reserv=r\n")
+                .1
+                .starts_with("`--reserv` abbreviates `--reservation`")
+        );
+        // sbatch refuses an ambiguous prefix itself.
+        assert!(
             refusal("#SBATCH --tim=5\n")
                 .1
-                .starts_with("`--tim` abbreviates `--time`")
+                .starts_with("`--tim` is ambiguous for sbatch")
+        );
+        // `--J` is no short option.
+        assert!(
+            refusal("#SBATCH --J=x\n")
+                .1
+                .starts_with("`--J` is not sbatch's short option")
         );
         assert!(
             refusal("#SBATCH -n 4\n")
@@ -524,6 +539,15 @@ mod tests {
             refusal("#SBATCH --a_b=1\n"),
             (2, "`--a_b` is not an sbatch option".to_owned())
         );
+    }
+
+    #[test]
+    fn abbreviations_sbatch_accepts_get_their_whole_names() {
+        let mut read = read("#!/bin/sh\n#SBATCH --constr=h100 --exclusiv --time=5 -J a\n").unwrap();
+        assert_eq!(check(&read.directives), Ok(()));
+        expand_abbreviations(&mut read.directives);
+        let keys: Vec<&str> = read.directives.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(keys, ["constraint", "exclusive", "time", "job-name"]);
     }
 
     #[test]

@@ -664,10 +664,9 @@ impl Renderer<'_> {
         }
         directives::check(&read.directives)
             .map_err(|refusal| refused(refusal.line, refusal.reason))?;
-        Ok(Rendered {
-            script,
-            directives: read.directives,
-        })
+        let mut directives = read.directives;
+        directives::expand_abbreviations(&mut directives);
+        Ok(Rendered { script, directives })
     }
 
     /// The rendered text, unchecked.
