@@ -25,7 +25,7 @@ Examples:
 ///
 /// Each run's script is rendered from a Tera template (built-in, `slurm.template`, or
 /// `--template`) and submitted with `sbatch --parsable`. The config and the template are
-/// checked for every run before anything is submitted. The queue is read once with
+/// checked for every run before SLURM is contacted. The queue is read once with
 /// `squeue --me`.
 ///
 /// Human output goes to stderr; `--json` writes one JSON object per run to stdout.

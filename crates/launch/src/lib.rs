@@ -92,15 +92,16 @@ pub fn run(args: &cli::Args) -> anyhow::Result<ExitCode> {
             })
             .collect()
     };
-    let mut queue_read = None;
-    let mut planned = render_all(&sweep, &template, &mut queue_read)?;
+    // Contract 2 section 5: every run's script is rendered and checked before SLURM is
+    // contacted at all, so the queue is read only afterwards.
+    let mut planned = render_all(&sweep, &template)?;
     planned.retain(|planned| selected(planned.run));
     for (planned, recorded) in planned.iter_mut().zip(recorded.iter_mut()) {
         planned.recorded = recorded.take();
     }
 
     let mut slurm = CommandSlurm;
-    let queue = match queue_read.unwrap_or_else(slurm::QueueRead::start).finish() {
+    let queue = match slurm::read_queue(&mut slurm) {
         Ok(queue) => Some(queue),
         Err(why) if args.dry_run => {
             eprintln!(
@@ -211,17 +212,8 @@ fn select_template(args: &cli::Args, sweep: &Sweep) -> anyhow::Result<Template> 
 }
 
 /// Render every run of the config (selected or not), each with a fresh token; any template
-/// problem stops everything before anything is submitted.
-///
-/// Once the first run has rendered cleanly (a problem of the template as a whole shows
-/// there), `squeue` is started into `queue_read`, so that it runs while the other scripts
-/// render; it only reads the queue, and is killed when a later run's problem stops
-/// everything.
-fn render_all<'a>(
-    sweep: &'a Sweep,
-    template: &Template,
-    queue_read: &mut Option<slurm::QueueRead>,
-) -> anyhow::Result<Vec<PlannedRun<'a>>> {
+/// problem stops everything before SLURM is contacted.
+fn render_all<'a>(sweep: &'a Sweep, template: &Template) -> anyhow::Result<Vec<PlannedRun<'a>>> {
     let mut scripts = template
         .renderer(&sweep.settings)
         .map_err(|err| match err.hint() {
@@ -236,9 +228,6 @@ fn render_all<'a>(
         let token = record::new_token();
         match scripts.render(run, &token) {
             Ok(rendered) => {
-                if queue_read.is_none() && failed_runs == 0 {
-                    *queue_read = Some(slurm::QueueRead::start());
-                }
                 planned.push(PlannedRun {
                     run,
                     token,

@@ -84,39 +84,6 @@ fn parse_queue(output: &str) -> Result<Vec<QueueEntry>, String> {
     Ok(parse_squeue(output))
 }
 
-/// A `squeue --me` started now and read later, so that it runs while the scripts render
-/// (it only reads the queue). Dropped unread, the process is killed and reaped.
-#[derive(Debug)]
-pub struct QueueRead {
-    child: Option<Result<Child, String>>,
-}
-
-impl QueueRead {
-    /// Start `squeue --me -h -o "%i|%j|%T|%k"`.
-    pub fn start() -> Self {
-        QueueRead {
-            child: Some(start_squeue()),
-        }
-    }
-
-    /// Wait for it and read the queue, as [`read_queue`] does.
-    ///
-    /// Errors: `squeue` could not be run, failed, or printed something else than job lines.
-    pub fn finish(mut self) -> Result<Vec<QueueEntry>, String> {
-        let child = self.child.take().expect("finished once");
-        parse_queue(&wait_squeue(child?)?)
-    }
-}
-
-impl Drop for QueueRead {
-    fn drop(&mut self) {
-        if let Some(Ok(mut child)) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 /// Spawn `squeue` with its output piped.
 fn start_squeue() -> Result<Child, String> {
     Command::new("squeue")
