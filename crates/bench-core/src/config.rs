@@ -14,6 +14,7 @@ use serde_json::Value;
 use serde_yaml::Value as Yaml;
 
 use crate::args::{closest, describe, kebab_case};
+use crate::numbers::thousands;
 use crate::paths::{NameError, SegmentError};
 use crate::sbatch_options::{
     MemorySizeError, SbatchArgError, UnsafeDirectiveChar, check_directive_value, check_sbatch_arg,
@@ -435,19 +436,6 @@ fn fmt_at(line: Option<usize>, column: Option<usize>) -> String {
         (Some(line), None) => format!(" at line {line}"),
         _ => String::new(),
     }
-}
-
-/// A count with `,` between groups of three digits (`1,000,000`).
-pub(crate) fn thousands(n: u128) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }
 
 fn fmt_hint(hint: &str) -> String {

@@ -14,6 +14,7 @@ pub mod fields;
 pub mod metrics;
 pub mod model_config;
 pub mod naming;
+pub mod numbers;
 pub mod paths;
 pub mod rows;
 pub mod sbatch_options;

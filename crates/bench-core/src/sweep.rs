@@ -9,9 +9,10 @@ use serde_json::{Map, Value};
 
 use crate::config::{
     Arg, ConfigErrors, ConfigProblem, ExperimentEntry, Location, ProblemKind, Problems,
-    SweepSettings, parse_config, render_value, thousands,
+    SweepSettings, parse_config, render_value,
 };
 use crate::model_config::{AttentionHeadsError, ModelConfigSource, attention_heads};
+use crate::numbers::thousands;
 use crate::slurm_time::SlurmTime;
 use crate::validate::{
     Choice, RunDraft, build_run, canonical_settings, check_keys, is_prompt_pair,

@@ -114,14 +114,14 @@ pub fn cost_text(cost: &SweepCost) -> String {
 
 /// `1514` -> `1,514`.
 pub fn thousands(value: u64) -> String {
-    group(&value.to_string())
+    bench_core::numbers::thousands(u128::from(value))
 }
 
 /// `3002.77` -> `3,002.8` (one decimal).
 pub fn thousands_f64(value: f64) -> String {
     let text = format!("{value:.1}");
     let (int, frac) = text.split_once('.').unwrap_or((&text, "0"));
-    format!("{}.{frac}", group(int))
+    format!("{}.{frac}", bench_core::numbers::group_thousands(int))
 }
 
 /// GPU-hours as the cost line shows them: one decimal (`3,002.8`), but a total below 0.1
@@ -136,20 +136,6 @@ pub fn gpu_hours_text(hours: f64) -> String {
         return format!("{hours:.*}", decimals.unsigned_abs() as usize);
     }
     thousands_f64(hours)
-}
-
-fn group(digits: &str) -> String {
-    let (sign, digits) = digits
-        .strip_prefix('-')
-        .map_or(("", digits), |rest| ("-", rest));
-    let mut out = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    format!("{sign}{out}")
 }
 
 /// The summary: every run with its decision, then the counts per decision, then the cost

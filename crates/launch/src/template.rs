@@ -286,14 +286,16 @@ fn quote(variable: &str, word: &str, run: Option<&str>) -> Result<String, Templa
         })
 }
 
-/// `Err` for the first value that holds whitespace or control characters, which cannot
-/// appear on an `#SBATCH` line (contract 2 section 1).
+/// `Err` for the first value that holds a character sbatch does not take literally on an
+/// `#SBATCH` line (whitespace, control characters, `#`, quotes, `\`): the same rule as the
+/// config's validation, [`bench_core::sbatch_options::check_directive_value`] (contract 2
+/// section 1).
 fn check_directive_values<'v>(
     values: impl IntoIterator<Item = (String, &'v str)>,
     run: Option<&str>,
 ) -> Result<(), TemplateError> {
     for (variable, value) in values {
-        if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if bench_core::sbatch_options::check_directive_value(value).is_err() {
             return Err(TemplateError::UnsafeDirectiveValue {
                 variable,
                 run: run.map(str::to_owned),
