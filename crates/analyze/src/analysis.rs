@@ -6,17 +6,18 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use bench_core::fields::fields_from_components;
+use bench_core::layout::fields_from_components;
+use bench_core::layout::rel::{SLURM_LOGS_DIR, STATS_JSON};
 use bench_core::metrics::{Comment, RowMetrics, gpu_count};
 use bench_core::rows::Row;
 use bench_core::server_log::{LogMetrics, parse_reader};
-use bench_core::state::{self, Completion, RunFiles, SLURM_LOGS_DIR};
+use bench_core::state::{self, Completion, RunFiles};
 use bench_core::stats::MalformedStat;
 use bench_io::DirRunFiles;
 use bench_io::path_text::shown;
 use itertools::Itertools;
 
-use crate::walk::RunDir;
+use crate::walk::FoundRun;
 
 /// What one run directory gives.
 #[derive(Debug, Default)]
@@ -34,7 +35,7 @@ pub struct RunOutcome {
 /// Analyze one run directory. Never fails: what cannot be read is reported in
 /// [`RunOutcome::problems`] and in the rows' comments; so are names that are not UTF-8
 /// (once per run directory).
-pub fn analyze_run(run: &RunDir) -> RunOutcome {
+pub fn analyze_run(run: &FoundRun) -> RunOutcome {
     let files = DirRunFiles::new(&run.path);
     let mut outcome = analyze_files(run, &files);
     outcome
@@ -45,7 +46,7 @@ pub fn analyze_run(run: &RunDir) -> RunOutcome {
 
 /// The stderr line for a run directory whose path, or some of whose file names, are not
 /// valid UTF-8; `None` when all are.
-fn non_utf8_message(run: &RunDir, skipped: &[std::path::PathBuf]) -> Option<String> {
+fn non_utf8_message(run: &FoundRun, skipped: &[std::path::PathBuf]) -> Option<String> {
     let mut parts = Vec::new();
     if !run.is_utf8() {
         parts.push(
@@ -73,7 +74,7 @@ fn non_utf8_message(run: &RunDir, skipped: &[std::path::PathBuf]) -> Option<Stri
 }
 
 /// [`analyze_run`] over the run's files.
-fn analyze_files(run: &RunDir, files: &DirRunFiles) -> RunOutcome {
+fn analyze_files(run: &FoundRun, files: &DirRunFiles) -> RunOutcome {
     let parsed = fields_from_components(&run.components);
     let mut outcome = RunOutcome {
         unknown_components: parsed.unknown,
@@ -152,7 +153,7 @@ fn analyze_files(run: &RunDir, files: &DirRunFiles) -> RunOutcome {
             // an I/O error): the run is not known to have completed. Its comment stays one of
             // contract 3 section 5's values: `stats.json unreadable` when the file is there.
             outcome.problems.push(unreadable_message(run, &err));
-            let stats_present = is_present(&files.path(state::STATS_JSON));
+            let stats_present = is_present(&files.path(STATS_JSON));
             outcome.rows = failed_rows(
                 files,
                 run,
@@ -169,7 +170,7 @@ fn analyze_files(run: &RunDir, files: &DirRunFiles) -> RunOutcome {
 /// The stderr line for a completed run whose stats hold malformed values (counted as
 /// missing, contract 3 section 4); `None` when there are none.
 fn malformed_message(
-    run: &RunDir,
+    run: &FoundRun,
     malformed: &[MalformedStat],
     merged_tasks: Option<usize>,
 ) -> Option<String> {
@@ -195,8 +196,8 @@ fn is_present(path: &Path) -> bool {
 }
 
 /// The `path` column: the run directory (below `--root` as given) joined with the `.out`
-/// file's place in it (invalid UTF-8 escaped, see [`RunDir::shown`]).
-fn out_path(run: &RunDir, out_name: &str) -> String {
+/// file's place in it (invalid UTF-8 escaped, see [`FoundRun::shown`]).
+fn out_path(run: &FoundRun, out_name: &str) -> String {
     Path::new(&run.shown)
         .join(SLURM_LOGS_DIR)
         .join(out_name)
@@ -209,7 +210,7 @@ fn out_path(run: &RunDir, out_name: &str) -> String {
 /// read gives no class and is reported in `problems`, once per file.
 fn failed_rows(
     files: &DirRunFiles,
-    run: &RunDir,
+    run: &FoundRun,
     out_names: &[String],
     stats_present: bool,
     problems: &mut Vec<String>,
@@ -257,6 +258,6 @@ fn server_log_metrics(files: &DirRunFiles) -> io::Result<Option<LogMetrics>> {
 }
 
 /// The stderr line for a run that could not be read.
-fn unreadable_message(run: &RunDir, err: &io::Error) -> String {
+fn unreadable_message(run: &FoundRun, err: &io::Error) -> String {
     format!("cannot read run `{}`: {err}", run.shown)
 }

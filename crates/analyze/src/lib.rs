@@ -12,49 +12,73 @@ pub mod walk;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fs;
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal};
 use std::path::Path;
 use std::process::ExitCode;
+
+use bench_core::layout::Segment;
+use bench_core::layout::rel::SLURM_LOGS_DIR;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use anyhow::Context;
 use bench_core::rows::dedup_and_sort;
 use bench_core::summary::summarize;
+use bench_io::{Console, OutputFailure};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::analysis::{RunOutcome, analyze_run};
 
-/// A problem with the command line or `--root`: exit code 2, nothing written.
+/// Why `analyze` failed; `main` prints it and exits with [`AnalyzeError::exit_code`].
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(String);
+pub enum AnalyzeError {
+    /// A problem with the command line, `--root` or `--out`: nothing written.
+    #[error("{0}")]
+    Usage(String),
+    /// The outputs could not be written.
+    #[error("{0}")]
+    Write(String),
+    /// Writing to stdout or stderr failed.
+    #[error(transparent)]
+    Output(#[from] OutputFailure),
+}
 
-/// Check `--root`: it must exist, be a folder and have at least one entry.
-fn check_root(root: &Path) -> anyhow::Result<()> {
+impl AnalyzeError {
+    /// The documented exit code: 2 for a usage problem, 1 when the outputs or the console
+    /// could not be written.
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(match self {
+            AnalyzeError::Usage(_) => 2,
+            AnalyzeError::Write(_) | AnalyzeError::Output(_) => 1,
+        })
+    }
+}
+
+/// Check `--root`: it must exist, be a directory and have at least one entry.
+fn check_root(root: &Path) -> Result<(), AnalyzeError> {
     let shown = root.display();
     let meta = match fs::metadata(root) {
         Ok(meta) => meta,
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
-            return Err(UsageError(format!(
+            return Err(AnalyzeError::Usage(format!(
                 "`--root` `{shown}` does not exist\nhint: pass the launcher's output-dir, e.g. `--root data`"
-            ))
-            .into());
+            )));
         }
-        Err(err) => return Err(UsageError(format!("cannot read `--root` `{shown}`: {err}")).into()),
+        Err(err) => {
+            return Err(AnalyzeError::Usage(format!(
+                "cannot read `--root` `{shown}`: {err}"
+            )));
+        }
     };
     if !meta.is_dir() {
-        return Err(UsageError(format!(
-            "`--root` `{shown}` is not a folder\nhint: pass the folder that holds the experiments' folders"
-        ))
-        .into());
+        return Err(AnalyzeError::Usage(format!(
+            "`--root` `{shown}` is not a directory\nhint: pass the directory that holds the experiments' directories"
+        )));
     }
     let mut entries = fs::read_dir(root)
-        .map_err(|err| UsageError(format!("cannot read `--root` `{shown}`: {err}")))?;
+        .map_err(|err| AnalyzeError::Usage(format!("cannot read `--root` `{shown}`: {err}")))?;
     if entries.next().is_none() {
-        return Err(UsageError(format!(
-            "`--root` `{shown}` is empty: nothing to analyze\nhint: is it the right folder? the launcher writes results below its output-dir"
-        ))
-        .into());
+        return Err(AnalyzeError::Usage(format!(
+            "`--root` `{shown}` is empty: nothing to analyze\nhint: is it the right directory? the launcher writes results below its output-dir"
+        )));
     }
     Ok(())
 }
@@ -83,7 +107,7 @@ struct Findings {
 }
 
 impl Findings {
-    fn add(&mut self, run: &walk::RunDir, outcome: RunOutcome) {
+    fn add(&mut self, run: &walk::FoundRun, outcome: RunOutcome) {
         self.rows.extend(outcome.rows);
         self.problems.extend(outcome.problems);
         for component in outcome.unknown_components {
@@ -109,7 +133,7 @@ pub fn worker_count(jobs: Option<usize>, runs: usize, available: usize) -> usize
 /// The experiment names (as the rows show them) that stand for more than one folder on
 /// disk: names not valid UTF-8 are escaped, and an escaped name can equal another folder's
 /// literal name. Neither gets a CSV of its own, so one never overwrites the other.
-fn clashing_experiments<'a>(runs: impl Iterator<Item = &'a walk::RunDir>) -> BTreeSet<String> {
+fn clashing_experiments<'a>(runs: impl Iterator<Item = &'a walk::FoundRun>) -> BTreeSet<String> {
     let mut folders: BTreeMap<&str, BTreeSet<&OsString>> = BTreeMap::new();
     for run in runs {
         let shown = run.components.first().map_or("", String::as_str);
@@ -123,28 +147,30 @@ fn clashing_experiments<'a>(runs: impl Iterator<Item = &'a walk::RunDir>) -> BTr
 }
 
 /// Print one warning line per problem on stderr.
-fn report(problems: &[String], findings: &Findings, skipped: &[String]) {
-    let mut stderr = io::stderr().lock();
+fn report(console: &mut Console, problems: &[String], findings: &Findings, skipped: &[String]) {
     for problem in problems.iter().chain(&findings.problems).chain(skipped) {
-        let _ = writeln!(stderr, "warning: {problem}");
+        console.err_line(format_args!("warning: {problem}"));
     }
     for (component, run) in &findings.unknown_components {
-        let _ = writeln!(
-            stderr,
+        console.err_line(format_args!(
             "warning: unknown path component `{component}` (first in `{run}`): ignored"
-        );
+        ));
     }
     if !findings.unknown_components.is_empty() {
-        let _ = writeln!(
-            stderr,
-            "hint: below the model the layout is \
-             tp{{T}}-pp{{P}}-dp{{D}}/mns_{{N}}/mnbt_{{M}}/gmu_{{G}}/bs_{{B}}/kvc_*/spec_*/quant_*"
-        );
+        let below_model: Vec<String> = std::iter::once("tp{T}-pp{P}-dp{D}".to_owned())
+            .chain(Segment::ALL.iter().map(|segment| {
+                let value = if segment.is_integer() { "{N}" } else { "*" };
+                segment.with(value)
+            }))
+            .collect();
+        console.err_line(format_args!(
+            "hint: below the model the layout is {}",
+            below_model.join("/")
+        ));
     }
     if findings.runs_without_out > 0 {
-        let _ = writeln!(
-            stderr,
-            "note: {} run director{} without a .out file in inference_logs/slurm_logs: no rows for {}",
+        console.err_line(format_args!(
+            "note: {} run director{} without a .out file in {SLURM_LOGS_DIR}: no rows for {}",
             findings.runs_without_out,
             if findings.runs_without_out == 1 {
                 "y"
@@ -156,7 +182,7 @@ fn report(problems: &[String], findings: &Findings, skipped: &[String]) {
             } else {
                 "them"
             },
-        );
+        ));
     }
 }
 
@@ -167,7 +193,7 @@ fn walk_and_analyze(
     pool: &rayon::ThreadPool,
     root: &Path,
     progress: &ProgressBar,
-) -> (Vec<String>, Vec<(walk::RunDir, RunOutcome)>) {
+) -> (Vec<String>, Vec<(walk::FoundRun, RunOutcome)>) {
     let analyzed = Mutex::new(Vec::new());
     let problems = pool.scope(|scope| {
         let mut index = 0usize;
@@ -198,41 +224,31 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Write `text` to stdout; a closed pipe (`analyze | head`) is not an error.
-fn print_stdout(text: &str) -> anyhow::Result<()> {
-    let mut stdout = io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(err) if err.kind() != io::ErrorKind::BrokenPipe => {
-            Err(err).context("failed to write to stdout")
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Run `analyze` with parsed arguments; returns the process exit code. A [`UsageError`]
-/// (exit code 2) means nothing was written.
-pub fn run(args: &cli::Args) -> anyhow::Result<ExitCode> {
+/// Run `analyze` with parsed arguments, printing to `console`.
+///
+/// Errors: see [`AnalyzeError`]; a usage error means nothing was written.
+pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), AnalyzeError> {
     check_root(&args.root)?;
     let out_dir = args.out.as_deref().unwrap_or(&args.root);
     if out_dir.exists() && !out_dir.is_dir() {
-        return Err(UsageError(format!(
-            "`--out` `{}` is not a folder\nhint: name a folder for the CSV files (it is created if missing)",
+        return Err(AnalyzeError::Usage(format!(
+            "`--out` `{}` is not a directory\nhint: name a directory for the CSV files (it is created if missing)",
+            out_dir.display()
+        )));
+    }
+    fs::create_dir_all(out_dir).map_err(|err| {
+        AnalyzeError::Write(format!(
+            "failed to create `--out` `{}`: {err}",
             out_dir.display()
         ))
-        .into());
-    }
-    fs::create_dir_all(out_dir)
-        .with_context(|| format!("failed to create `--out` `{}`", out_dir.display()))?;
+    })?;
     let available = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     // The runs are analyzed while the walk goes on, so their number is not known here: the
     // pool is capped by the CPUs only.
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(worker_count(args.jobs, usize::MAX, available))
         .build()
-        .context("failed to start the worker threads")?;
+        .map_err(|err| AnalyzeError::Write(format!("failed to start the worker threads: {err}")))?;
 
     let progress = progress_bar();
     let (walk_problems, analyzed) = walk_and_analyze(&pool, &args.root, &progress);
@@ -246,12 +262,16 @@ pub fn run(args: &cli::Args) -> anyhow::Result<ExitCode> {
     let rows = dedup_and_sort(std::mem::take(&mut findings.rows));
     let summary = summarize(&rows);
     let csv = output::csv_files(&rows, &summary, &clashing);
-    report(&walk_problems, &findings, &csv.skipped);
-    output::write_files(out_dir, &csv.files)?;
+    report(console, &walk_problems, &findings, &csv.skipped);
+    output::write_files(out_dir, &csv.files)
+        .map_err(|err| AnalyzeError::Write(format!("{err:#}")))?;
     if !args.quiet {
-        print_stdout(&tables::render(&rows, &summary))?;
+        console.out(tables::render(&rows, &summary));
     }
-    Ok(ExitCode::SUCCESS)
+    match console.take_failure() {
+        Some(failure) => Err(failure.into()),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -1,20 +1,19 @@
-//! The `analyze` command: argument parsing lives in `cli.rs`, the work in `lib.rs`.
+//! The `analyze` command: argument parsing lives in `cli.rs`, the work in `lib.rs`; every
+//! error ends here, printed once and mapped to its exit code.
 
 use std::process::ExitCode;
 
+use bench_io::Console;
 use clap::Parser;
 
 fn main() -> ExitCode {
     let args = analyze::cli::Args::parse();
-    match analyze::run(&args) {
-        Ok(code) => code,
+    let mut console = Console::new();
+    match analyze::run(&args, &mut console) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
-            if err.is::<analyze::UsageError>() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::FAILURE
-            }
+            console.err_line(format_args!("error: {err}"));
+            err.exit_code()
         }
     }
 }

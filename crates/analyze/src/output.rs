@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use bench_core::rows::{CSV_COLUMNS, Row};
+use bench_core::rows::{Row, csv_header};
 use bench_core::summary::{ModelSummary, SUMMARY_COLUMNS};
 use itertools::Itertools;
 use tempfile::NamedTempFile;
@@ -31,12 +31,7 @@ pub struct CsvFiles {
 /// (one name for several folders) gets no CSV of its own, so that no two experiments write
 /// one file; its rows stay in `benchmarking_results.csv`.
 pub fn csv_files(rows: &[Row], summary: &[ModelSummary], clashing: &BTreeSet<String>) -> CsvFiles {
-    let header = || {
-        CSV_COLUMNS
-            .iter()
-            .map(|c| (*c).to_owned())
-            .collect::<Vec<_>>()
-    };
+    let header = csv_header;
     let mut out = CsvFiles::default();
     for (experiment, group) in &rows.iter().chunk_by(|row| row.fields.experiment.as_str()) {
         let name = format!("{experiment}.csv");
@@ -49,7 +44,7 @@ pub fn csv_files(rows: &[Row], summary: &[ModelSummary], clashing: &BTreeSet<Str
         }
         if clashing.contains(experiment) {
             out.skipped.push(format!(
-                "experiment `{experiment}` stands for several folders (names that are not \
+                "experiment `{experiment}` stands for several directories (names that are not \
                  valid UTF-8 are shown with `\\xNN`): none gets `{name}`, so none overwrites \
                  another; their rows are in `{ALL_ROWS_FILE}`"
             ));
@@ -120,7 +115,7 @@ fn write_temp(dir: &Path, name: &str, records: &[Vec<String>]) -> anyhow::Result
 
 #[cfg(test)]
 mod tests {
-    use bench_core::fields::RunFields;
+    use bench_core::layout::RunFields;
     use bench_core::metrics::{Comment, RowMetrics};
 
     use super::*;
@@ -161,7 +156,7 @@ mod tests {
         assert_eq!(names, ["a.csv", "benchmarking_results.csv"]);
         assert_eq!(files.files[1].1.len(), 6);
         assert!(
-            files.skipped[0].starts_with("experiment `b` stands for several folders"),
+            files.skipped[0].starts_with("experiment `b` stands for several directories"),
             "{:?}",
             files.skipped
         );
@@ -177,7 +172,7 @@ mod tests {
             [dir.path().join("a.csv"), dir.path().join(ALL_ROWS_FILE)]
         );
         let text = fs::read_to_string(dir.path().join("a.csv")).unwrap();
-        let expected_header = CSV_COLUMNS.join(",");
+        let expected_header = csv_header().join(",");
         assert_eq!(
             text,
             format!(

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use bench_core::fields::RunFields;
+use bench_core::layout::{RunFields, Segment};
 use bench_core::rows::{Row, int_cell};
 use bench_core::summary::{ModelSummary, round_half_even};
 use itertools::Itertools;
@@ -12,21 +12,44 @@ use itertools::Itertools;
 /// whether it is a number (right-aligned).
 struct ConfigColumn {
     name: &'static str,
-    show: fn(&RunFields) -> String,
+    show: Show,
     numeric: bool,
 }
 
-/// The value without its `kvc_`/`spec_`/`quant_` prefix.
-fn without_prefix(value: &str, prefix: &str) -> String {
-    value.strip_prefix(prefix).unwrap_or(value).to_owned()
+/// How a [`ConfigColumn`] shows a row's value.
+enum Show {
+    /// A field as is.
+    Field(fn(&RunFields) -> String),
+    /// A run-directory segment without its prefix.
+    Segment(Segment),
+}
+
+impl ConfigColumn {
+    /// The value of this column for `fields`.
+    fn value(&self, fields: &RunFields) -> String {
+        match self.show {
+            Show::Field(show) => show(fields),
+            Show::Segment(segment) => fields.segment_value(segment),
+        }
+    }
 }
 
 /// A [`ConfigColumn`].
 const fn column(name: &'static str, show: fn(&RunFields) -> String, numeric: bool) -> ConfigColumn {
     ConfigColumn {
         name,
-        show,
+        show: Show::Field(show),
         numeric,
+    }
+}
+
+/// The column of a run-directory segment, named as its CSV column (`mns`), showing the
+/// value without its prefix.
+const fn segment_column(segment: Segment) -> ConfigColumn {
+    ConfigColumn {
+        name: segment.column(),
+        show: Show::Segment(segment),
+        numeric: segment.is_integer(),
     }
 }
 
@@ -37,13 +60,13 @@ const CONFIG_COLUMNS: [ConfigColumn; 12] = [
     column("tp", |f| int_cell(f.tp), true),
     column("pp", |f| int_cell(f.pp), true),
     column("dp", |f| int_cell(f.dp), true),
-    column("mns", |f| int_cell(f.mns), true),
-    column("mnbt", |f| int_cell(f.mnbt), true),
-    column("gmu", |f| int_cell(f.gmu), true),
-    column("bs", |f| int_cell(f.bs), true),
-    column("kvc", |f| without_prefix(&f.kvc, "kvc_"), false),
-    column("spec", |f| without_prefix(&f.spec, "spec_"), false),
-    column("quant", |f| without_prefix(&f.quant, "quant_"), false),
+    segment_column(Segment::MaxNumSeqs),
+    segment_column(Segment::MaxNumBatchedTokens),
+    segment_column(Segment::GpuMemoryUtilization),
+    segment_column(Segment::BlockSize),
+    segment_column(Segment::KvCacheDtype),
+    segment_column(Segment::Speculative),
+    segment_column(Segment::Quantization),
 ];
 
 /// The metric columns of the experiment tables (all right-aligned but `comment`).
@@ -108,19 +131,16 @@ fn alignment_line(numeric: impl IntoIterator<Item = bool>) -> String {
 /// One experiment's section: the header line with the constant config columns, then the
 /// table of its rows (in their order) with the varying ones.
 fn experiment_section(experiment: &str, rows: &[&Row]) -> String {
-    let (constant, varying): (Vec<&ConfigColumn>, Vec<&ConfigColumn>) =
-        CONFIG_COLUMNS.iter().partition(|column| {
-            rows.iter()
-                .map(|row| (column.show)(&row.fields))
-                .all_equal()
-        });
+    let (constant, varying): (Vec<&ConfigColumn>, Vec<&ConfigColumn>) = CONFIG_COLUMNS
+        .iter()
+        .partition(|column| rows.iter().map(|row| column.value(&row.fields)).all_equal());
     let mut text = format!("## {experiment}");
     if let Some(first) = rows.first()
         && !constant.is_empty()
     {
         let settings = constant
             .iter()
-            .map(|column| format!("{}={}", column.name, (column.show)(&first.fields)))
+            .map(|column| format!("{}={}", column.name, column.value(&first.fields)))
             .join(", ");
         let _ = write!(text, "  ({settings})");
     }
@@ -141,7 +161,7 @@ fn experiment_section(experiment: &str, rows: &[&Row]) -> String {
         let m = &row.metrics;
         let cells = varying
             .iter()
-            .map(|column| (column.show)(&row.fields))
+            .map(|column| column.value(&row.fields))
             .chain([
                 integer(m.gpus_for_1b_tokens_per_hour),
                 integer(m.output_tps_per_gpu),
@@ -240,10 +260,10 @@ mod tests {
             tp: Some(1),
             pp: Some(1),
             dp: Some(1),
-            mns: Some(512),
-            mnbt: Some(32768),
-            gmu: Some(90),
-            bs: Some(16),
+            max_num_seqs: Some(512),
+            max_num_batched_tokens: Some(32768),
+            gpu_memory_percent: Some(90),
+            block_size: Some(16),
             ..RunFields::default()
         };
         let metrics = RowMetrics {
@@ -260,7 +280,7 @@ mod tests {
         let row = |model: &str, mns: u64| Row {
             fields: RunFields {
                 model: model.into(),
-                mns: Some(mns),
+                max_num_seqs: Some(mns),
                 ..fields.clone()
             },
             metrics: metrics.clone(),

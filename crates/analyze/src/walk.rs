@@ -8,21 +8,19 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use bench_core::layout::INFERENCE_LOGS;
 use bench_io::path_text::{escaped, shown};
 use walkdir::WalkDir;
-
-/// The folder below a run directory that marks it (contract 3 section 1).
-pub const INFERENCE_LOGS: &str = "inference_logs";
 
 /// A run directory: the parent of an `inference_logs` folder.
 ///
 /// Names that are not valid UTF-8 are shown with each invalid byte as `\xNN`
 /// ([`escaped`]), so two such folders never read the same.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunDir {
+pub struct FoundRun {
     /// `--root` as given joined with the components below it.
     pub path: PathBuf,
-    /// [`RunDir::path`] as text (escaped), for messages and the `path` column.
+    /// [`FoundRun::path`] as text (escaped), for messages and the `path` column.
     pub shown: String,
     /// The path's components below `--root` (escaped), as contract 3 section 3 reads them.
     pub components: Vec<String>,
@@ -31,11 +29,11 @@ pub struct RunDir {
     pub experiment: OsString,
 }
 
-impl RunDir {
+impl FoundRun {
     /// The run directory `path`, below `root`.
     pub fn new(root: &Path, path: &Path) -> Self {
         let below = path.strip_prefix(root).unwrap_or(path);
-        RunDir {
+        FoundRun {
             path: path.to_path_buf(),
             shown: escaped(path.as_os_str()).into_owned(),
             components: below
@@ -50,7 +48,7 @@ impl RunDir {
         }
     }
 
-    /// Whether the path (`--root` included) is valid UTF-8, so [`RunDir::shown`] is exact.
+    /// Whether the path (`--root` included) is valid UTF-8, so [`FoundRun::shown`] is exact.
     pub fn is_utf8(&self) -> bool {
         self.path.to_str().is_some()
     }
@@ -60,7 +58,7 @@ impl RunDir {
 #[derive(Debug, Default)]
 pub struct Walk {
     /// The run directories, in the walk's order (sorted by file name at each level).
-    pub runs: Vec<RunDir>,
+    pub runs: Vec<FoundRun>,
     /// Folders that could not be read, symbolic-link loops and folders reached twice: one
     /// message each, for stderr.
     pub problems: Vec<String>,
@@ -77,7 +75,7 @@ pub fn find_runs(root: &Path) -> Walk {
 /// Walk `root` and hand each run directory to `on_run` as soon as it is found, in the order
 /// of [`Walk::runs`] (so the runs can be analyzed while the walk goes on). Returns the
 /// problems, as [`Walk::problems`].
-pub fn walk_runs(root: &Path, mut on_run: impl FnMut(RunDir)) -> Vec<String> {
+pub fn walk_runs(root: &Path, mut on_run: impl FnMut(FoundRun)) -> Vec<String> {
     let mut problems = Vec::new();
     let mut seen: HashMap<FolderId, PathBuf> = HashMap::new();
     let mut entries = WalkDir::new(root)
@@ -98,7 +96,7 @@ pub fn walk_runs(root: &Path, mut on_run: impl FnMut(RunDir)) -> Vec<String> {
         if let Some(id) = folder_id(&entry) {
             if let Some(first) = seen.get(&id) {
                 problems.push(format!(
-                    "`{}` is the same folder as `{}` (through a symbolic link): not read twice",
+                    "`{}` is the same directory as `{}` (through a symbolic link): not read twice",
                     shown(entry.path()),
                     shown(first)
                 ));
@@ -110,7 +108,7 @@ pub fn walk_runs(root: &Path, mut on_run: impl FnMut(RunDir)) -> Vec<String> {
         if entry.depth() > 0 && entry.file_name() == INFERENCE_LOGS {
             entries.skip_current_dir();
             if let Some(run_path) = entry.path().parent() {
-                on_run(RunDir::new(root, run_path));
+                on_run(FoundRun::new(root, run_path));
             }
         }
     }
@@ -227,6 +225,6 @@ mod tests {
         assert_eq!(walk.problems.len(), 2, "{:?}", walk.problems);
         assert!(walk.problems[0].starts_with("symbolic link loop: `"));
         assert!(walk.problems[0].contains("real/p/loop"));
-        assert!(walk.problems[1].contains("zz-again` is the same folder as `"));
+        assert!(walk.problems[1].contains("zz-again` is the same directory as `"));
     }
 }

@@ -269,7 +269,7 @@ fn names_that_are_not_utf8_are_escaped_warned_and_never_share_a_csv() {
     assert_eq!(tree.csv("bad\\xfename.csv").1.len(), 1);
     assert!(!tree.root().join("bad\\xffname.csv").exists());
     assert!(
-        stderr.contains("experiment `bad\\xffname` stands for several folders"),
+        stderr.contains("experiment `bad\\xffname` stands for several directories"),
         "{stderr}"
     );
     assert_eq!(tree.csv("tier0.csv").1.len(), 1);

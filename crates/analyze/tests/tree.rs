@@ -733,7 +733,7 @@ fn out_that_is_a_file_is_a_usage_error() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("`--out` `reports` is not a folder"),
+        stderr.contains("`--out` `reports` is not a directory"),
         "{stderr}"
     );
     assert!(!tree.root().join("benchmarking_results.csv").exists());
@@ -786,7 +786,7 @@ fn bad_root_is_a_clear_error_with_exit_2_and_nothing_written() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("`--root` `data` is not a folder"),
+        stderr.contains("`--root` `data` is not a directory"),
         "{stderr}"
     );
     fs::remove_file(tree.root()).unwrap();
@@ -801,24 +801,52 @@ fn bad_root_is_a_clear_error_with_exit_2_and_nothing_written() {
     assert!(output.stdout.is_empty());
 }
 
-#[test]
-fn broken_stdout_pipe_is_success() {
-    let tree = build_small_tree("tier0", "SmolA", 1);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("analyze"))
+/// `analyze --root data` with stdout and stderr going to the given places.
+fn analyze_with_streams(
+    tree: &Tree,
+    stdout: impl Into<std::process::Stdio>,
+    stderr: impl Into<std::process::Stdio>,
+) -> std::process::ExitStatus {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin!("analyze"))
         .current_dir(tree.base())
         .args(["--root", "data"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Close the read end before the program writes.
-    drop(child.stdout.take());
-    let output = child.wait_with_output().unwrap();
+        .stdout(stdout)
+        .stderr(stderr)
+        .status()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_stdout_pipe_is_exit_1_after_the_csvs_are_written() {
+    let tree = build_small_tree("tier0", "SmolA", 1);
+    // The read end is closed before analyze starts: every write to stdout fails (EPIPE).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let (err_reader, err_writer) = std::io::pipe().unwrap();
+    let status = analyze_with_streams(&tree, writer, err_writer);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut { err_reader }, &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        stderr.contains("error: failed to write to stdout: Broken pipe"),
+        "{stderr}"
     );
+    assert!(tree.root().join("benchmarking_results.csv").is_file());
+}
+
+#[test]
+fn a_failed_stderr_write_is_exit_1_not_a_panic() {
+    // A warning goes to stderr: an unknown path component.
+    let tree = build_small_tree("tier0", "SmolA", 1);
+    tree.run("tier0/tutorial/SmolA/tp1/extra_level")
+        .out("1_0.out", "")
+        .stats(&Stats::BASE.merged_json());
+    let full = fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let status = analyze_with_streams(&tree, std::process::Stdio::null(), full);
+    assert_eq!(status.code(), Some(1));
     assert!(tree.root().join("benchmarking_results.csv").is_file());
 }
 

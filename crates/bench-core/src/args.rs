@@ -29,22 +29,61 @@ pub enum ArgKind {
 }
 
 /// One parameter of the inference script.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ArgSpec {
     /// The kebab-case key.
     pub key: &'static str,
     /// The type the script needs.
     pub kind: ArgKind,
-    /// The script's default as JSON text (`None`: no default, the script gets `None`).
-    pub default: Option<&'static str>,
+    /// The script's default (`None`: no default, the script gets `None`).
+    pub default: Option<ArgDefault>,
+}
+
+/// The default of an arg.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ArgDefault {
+    /// JSON text.
+    Json(&'static str),
+    /// An integer (vLLM's defaults, owned by [`crate::layout`]).
+    Int(u64),
+    /// A number.
+    Float(f64),
+    /// A string.
+    Str(&'static str),
+}
+
+impl ArgDefault {
+    /// The default as a JSON value; `None` for JSON text that does not parse.
+    pub fn value(self) -> Option<Value> {
+        match self {
+            ArgDefault::Json(text) => serde_json::from_str(text).ok(),
+            ArgDefault::Int(n) => Some(Value::from(n)),
+            ArgDefault::Float(f) => Some(Value::from(f)),
+            ArgDefault::Str(text) => Some(Value::from(text)),
+        }
+    }
 }
 
 const fn arg(key: &'static str, kind: ArgKind, default: Option<&'static str>) -> ArgSpec {
+    let default = match default {
+        Some(text) => Some(ArgDefault::Json(text)),
+        None => None,
+    };
     ArgSpec { key, kind, default }
+}
+
+const fn vllm_arg(key: &'static str, kind: ArgKind, default: ArgDefault) -> ArgSpec {
+    ArgSpec {
+        key,
+        kind,
+        default: Some(default),
+    }
 }
 
 /// Every parameter of the inference script (`generate_data.py`), in its own order.
 pub const KNOWN_ARGS: &[ArgSpec] = {
+    use crate::layout;
+    use ArgDefault as D;
     use ArgKind::{
         Bool, Int, Number, OptStr, PositiveInt, PromptTemplate, Reserved, SbatchStr, Str, Time,
     };
@@ -70,14 +109,34 @@ pub const KNOWN_ARGS: &[ArgSpec] = {
         arg("nodes-per-task", PositiveInt, Some("1")),
         arg("max-concurrent-generations", Int, Some("500")),
         arg("max-concurrent-documents", Int, Some("500")),
-        arg("max-num-seqs", PositiveInt, Some("256")),
-        arg("max-num-batched-tokens", PositiveInt, Some("8192")),
-        arg("gpu-memory-utilization", Number, Some("0.9")),
-        arg("block-size", PositiveInt, Some("16")),
+        vllm_arg(
+            "max-num-seqs",
+            PositiveInt,
+            D::Int(layout::DEFAULT_MAX_NUM_SEQS),
+        ),
+        vllm_arg(
+            "max-num-batched-tokens",
+            PositiveInt,
+            D::Int(layout::DEFAULT_MAX_NUM_BATCHED_TOKENS),
+        ),
+        vllm_arg(
+            "gpu-memory-utilization",
+            Number,
+            D::Float(layout::DEFAULT_GPU_MEMORY_UTILIZATION),
+        ),
+        vllm_arg(
+            "block-size",
+            PositiveInt,
+            D::Int(layout::DEFAULT_BLOCK_SIZE),
+        ),
         arg("gdn-prefill-backend", OptStr, None),
         arg("speculative-config", OptStr, None),
         arg("quantization", OptStr, None),
-        arg("kv-cache-dtype", OptStr, Some(r#""auto""#)),
+        vllm_arg(
+            "kv-cache-dtype",
+            OptStr,
+            D::Str(layout::DEFAULT_KV_CACHE_DTYPE),
+        ),
         arg("optimization-level", Int, Some("3")),
         arg("metric-interval", Number, Some("120")),
         arg("temperature", Number, None),
@@ -134,19 +193,6 @@ pub fn closest_arg(key: &str) -> Option<&'static str> {
     closest(key, KNOWN_ARGS.iter().map(|a| a.key))
 }
 
-/// What kind of value a JSON value is, for messages ("a string", "a float", "a list", ...).
-pub fn describe(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_f64() => "a float",
-        Value::Number(_) => "an integer",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a mapping",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,11 +215,7 @@ mod tests {
     fn defaults_are_json() {
         for arg in KNOWN_ARGS {
             if let Some(default) = arg.default {
-                assert!(
-                    serde_json::from_str::<Value>(default).is_ok(),
-                    "{}",
-                    arg.key
-                );
+                assert!(default.value().is_some(), "{}", arg.key);
             }
         }
     }

@@ -13,9 +13,10 @@ use std::fmt;
 use serde_json::Value;
 use serde_yaml::Value as Yaml;
 
-use crate::args::{closest, describe, kebab_case};
+use crate::args::{closest, kebab_case};
+use crate::json_kind::describe;
+use crate::layout::{NameError, SegmentError};
 use crate::numbers::thousands;
-use crate::paths::{NameError, SegmentError};
 use crate::sbatch_options::{
     MemorySizeError, SbatchArgError, UnsafeDirectiveChar, check_directive_value, check_sbatch_arg,
     memory_size_kib,
@@ -1023,7 +1024,7 @@ impl Reader<'_> {
                     None
                 }
                 Some(value) => self.string(value, &unnamed, "name").and_then(|name| {
-                    match crate::paths::check_dir_name(&name) {
+                    match crate::layout::check_dir_name(&name) {
                         Ok(()) => Some(name),
                         Err(error) => {
                             self.push(

@@ -10,13 +10,13 @@
 pub mod args;
 pub mod config;
 pub mod failure;
-pub mod fields;
+pub mod json_kind;
+pub mod layout;
 pub mod metrics;
 pub mod model_config;
-pub mod naming;
 pub mod numbers;
-pub mod paths;
 pub mod rows;
+pub mod run;
 pub mod sbatch_options;
 pub mod server_log;
 pub mod slurm_time;

@@ -3,48 +3,8 @@
 
 use std::cmp::Ordering;
 
-use crate::fields::{RunFields, compare_config};
+use crate::layout::{RunFields, Segment, compare_config};
 use crate::metrics::{Comment, RowMetrics};
-
-/// The reference columns of `benchmarking_results.csv` and `{experiment}.csv`, in order
-/// (contract 3 section 7). New columns may only be appended after `comment`.
-pub const CSV_COLUMNS: [&str; 35] = [
-    "experiment",
-    "prompt_template_name",
-    "model",
-    "tp",
-    "pp",
-    "dp",
-    "mns",
-    "mnbt",
-    "gmu",
-    "bs",
-    "kvc",
-    "spec",
-    "quant",
-    "gpus_for_1b_tokens_per_hour",
-    "node_days_to_process_1b_tokens",
-    "gpu_days_to_process_1b_tokens",
-    "input_tps_per_gpu",
-    "output_tps_per_gpu",
-    "tokens_input_per_sec",
-    "tokens_output_per_sec",
-    "avg_running_reqs",
-    "avg_waiting_reqs",
-    "avg_gpu_kvc_usage",
-    "avg_prefix_cache_hit_rate",
-    "prompt_tokens_total",
-    "completion_tokens_total",
-    "mean_input_tokens",
-    "mean_output_tokens",
-    "successful_requests",
-    "e2e_time",
-    "inference_time",
-    "e2e_per_1k_per_gpu",
-    "inference_per_1k_per_gpu",
-    "path",
-    "comment",
-];
 
 /// One row: one SLURM `.out` file of a run (contract 3 section 1).
 #[derive(Debug, Clone, PartialEq)]
@@ -73,48 +33,120 @@ pub fn int_cell(value: Option<u64>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
+/// One column of `benchmarking_results.csv` and `{experiment}.csv`: its name and how a row
+/// fills its cell. [`CSV_COLUMNS`] is the one list of them (`docs/results.md`).
+pub struct Column {
+    /// The header.
+    pub name: &'static str,
+    /// The row's cell.
+    pub cell: fn(&Row) -> String,
+}
+
+const fn column(name: &'static str, cell: fn(&Row) -> String) -> Column {
+    Column { name, cell }
+}
+
+/// The columns, in order. Users' notebooks read them by name and by position: a new
+/// column is appended after `comment`.
+pub const CSV_COLUMNS: &[Column] = &[
+    column("experiment", |r| r.fields.experiment.clone()),
+    column("prompt_template_name", |r| {
+        r.fields.prompt_template_name.clone()
+    }),
+    column("model", |r| r.fields.model.clone()),
+    column("tp", |r| int_cell(r.fields.tp)),
+    column("pp", |r| int_cell(r.fields.pp)),
+    column("dp", |r| int_cell(r.fields.dp)),
+    column(Segment::MaxNumSeqs.column(), |r| {
+        int_cell(r.fields.max_num_seqs)
+    }),
+    column(Segment::MaxNumBatchedTokens.column(), |r| {
+        int_cell(r.fields.max_num_batched_tokens)
+    }),
+    column(Segment::GpuMemoryUtilization.column(), |r| {
+        int_cell(r.fields.gpu_memory_percent)
+    }),
+    column(Segment::BlockSize.column(), |r| {
+        int_cell(r.fields.block_size)
+    }),
+    column(Segment::KvCacheDtype.column(), |r| {
+        r.fields.kv_cache_dtype.clone()
+    }),
+    column(Segment::Speculative.column(), |r| {
+        r.fields.speculative.clone()
+    }),
+    column(Segment::Quantization.column(), |r| {
+        r.fields.quantization.clone()
+    }),
+    column("gpus_for_1b_tokens_per_hour", |r| {
+        float_cell(r.metrics.gpus_for_1b_tokens_per_hour)
+    }),
+    column("node_days_to_process_1b_tokens", |r| {
+        float_cell(r.metrics.node_days_to_process_1b_tokens)
+    }),
+    column("gpu_days_to_process_1b_tokens", |r| {
+        float_cell(r.metrics.gpu_days_to_process_1b_tokens)
+    }),
+    column("input_tps_per_gpu", |r| {
+        float_cell(r.metrics.input_tps_per_gpu)
+    }),
+    column("output_tps_per_gpu", |r| {
+        float_cell(r.metrics.output_tps_per_gpu)
+    }),
+    column("tokens_input_per_sec", |r| {
+        float_cell(r.metrics.tokens_input_per_sec)
+    }),
+    column("tokens_output_per_sec", |r| {
+        float_cell(r.metrics.tokens_output_per_sec)
+    }),
+    column("avg_running_reqs", |r| {
+        float_cell(r.metrics.avg_running_reqs)
+    }),
+    column("avg_waiting_reqs", |r| {
+        float_cell(r.metrics.avg_waiting_reqs)
+    }),
+    column("avg_gpu_kvc_usage", |r| {
+        float_cell(r.metrics.avg_gpu_kvc_usage)
+    }),
+    column("avg_prefix_cache_hit_rate", |r| {
+        float_cell(r.metrics.avg_prefix_cache_hit_rate)
+    }),
+    column("prompt_tokens_total", |r| {
+        int_cell(r.metrics.prompt_tokens_total)
+    }),
+    column("completion_tokens_total", |r| {
+        int_cell(r.metrics.completion_tokens_total)
+    }),
+    column("mean_input_tokens", |r| {
+        float_cell(r.metrics.mean_input_tokens)
+    }),
+    column("mean_output_tokens", |r| {
+        float_cell(r.metrics.mean_output_tokens)
+    }),
+    column("successful_requests", |r| {
+        int_cell(r.metrics.successful_requests)
+    }),
+    column("e2e_time", |r| float_cell(r.metrics.e2e_time)),
+    column("inference_time", |r| float_cell(r.metrics.inference_time)),
+    column("e2e_per_1k_per_gpu", |r| {
+        float_cell(r.metrics.e2e_per_1k_per_gpu)
+    }),
+    column("inference_per_1k_per_gpu", |r| {
+        float_cell(r.metrics.inference_per_1k_per_gpu)
+    }),
+    column("path", |r| r.path.clone()),
+    column("comment", |r| r.comment.to_string()),
+];
+
+/// The header of the CSV files: the names of [`CSV_COLUMNS`].
+pub fn csv_header() -> Vec<String> {
+    CSV_COLUMNS.iter().map(|c| c.name.to_owned()).collect()
+}
+
 impl Row {
-    /// The row's cells in [`CSV_COLUMNS`] order, formatted as contract 3 section 7 says.
+    /// The row's cells in [`CSV_COLUMNS`] order.
     pub fn csv_record(&self) -> Vec<String> {
-        let f = &self.fields;
-        let m = &self.metrics;
-        vec![
-            f.experiment.clone(),
-            f.prompt_template_name.clone(),
-            f.model.clone(),
-            int_cell(f.tp),
-            int_cell(f.pp),
-            int_cell(f.dp),
-            int_cell(f.mns),
-            int_cell(f.mnbt),
-            int_cell(f.gmu),
-            int_cell(f.bs),
-            f.kvc.clone(),
-            f.spec.clone(),
-            f.quant.clone(),
-            float_cell(m.gpus_for_1b_tokens_per_hour),
-            float_cell(m.node_days_to_process_1b_tokens),
-            float_cell(m.gpu_days_to_process_1b_tokens),
-            float_cell(m.input_tps_per_gpu),
-            float_cell(m.output_tps_per_gpu),
-            float_cell(m.tokens_input_per_sec),
-            float_cell(m.tokens_output_per_sec),
-            float_cell(m.avg_running_reqs),
-            float_cell(m.avg_waiting_reqs),
-            float_cell(m.avg_gpu_kvc_usage),
-            float_cell(m.avg_prefix_cache_hit_rate),
-            int_cell(m.prompt_tokens_total),
-            int_cell(m.completion_tokens_total),
-            float_cell(m.mean_input_tokens),
-            float_cell(m.mean_output_tokens),
-            int_cell(m.successful_requests),
-            float_cell(m.e2e_time),
-            float_cell(m.inference_time),
-            float_cell(m.e2e_per_1k_per_gpu),
-            float_cell(m.inference_per_1k_per_gpu),
-            self.path.clone(),
-            self.comment.to_string(),
-        ]
+        CSV_COLUMNS.iter().map(|c| (c.cell)(self)).collect()
     }
 
     /// How many of the eight de-duplication values are present (contract 3 section 6).
@@ -164,6 +196,20 @@ pub fn dedup_and_sort(mut rows: Vec<Row>) -> Vec<Row> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_header_is_the_reference_columns_in_order() {
+        assert_eq!(
+            csv_header().join(","),
+            "experiment,prompt_template_name,model,tp,pp,dp,mns,mnbt,gmu,bs,kvc,spec,quant,\
+             gpus_for_1b_tokens_per_hour,node_days_to_process_1b_tokens,\
+             gpu_days_to_process_1b_tokens,input_tps_per_gpu,output_tps_per_gpu,\
+             tokens_input_per_sec,tokens_output_per_sec,avg_running_reqs,avg_waiting_reqs,\
+             avg_gpu_kvc_usage,avg_prefix_cache_hit_rate,prompt_tokens_total,\
+             completion_tokens_total,mean_input_tokens,mean_output_tokens,successful_requests,\
+             e2e_time,inference_time,e2e_per_1k_per_gpu,inference_per_1k_per_gpu,path,comment"
+        );
+    }
     use crate::stats::StatsTotals;
 
     fn fields(model: &str, mns: Option<u64>) -> RunFields {
@@ -172,7 +218,7 @@ mod tests {
             prompt_template_name: "default".into(),
             model: model.into(),
             tp: Some(1),
-            mns,
+            max_num_seqs: mns,
             ..RunFields::default()
         }
     }
@@ -217,7 +263,7 @@ mod tests {
         r.comment = Comment::FailedRequests(3);
         let record = r.csv_record();
         assert_eq!(record.len(), CSV_COLUMNS.len());
-        let cell = |name: &str| &record[CSV_COLUMNS.iter().position(|c| *c == name).unwrap()];
+        let cell = |name: &str| &record[CSV_COLUMNS.iter().position(|c| c.name == name).unwrap()];
         assert_eq!(cell("experiment"), "tier0");
         assert_eq!(cell("model"), "Qwen3_4B");
         assert_eq!(cell("tp"), "1");
@@ -231,8 +277,8 @@ mod tests {
         assert_eq!(cell("mean_input_tokens"), "");
         assert_eq!(cell("path"), "root/7_1.out");
         assert_eq!(cell("comment"), "failed_requests=3");
-        assert_eq!(CSV_COLUMNS[0], "experiment");
-        assert_eq!(CSV_COLUMNS[34], "comment");
+        assert_eq!(CSV_COLUMNS[0].name, "experiment");
+        assert_eq!(CSV_COLUMNS[34].name, "comment");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! the end of the line. Server logs can be many GB, so the parser reads through a buffer of
 //! fixed size and allocates nothing per line. Colour sequences are removed only from the
 //! lines that can hold a record: one `memmem` search for the record marker and one `memchr`
-//! pass over the escape bytes find them (see [`MARKER_BYTES`]); every other line is never
+//! pass over the escape bytes find them (see `MARKER_BYTES`); every other line is never
 //! copied or looked at again. Bytes need not be UTF-8.
 
 use std::io::Read;

@@ -13,18 +13,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::failure::{self, FailureClass};
 use crate::stats::{self, StatsError, StatsTotals};
 
-/// datatrove's merged stats, below the run directory (contract 3 section 4).
-pub const STATS_JSON: &str = "inference_logs/stats.json";
-/// datatrove's executor description, naming the number of tasks.
-pub const EXECUTOR_JSON: &str = "inference_logs/executor.json";
-/// The folder of datatrove's per-task stats files (`*.json`).
-pub const TASK_STATS_DIR: &str = "inference_logs/stats";
-/// The folder of SLURM's `{jobid}_{n}.out` files (contract 2 section 1).
-pub const SLURM_LOGS_DIR: &str = "inference_logs/slurm_logs";
-/// The folder of the inference server's logs (contract 3 section 1).
-pub const SERVER_LOGS_DIR: &str = "inference_logs/server_logs";
-/// `launch`'s submission records (contract 2 section 2).
-pub const SUBMISSIONS_JSONL: &str = "inference_logs/launch/submissions.jsonl";
+use crate::layout::rel::{
+    EXECUTOR_JSON, SERVER_LOGS_DIR, SLURM_LOGS_DIR, STATS_JSON, SUBMISSIONS_JSONL, TASK_STATS_DIR,
+};
 
 /// What the run-state rule reads from one run directory; binaries implement it over the
 /// file system, tests over a map ([`MemoryRunFiles`]).
@@ -236,7 +227,7 @@ pub struct SubmissionRecord {
 impl SubmissionRecord {
     /// The job comment that carries this submission's token: `bench:<token>`.
     pub fn comment(&self) -> String {
-        format!("bench:{}", self.token)
+        crate::layout::job_comment(&self.token)
     }
 }
 

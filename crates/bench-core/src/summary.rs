@@ -3,19 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::fields::{DEFAULT_KVC, DEFAULT_QUANT, DEFAULT_SPEC, RunFields};
+use crate::layout::{
+    DEFAULT_BLOCK_SIZE, DEFAULT_GPU_MEMORY_PERCENT, DEFAULT_MAX_NUM_BATCHED_TOKENS,
+    DEFAULT_MAX_NUM_SEQS, KvCacheDtype, Quantization, RunFields, Segment, SpeculativeDecoding,
+};
 use crate::rows::{Row, float_cell, int_cell};
 
 /// Tensor parallel sizes tried for the baseline, in order; the first with a baseline row wins.
 pub const BASELINE_TPS: [u64; 4] = [1, 2, 4, 8];
-/// Baseline `max-num-seqs` (vLLM's default).
-pub const BASELINE_MNS: u64 = 256;
-/// Baseline `max-num-batched-tokens` (vLLM's default).
-pub const BASELINE_MNBT: u64 = 8192;
-/// Baseline GPU memory utilization, percent (vLLM's default).
-pub const BASELINE_GMU: u64 = 90;
-/// Baseline KV cache block size (vLLM's default).
-pub const BASELINE_BS: u64 = 16;
 
 /// `*_params` when the best row has the baseline's parameters.
 pub const BASELINE_IS_OPTIMAL: &str = "(baseline is optimal)";
@@ -104,16 +99,16 @@ pub fn round_half_even(value: f64) -> String {
     format!("{:.0}", value.round_ties_even() + 0.0)
 }
 
-/// Whether a row has the baseline's parameters apart from tp (pp and dp are not looked at,
-/// as in the original).
+/// Whether a row has the baseline's parameters, vLLM's defaults, apart from tp (pp and dp
+/// are not looked at, as in the original).
 fn is_baseline_config(fields: &RunFields) -> bool {
-    fields.mns == Some(BASELINE_MNS)
-        && fields.mnbt == Some(BASELINE_MNBT)
-        && fields.gmu == Some(BASELINE_GMU)
-        && fields.bs == Some(BASELINE_BS)
-        && fields.kvc == DEFAULT_KVC
-        && fields.spec == DEFAULT_SPEC
-        && fields.quant == DEFAULT_QUANT
+    fields.max_num_seqs == Some(DEFAULT_MAX_NUM_SEQS)
+        && fields.max_num_batched_tokens == Some(DEFAULT_MAX_NUM_BATCHED_TOKENS)
+        && fields.gpu_memory_percent == Some(DEFAULT_GPU_MEMORY_PERCENT)
+        && fields.block_size == Some(DEFAULT_BLOCK_SIZE)
+        && fields.kv_cache_dtype == KvCacheDtype::Auto.segment()
+        && fields.speculative == SpeculativeDecoding::None.segment()
+        && fields.quantization == Quantization::None.segment()
 }
 
 /// The first row with the highest `output_tps_per_gpu` among `rows`.
@@ -127,32 +122,16 @@ fn best_row<'a>(rows: impl IntoIterator<Item = (&'a Row, f64)>) -> Option<(&'a R
 /// The parameters where `best` differs from `baseline`, tp first, then mns, mnbt, gmu, bs,
 /// kvc, spec, quant, with the `kvc_`/`spec_`/`quant_` prefixes dropped.
 pub fn differing_params(best: &RunFields, baseline: &RunFields) -> String {
-    let ints = [
-        ("tp", best.tp, baseline.tp),
-        ("mns", best.mns, baseline.mns),
-        ("mnbt", best.mnbt, baseline.mnbt),
-        ("gmu", best.gmu, baseline.gmu),
-        ("bs", best.bs, baseline.bs),
-    ];
-    let texts = [
-        ("kvc", &best.kvc, &baseline.kvc),
-        ("spec", &best.spec, &baseline.spec),
-        ("quant", &best.quant, &baseline.quant),
-    ];
-    let mut parts: Vec<String> = ints
-        .into_iter()
-        .filter(|(_, a, b)| a != b)
-        .map(|(name, value, _)| format!("{name}={}", int_cell(value)))
-        .collect();
-    parts.extend(
-        texts
-            .into_iter()
-            .filter(|(_, a, b)| a != b)
-            .map(|(name, value, _)| {
-                let prefix = format!("{name}_");
-                format!("{name}={}", value.strip_prefix(&prefix).unwrap_or(value))
-            }),
-    );
+    let mut parts = Vec::new();
+    if best.tp != baseline.tp {
+        parts.push(format!("tp={}", int_cell(best.tp)));
+    }
+    for segment in Segment::ALL {
+        let value = best.segment_value(segment);
+        if value != baseline.segment_value(segment) {
+            parts.push(format!("{}={value}", segment.column()));
+        }
+    }
     if parts.is_empty() {
         BASELINE_IS_OPTIMAL.to_owned()
     } else {
@@ -222,10 +201,10 @@ mod tests {
             tp: Some(1),
             pp: Some(1),
             dp: Some(1),
-            mns: Some(256),
-            mnbt: Some(8192),
-            gmu: Some(90),
-            bs: Some(16),
+            max_num_seqs: Some(256),
+            max_num_batched_tokens: Some(8192),
+            gpu_memory_percent: Some(90),
+            block_size: Some(16),
             ..RunFields::default()
         };
         change(&mut fields);
@@ -247,15 +226,17 @@ mod tests {
         let rows = [
             row("tier0-tiny", "SmolLM2", Some(28_391.0), |_| {}),
             row("tier0-tiny", "SmolLM2", Some(30_000.0), |f| {
-                f.mns = Some(512);
+                f.max_num_seqs = Some(512);
             }),
             row("tier0-tiny", "SmolLM2", Some(29_000.0), |f| f.tp = Some(2)),
             row("tier1-tiny", "SmolLM2", Some(45_540.0), |f| {
-                f.mns = Some(512);
-                f.mnbt = Some(32768);
-                f.spec = "spec_ngram_6".into();
+                f.max_num_seqs = Some(512);
+                f.max_num_batched_tokens = Some(32768);
+                f.speculative = "spec_ngram_6".into();
             }),
-            row("other", "SmolLM2", Some(1.0), |f| f.gmu = Some(95)),
+            row("other", "SmolLM2", Some(1.0), |f| {
+                f.gpu_memory_percent = Some(95);
+            }),
         ];
         let summary = summarize(&rows);
         assert_eq!(summary.len(), 1);
@@ -284,7 +265,9 @@ mod tests {
     #[test]
     fn non_baseline_tp1_falls_back_to_tp2() {
         let rows = [
-            row("tier0", "Qwen3_32B", Some(900.0), |f| f.mns = Some(512)),
+            row("tier0", "Qwen3_32B", Some(900.0), |f| {
+                f.max_num_seqs = Some(512);
+            }),
             row("tier0", "Qwen3_32B", Some(800.0), |f| f.tp = Some(2)),
             row("tier0", "Qwen3_32B", Some(700.0), |f| f.tp = Some(4)),
         ];
@@ -329,7 +312,7 @@ mod tests {
     #[test]
     fn model_without_baseline_has_no_row_and_none_gives_empty() {
         let rows = [
-            row("tier0", "a_model", Some(10.0), |f| f.bs = Some(32)),
+            row("tier0", "a_model", Some(10.0), |f| f.block_size = Some(32)),
             row("tier0", "b_model", Some(10.0), |_| {}),
             row("tier0", "c_model", Some(10.0), |f| f.tp = Some(3)),
         ];
@@ -353,8 +336,8 @@ mod tests {
     fn ties_go_to_the_first_row() {
         let rows = [
             row("tier0", "m", Some(10.0), |_| {}),
-            row("tier0", "m", Some(20.0), |f| f.mns = Some(512)),
-            row("tier0", "m", Some(20.0), |f| f.mns = Some(1024)),
+            row("tier0", "m", Some(20.0), |f| f.max_num_seqs = Some(512)),
+            row("tier0", "m", Some(20.0), |f| f.max_num_seqs = Some(1024)),
         ];
         assert_eq!(summarize(&rows)[0].overall.params, "mns=512");
     }
@@ -368,7 +351,9 @@ mod tests {
         assert_eq!(round_half_even(0.4), "0");
         let rows = [
             row("tier0", "m", Some(100.5), |_| {}),
-            row("tier1", "m", Some(201.5), |f| f.kvc = "kvc_fp8e4m3".into()),
+            row("tier1", "m", Some(201.5), |f| {
+                f.kv_cache_dtype = "kvc_fp8e4m3".into();
+            }),
         ];
         let record = summarize(&rows)[0].csv_record();
         // Baseline 100.5 -> 100; tier1 201.5 -> 202; speedup 201.5 / 100.5 = 2.0049751...
@@ -385,13 +370,13 @@ mod tests {
     fn every_differing_parameter_in_order() {
         let base = row("tier0", "m", None, |_| {}).fields;
         let best = row("tier0", "m", None, |f| {
-            f.quant = "quant_bnb".into();
-            f.spec = "spec_suffix_32".into();
-            f.kvc = "kvc_fp8e5m2".into();
-            f.bs = Some(32);
-            f.gmu = Some(95);
-            f.mnbt = None;
-            f.mns = Some(2048);
+            f.quantization = "quant_bnb".into();
+            f.speculative = "spec_suffix_32".into();
+            f.kv_cache_dtype = "kvc_fp8e5m2".into();
+            f.block_size = Some(32);
+            f.gpu_memory_percent = Some(95);
+            f.max_num_batched_tokens = None;
+            f.max_num_seqs = Some(2048);
             f.tp = Some(8);
             f.pp = Some(4);
         })

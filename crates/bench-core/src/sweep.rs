@@ -5,7 +5,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::config::{
     Arg, ConfigErrors, ConfigProblem, ExperimentEntry, Location, ProblemKind, Problems,
@@ -13,7 +13,7 @@ use crate::config::{
 };
 use crate::model_config::{AttentionHeadsError, ModelConfigSource, attention_heads};
 use crate::numbers::thousands;
-use crate::slurm_time::SlurmTime;
+pub use crate::run::{Run, SweepCost};
 use crate::validate::{
     Choice, RunDraft, build_run, canonical_settings, check_keys, is_prompt_pair,
 };
@@ -23,47 +23,6 @@ use crate::validate::{
 /// 10,000), and small enough that expanding and validating stays within a few hundred
 /// megabytes; the count is computed from the list lengths before anything is expanded.
 pub const MAX_RUNS: u64 = 100_000;
-
-/// One run of a sweep: one sbatch job, one run directory.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Run {
-    /// The experiment name (contract 1 section 1), a directory name.
-    pub experiment: String,
-    /// The run name, also the SLURM job name (contract 1 section 3). Not unique.
-    pub name: String,
-    /// The run directory (contract 1 section 4), `/`-separated, relative to the current
-    /// directory when `output-dir` is relative. Unique per run: a run is identified by it.
-    pub run_dir: String,
-    /// `{output-dir}/{experiment}`, the `output_dir` the inference script is given.
-    pub output_dir: String,
-    /// The merged args, keys in `snake_case`, values exactly as the config gives them
-    /// (`"None"` strings and raw speculative-config strings included), with `tasks` and
-    /// `workers` set to 1 when absent. Without `name`, `output_dir` and `local_execution`:
-    /// [`Run::kwargs`] adds those.
-    pub args: Map<String, Value>,
-    /// GPUs the job holds: tp x pp x dp.
-    pub gpus: u32,
-    /// The `time` arg (SLURM `--time`), when given.
-    pub time: Option<String>,
-    /// The `qos` arg, when given.
-    pub qos: Option<String>,
-    /// The `reservation` arg, when given.
-    pub reservation: Option<String>,
-    /// The prompt template when it is a `[name, template]` pair.
-    pub prompt_template: Option<(String, String)>,
-}
-
-impl Run {
-    /// The keyword arguments the inference script's `main` receives (contract 2 section 1):
-    /// [`Run::args`] plus `output_dir`, `name` and `local_execution: true`.
-    pub fn kwargs(&self) -> Map<String, Value> {
-        let mut kwargs = self.args.clone();
-        kwargs.insert("output_dir".into(), Value::String(self.output_dir.clone()));
-        kwargs.insert("name".into(), Value::String(self.name.clone()));
-        kwargs.insert("local_execution".into(), Value::Bool(true));
-        kwargs
-    }
-}
 
 /// A validated, expanded sweep: what `launch` plans from.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,42 +46,6 @@ impl Sweep {
         names.sort_unstable();
         names.dedup();
         names.len()
-    }
-}
-
-/// What a set of runs costs on the cluster (contract 2 section 5): jobs, GPUs, and GPU-hours
-/// = the sum over runs of GPUs x time limit (SLURM's `--time`, rounded up to whole minutes).
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct SweepCost {
-    /// Number of jobs (one per run).
-    pub jobs: usize,
-    /// GPUs held by all jobs together.
-    pub gpus: u64,
-    /// GPU-hours of the runs with a time limit.
-    pub gpu_hours: f64,
-    /// Runs without a time limit (`time` absent, `UNLIMITED`, `INFINITE` or 0): not in
-    /// [`SweepCost::gpu_hours`].
-    pub without_time_limit: usize,
-}
-
-impl SweepCost {
-    /// The cost of `runs`.
-    pub fn of<'a>(runs: impl IntoIterator<Item = &'a Run>) -> Self {
-        let mut cost = SweepCost::default();
-        for run in runs {
-            cost.jobs += 1;
-            cost.gpus += u64::from(run.gpus);
-            let hours = run
-                .time
-                .as_deref()
-                .and_then(|t| SlurmTime::parse(t).ok())
-                .and_then(SlurmTime::hours);
-            match hours {
-                Some(hours) => cost.gpu_hours += f64::from(run.gpus) * hours,
-                None => cost.without_time_limit += 1,
-            }
-        }
-        cost
     }
 }
 
@@ -437,7 +360,7 @@ fn identify_runs(
             key: Some(key.clone()),
             value: Some(render_value(&value)),
             kind: ProblemKind::DirectoryConflict {
-                run_dir: run.run_dir.clone(),
+                run_dir: run.run_dir.to_string(),
                 name: run.name.clone(),
                 first: format!(
                     "{} (`{key}` = `{}`)",

@@ -7,16 +7,16 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Map, Value};
 
-use crate::args::{self, ArgKind, ArgSpec, closest_arg, describe, snake_case};
+use crate::args::{self, ArgDefault, ArgKind, ArgSpec, closest_arg, snake_case};
 use crate::config::{Arg, ConfigProblem, ExperimentEntry, ProblemKind, Problems};
-use crate::naming::run_name;
-use crate::paths::{
-    DEFAULT_MODEL, DEFAULT_OUTPUT_DIR, KvCacheDtype, PathFields, Quantization, SpeculativeDecoding,
-    check_dir_name, check_model, check_output_dir,
+use crate::json_kind::describe;
+use crate::layout::{
+    self, DEFAULT_MODEL, DEFAULT_OUTPUT_DIR, KvCacheDtype, PathFields, Quantization,
+    SpeculativeDecoding, check_model, check_output_dir, check_prompt_name, run_name,
 };
+use crate::run::Run;
 use crate::sbatch_options::check_directive_value;
 use crate::slurm_time::SlurmTime;
-use crate::sweep::Run;
 
 /// The placeholder every prompt template must contain.
 pub const DOCUMENT_PLACEHOLDER: &str = "[[DOCUMENT]]";
@@ -132,20 +132,23 @@ pub(crate) fn build_run(
     let fields = PathFields {
         output_dir: text("output-dir").unwrap_or(DEFAULT_OUTPUT_DIR).to_owned(),
         experiment: entry.name.clone(),
-        prompt_name: prompt_template.as_ref().map(|(name, _)| name.clone()),
+        prompt_template_name: prompt_template.as_ref().map(|(name, _)| name.clone()),
         model: text("model-name-or-path")
             .unwrap_or(DEFAULT_MODEL)
             .to_owned(),
         tp,
         pp,
         dp,
-        max_num_seqs: int("max-num-seqs", 256),
-        max_num_batched_tokens: int("max-num-batched-tokens", 8192),
+        max_num_seqs: int("max-num-seqs", layout::DEFAULT_MAX_NUM_SEQS),
+        max_num_batched_tokens: int(
+            "max-num-batched-tokens",
+            layout::DEFAULT_MAX_NUM_BATCHED_TOKENS,
+        ),
         gpu_memory_utilization: known
             .get("gpu-memory-utilization")
             .and_then(|v| v.as_f64())
-            .unwrap_or(0.9),
-        block_size: int("block-size", 16),
+            .unwrap_or(layout::DEFAULT_GPU_MEMORY_UTILIZATION),
+        block_size: int("block-size", layout::DEFAULT_BLOCK_SIZE),
         kv_cache_dtype: KvCacheDtype::parse(text("kv-cache-dtype")).ok()?,
         speculative: SpeculativeDecoding::parse(text("speculative-config")).ok()?,
         quantization: Quantization::parse(text("quantization")).ok()?,
@@ -169,7 +172,7 @@ pub(crate) fn build_run(
         experiment: entry.name.clone(),
         name: run_name(&fields),
         run_dir: fields.run_dir(),
-        output_dir: fields.experiment_dir(),
+        experiment_dir: fields.experiment_dir(),
         args: run_args,
         gpus: fields.gpus(),
         time: sbatch_text("time"),
@@ -213,7 +216,7 @@ pub(crate) fn canonical_settings(choices: &[Choice<'_>]) -> BTreeMap<String, Val
             key => {
                 let given = known.get(key).map(|v| (*v).clone());
                 let value = given
-                    .or_else(|| spec.default.and_then(|d| serde_json::from_str(d).ok()))
+                    .or_else(|| spec.default.and_then(ArgDefault::value))
                     .unwrap_or(Value::Null);
                 match (spec.kind, value.as_f64()) {
                     (ArgKind::Number, Some(f)) => Value::from(f),
@@ -341,7 +344,7 @@ fn check_prompt_template(value: &Value, mut push: impl FnMut(ProblemKind) -> boo
     };
     let mut ok = true;
     if let Some(name) = name
-        && let Err(error) = check_dir_name(name)
+        && let Err(error) = check_prompt_name(name)
     {
         ok = push(error.into());
     }

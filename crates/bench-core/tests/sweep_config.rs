@@ -180,13 +180,13 @@ fn one_prompt_pair_versus_a_list_of_pairs() {
 #[test]
 fn no_output_dir_means_data_and_the_experiment_is_always_inserted() {
     let sweep = load(&one_experiment("model-name-or-path: google/gemma-3-1b-it")).unwrap();
-    assert_eq!(sweep.runs[0].output_dir, "data/e");
+    assert_eq!(sweep.runs[0].experiment_dir, "data/e");
     assert_eq!(
         sweep.runs[0].run_dir,
         "data/e/default/gemma_3_1b_it/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none"
     );
     let sweep = load(&one_experiment("output-dir: /scratch/results/")).unwrap();
-    assert_eq!(sweep.runs[0].output_dir, "/scratch/results/e");
+    assert_eq!(sweep.runs[0].experiment_dir, "/scratch/results/e");
     assert_eq!(
         sweep.runs[0].run_dir,
         "/scratch/results/e/default/Qwen3_0.6B/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none"
@@ -253,7 +253,12 @@ fn four_entries_sharing_a_name_are_one_experiment() {
     let sweep = load(&yaml).unwrap();
     assert_eq!(sweep.runs.len(), 8);
     assert!(sweep.runs.iter().all(|r| r.experiment == "tier1-tiny"));
-    assert!(sweep.runs.iter().all(|r| r.output_dir == "out/tier1-tiny"));
+    assert!(
+        sweep
+            .runs
+            .iter()
+            .all(|r| r.experiment_dir == "out/tier1-tiny")
+    );
     let names: Vec<&str> = sweep.runs.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(
         names,

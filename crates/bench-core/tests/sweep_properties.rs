@@ -152,7 +152,7 @@ proptest! {
             Ok(sweep) => {
                 // Distinct values in distinct directories: one run per combination.
                 prop_assert!(shared.is_empty(), "accepted although {shared:?} are shared\n{yaml}");
-                let dirs: Vec<String> = sweep.runs.iter().map(|r| r.run_dir.clone()).collect();
+                let dirs: Vec<String> = sweep.runs.iter().map(|r| r.run_dir.to_string()).collect();
                 prop_assert_eq!(dirs, expected);
                 prop_assert!(sweep.notes.is_empty());
             }

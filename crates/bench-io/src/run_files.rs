@@ -122,7 +122,7 @@ fn check_regular(meta: &Metadata, path: &Path) -> io::Result<()> {
 /// What a file that is not a regular file is, for messages.
 fn file_kind(meta: &Metadata) -> &'static str {
     if meta.is_dir() {
-        return "a folder";
+        return "a directory";
     }
     #[cfg(unix)]
     {
@@ -262,7 +262,7 @@ mod tests {
         let err = files.read("inference_logs/slurm_logs").unwrap_err();
         assert!(
             err.to_string()
-                .ends_with("slurm_logs`: a folder, not a regular file: not read"),
+                .ends_with("slurm_logs`: a directory, not a regular file: not read"),
             "{err}"
         );
         // A run directory that does not exist: everything absent.

@@ -13,6 +13,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use bench_core::layout::{PathFields, RunDir};
 use clap::Parser;
 
 /// Write a synthetic results tree for benchmarking `analyze`.
@@ -73,7 +74,7 @@ fn main() -> anyhow::Result<()> {
     let mut rng = fastrand::Rng::with_seed(args.seed);
     for index in 0..args.runs {
         let run = RunSpec::new(index, args.experiments);
-        let dir = args.out.join(run.relative_dir());
+        let dir = run.run_dir(&args.out);
         let outcome = if rng.u64(0..100) < args.failure_percent {
             if rng.bool() {
                 Outcome::Oom
@@ -89,7 +90,7 @@ fn main() -> anyhow::Result<()> {
             1
         };
         write_run(&dir, &run, outcome, attempts, args.log_bytes, &mut rng)
-            .with_context(|| format!("failed to write `{}`", dir.display()))?;
+            .with_context(|| format!("failed to write `{dir}`"))?;
     }
     Ok(())
 }
@@ -130,19 +131,21 @@ impl RunSpec {
         }
     }
 
-    fn relative_dir(&self) -> PathBuf {
-        let RunSpec {
-            experiment,
-            model,
-            tp,
-            mns,
-            mnbt,
-            gmu,
-            ..
-        } = self;
-        PathBuf::from(format!(
-            "{experiment}/tutorial/{model}/tp{tp}-pp1-dp1/mns_{mns}/mnbt_{mnbt}/gmu_{gmu}/bs_16/kvc_auto/spec_none/quant_none"
-        ))
+    /// The run directory below `out`, as `launch` computes it (prompt `tutorial`, vLLM's
+    /// defaults for what the spec does not set).
+    fn run_dir(&self, out: &Path) -> RunDir {
+        PathFields {
+            output_dir: out.display().to_string(),
+            experiment: self.experiment.clone(),
+            prompt_template_name: Some("tutorial".to_owned()),
+            model: self.model.to_owned(),
+            tp: self.tp,
+            max_num_seqs: self.mns.into(),
+            max_num_batched_tokens: self.mnbt.into(),
+            gpu_memory_utilization: f64::from(self.gmu) / 100.0,
+            ..PathFields::default()
+        }
+        .run_dir()
     }
 }
 
@@ -154,16 +157,16 @@ enum Outcome {
 }
 
 fn write_run(
-    dir: &Path,
+    dir: &RunDir,
     run: &RunSpec,
     outcome: Outcome,
     attempts: u64,
     log_bytes: u64,
     rng: &mut fastrand::Rng,
 ) -> anyhow::Result<()> {
-    let logs = dir.join("inference_logs");
-    fs::create_dir_all(logs.join("slurm_logs"))?;
-    fs::create_dir_all(logs.join("server_logs"))?;
+    let slurm_logs = PathBuf::from(dir.slurm_logs());
+    fs::create_dir_all(&slurm_logs)?;
+    fs::create_dir_all(dir.server_logs())?;
     for attempt in 0..attempts {
         let job_id = run.job_id + attempt;
         let last = attempt + 1 == attempts;
@@ -188,16 +191,16 @@ fn write_run(
                 "slurmstepd-node07: error: *** JOB {job_id} ON node07 CANCELLED AT 2026-11-02T12:00:00 DUE TO TIME LIMIT ***"
             )?,
         }
-        fs::write(logs.join(format!("slurm_logs/{job_id}_0.out")), out)?;
+        fs::write(slurm_logs.join(format!("{job_id}_0.out")), out)?;
     }
     write_server_log(
-        &logs.join("server_logs/server_rank_0.log"),
+        &Path::new(&dir.server_logs()).join("server_rank_0.log"),
         log_bytes,
         outcome,
         rng,
     )?;
     if outcome == Outcome::Completed {
-        fs::write(logs.join("stats.json"), stats_json(run, rng))?;
+        fs::write(dir.stats_json(), stats_json(run, rng))?;
     }
     Ok(())
 }

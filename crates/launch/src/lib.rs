@@ -14,143 +14,128 @@ pub mod template;
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{self, Write as _};
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context as _, bail};
+use bench_core::layout::{RunDir, job_comment};
 use bench_core::model_config::{LocalModelConfigs, hub_cache_dir};
+use bench_core::run::Run;
 use bench_core::state::{RunState, SubmissionRecord, run_state};
-use bench_core::sweep::{LoadContext, Run, ScriptFile, Sweep, SweepCost, load_sweep};
-use bench_io::DirRunFiles;
+use bench_core::sweep::{LoadContext, ScriptFile, Sweep, SweepCost, load_sweep};
+use bench_io::{Console, DirRunFiles, OutputFailure};
 use regex::Regex;
 
 use crate::interrupt::Interrupt;
-use crate::plan::{Decision, PlannedRun};
+use crate::plan::{DecidedRun, Decision, PlannedRun};
 use crate::record::LockedRecords;
 use crate::slurm::{CommandSlurm, Slurm, Submission};
-use crate::template::Template;
+use crate::template::{Template, TemplateError};
 
-/// Exit code: the command line, the config or the template is invalid; nothing submitted.
-pub const EXIT_INVALID: u8 = 2;
-/// Exit code: at least one submission failed (contract 2 section 5).
-const EXIT_SUBMISSION_FAILED: u8 = 1;
-/// Exit code: SLURM could not be queried for a real submission.
-const EXIT_SLURM_UNREACHABLE: u8 = 3;
-/// Exit code: interrupted by a signal (128 + SIGINT).
-const EXIT_INTERRUPTED: u8 = 130;
 /// Template problems listed one by one before the rest are only counted.
 const SHOWN_PROBLEMS: usize = 5;
 
-/// Run `launch` with parsed arguments; returns the process exit code.
-///
-/// `Err` means the config, the template or the command line is invalid: nothing was
-/// submitted, and `main` exits with 2.
-pub fn run(args: &cli::Args) -> anyhow::Result<ExitCode> {
-    let sweep = match load(args)? {
-        Ok(sweep) => sweep,
-        Err(code) => return Ok(code),
-    };
-    for warning in &sweep.warnings {
-        eprintln!("warning: {warning}");
-    }
-    for note in &sweep.notes {
-        eprintln!("note: {note}");
-    }
-    let template = select_template(args, &sweep)?;
-    let only = args
-        .only
-        .as_deref()
-        .map(Regex::new)
-        .transpose()
-        .context("`--only` is not a valid regular expression")?;
-    let selected = |run: &Run| {
-        only.as_ref()
-            .is_none_or(|only| only.is_match(&run.name) || only.is_match(&run.experiment))
-    };
-    if let (Some(only), false) = (&only, sweep.runs.iter().any(selected)) {
-        eprintln!(
-            "warning: `--only {only}` matches neither the name nor the experiment of any of \
-             the config's {} runs: nothing to do",
-            sweep.runs.len()
-        );
-    }
-    // A real submission compares each run's latest submission, read before the queue, with
-    // the one it finds under the lock of `submissions.jsonl`: one recorded in between comes
-    // from another `launch` (see `submit_one`).
-    let mut recorded: Vec<Option<SubmissionRecord>> = if args.dry_run {
-        Vec::new()
-    } else {
-        sweep
-            .runs
-            .iter()
-            .filter(|run| selected(run))
-            .map(|run| {
-                let path = Path::new(&template::launch_dir(run)).join(record::FILE_NAME);
-                // Unreadable: the run's state cannot be read either, and it is not submitted.
-                record::read_latest(&path).ok().flatten()
-            })
-            .collect()
-    };
-    // Contract 2 section 5: every run's script is rendered and checked before SLURM is
-    // contacted at all, so the queue is read only afterwards.
-    let mut planned = render_all(&sweep, &template)?;
-    planned.retain(|planned| selected(planned.run));
-    for (planned, recorded) in planned.iter_mut().zip(recorded.iter_mut()) {
-        planned.recorded = recorded.take();
+/// Why `launch` did not end with every run as decided; `main` prints it (when there is
+/// something left to say) and exits with [`LaunchError::exit_code`].
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// The command line, the config or the template is invalid: nothing was submitted.
+    #[error("{0}")]
+    Invalid(String),
+    /// The queue could not be read for a real submission: nothing was submitted.
+    #[error(
+        "the queue could not be read, so nothing was submitted: {0}\nhint: without the \
+         queue, `launch` cannot tell which runs are in flight and could submit them twice; \
+         check that `squeue --me` works here"
+    )]
+    QueueUnreadable(String),
+    /// At least one submission failed (each is in the summary).
+    #[error("{failed} of {attempted} submissions failed (see the summary above)")]
+    SubmissionsFailed {
+        /// Failed submissions.
+        failed: usize,
+        /// Submissions tried.
+        attempted: usize,
+    },
+    /// Interrupted by a signal; the sbatch call under way finished and was recorded.
+    #[error("interrupted")]
+    Interrupted,
+    /// Writing to stdout or stderr failed: `launch` stopped at the next run boundary.
+    #[error("{0}; stopped after the sbatch call under way (the rest are not_attempted)")]
+    Output(#[from] OutputFailure),
+}
+
+impl LaunchError {
+    /// The documented exit code: 1 a submission failed or the output could not be written,
+    /// 2 invalid input, 3 the queue could not be read, 130 interrupted.
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(match self {
+            LaunchError::SubmissionsFailed { .. } | LaunchError::Output(_) => 1,
+            LaunchError::Invalid(_) => 2,
+            LaunchError::QueueUnreadable(_) => 3,
+            LaunchError::Interrupted => 130,
+        })
     }
 
-    let mut slurm = CommandSlurm;
-    let queue = match slurm::read_queue(&mut slurm) {
-        Ok(queue) => Some(queue),
-        Err(why) if args.dry_run => {
-            eprintln!(
-                "warning: the queue could not be read: {why}\n  runs in flight cannot be \
-                 recognised in this dry run; they are shown with `in_flight_unknown`"
-            );
-            None
-        }
-        Err(why) => {
-            eprintln!(
-                "error: the queue could not be read, so nothing was submitted: {why}\nhint: \
-                 without the queue, `launch` cannot tell which runs are in flight and could \
-                 submit them twice; check that `squeue --me` works here"
-            );
-            return Ok(ExitCode::from(EXIT_SLURM_UNREACHABLE));
-        }
-    };
-    for planned in &mut planned {
-        let files = DirRunFiles::new(&planned.run.run_dir);
-        match run_state(&files, &planned.run.name, queue.as_deref()) {
-            Ok(state) => {
-                planned.in_flight_unknown =
-                    queue.is_none() && !matches!(state, RunState::Completed { .. });
-                planned.decision = plan::decide(&state, &args.skip_failure_reasons);
-            }
-            Err(err) => {
-                planned.decision = Decision::Failed {
-                    reason: format!(
-                        "the run's files under `{}` could not be read: {err}",
-                        planned.run.run_dir
-                    ),
-                };
-            }
-        }
-    }
-
-    if args.dry_run {
-        dry_run(args, &sweep, &planned)
-    } else {
-        submit_all(args, &sweep, &mut slurm, &mut planned)
+    /// Whether `main` still has to print it (an interrupt has been said where it happened).
+    pub fn is_reported(&self) -> bool {
+        matches!(self, LaunchError::Interrupted)
     }
 }
 
-/// Read and validate the config (contract 1), supplying the outside world: whether the
-/// script exists, and model configs from the local Hugging Face cache. `Err(code)` when it
-/// is invalid: the problems are printed, nothing else happens.
-fn load(args: &cli::Args) -> anyhow::Result<Result<Sweep, ExitCode>> {
-    let text = fs::read_to_string(&args.config)
-        .with_context(|| format!("failed to read the config `{}`", args.config.display()))?;
+impl From<TemplateError> for LaunchError {
+    fn from(err: TemplateError) -> Self {
+        LaunchError::Invalid(with_hint(&err.to_string(), err.hint().as_deref()))
+    }
+}
+
+/// `message`, then `hint: ...` on its own line when there is one.
+fn with_hint(message: &str, hint: Option<&str>) -> String {
+    match hint {
+        Some(hint) => format!("{message}\nhint: {hint}"),
+        None => message.to_owned(),
+    }
+}
+
+/// Phase 1: the config, validated and expanded, with the template and the selection.
+struct Loaded {
+    sweep: Sweep,
+    template: Template,
+    only: Option<Regex>,
+}
+
+impl Loaded {
+    /// Whether `--only` selects `run`.
+    fn selects(&self, run: &Run) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.is_match(&run.name) || only.is_match(&run.experiment))
+    }
+}
+
+/// Run `launch` with parsed arguments, printing to `console`.
+///
+/// Errors: see [`LaunchError`]; every error ends here, and `main` maps it to its exit code.
+pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), LaunchError> {
+    let loaded = load(args, console)?;
+    let planned = plan(&loaded)?;
+    let mut slurm = CommandSlurm;
+    let decided = decide(args, planned, &mut slurm, console)?;
+    if args.dry_run {
+        dry_run(args, &loaded.sweep, &decided, console)
+    } else {
+        submit_all(args, &loaded.sweep, &mut slurm, decided, console)
+    }
+}
+
+/// Phase 1: read and validate the config, supplying the outside world (whether the script
+/// exists, model configs from the local Hugging Face cache), then the template and `--only`.
+fn load(args: &cli::Args, console: &mut Console) -> Result<Loaded, LaunchError> {
+    let text = fs::read_to_string(&args.config).map_err(|err| {
+        LaunchError::Invalid(format!(
+            "failed to read the config `{}`: {err}",
+            args.config.display()
+        ))
+    })?;
     let hub_cache = hub_cache_dir(|name| std::env::var(name).ok());
     let model_configs =
         LocalModelConfigs::new(hub_cache, |path: &Path| fs::read_to_string(path).ok());
@@ -164,79 +149,93 @@ fn load(args: &cli::Args) -> anyhow::Result<Result<Sweep, ExitCode>> {
         script_file: &script_file,
         model_configs: &model_configs,
     };
-    match load_sweep(&text, &args.config.display().to_string(), &ctx) {
-        Ok(sweep) => Ok(Ok(sweep)),
-        Err(errors) => {
-            eprintln!("error: {errors}");
-            Ok(Err(ExitCode::from(EXIT_INVALID)))
-        }
+    let sweep = load_sweep(&text, &args.config.display().to_string(), &ctx)
+        .map_err(|errors| LaunchError::Invalid(errors.to_string()))?;
+    for warning in &sweep.warnings {
+        console.err_line(format_args!("warning: {warning}"));
     }
+    for note in &sweep.notes {
+        console.err_line(format_args!("note: {note}"));
+    }
+    let template = select_template(args, &sweep)?;
+    let only = args
+        .only
+        .as_deref()
+        .map(Regex::new)
+        .transpose()
+        .map_err(|err| {
+            LaunchError::Invalid(format!("`--only` is not a valid regular expression: {err}"))
+        })?;
+    let loaded = Loaded {
+        sweep,
+        template,
+        only,
+    };
+    if let (Some(only), false) = (
+        &loaded.only,
+        loaded.sweep.runs.iter().any(|run| loaded.selects(run)),
+    ) {
+        console.err_line(format_args!(
+            "warning: `--only {only}` matches neither the name nor the experiment of any of \
+             the config's {} runs: nothing to do",
+            loaded.sweep.runs.len()
+        ));
+    }
+    Ok(loaded)
 }
 
 /// The template: `--template`, else the config's `slurm.template`, else the built-in one.
-fn select_template(args: &cli::Args, sweep: &Sweep) -> anyhow::Result<Template> {
+fn select_template(args: &cli::Args, sweep: &Sweep) -> Result<Template, LaunchError> {
     let path = args
         .template
         .clone()
         .or_else(|| sweep.settings.slurm.template.as_ref().map(Into::into));
-    let parsed = match path {
-        Some(path) => {
-            let text = fs::read_to_string(&path).with_context(|| {
-                let origin = if args.template.is_some() {
-                    "`--template`"
-                } else {
-                    "the config's `slurm.template`"
-                };
-                let mut message = format!("failed to read the template `{}`", path.display());
-                if path.is_relative() {
-                    let cwd = std::env::current_dir().map_or_else(
-                        |_| "the current directory".to_owned(),
-                        |dir| format!("the current directory `{}`", dir.display()),
-                    );
-                    let _ = write!(
-                        message,
-                        " ({origin} is relative to {cwd}, where `launch` runs, not to the \
-                         config file)"
-                    );
-                }
-                message
-            })?;
-            Template::parse(&path.display().to_string(), &text)
-        }
-        None => Template::builtin(),
+    let Some(path) = path else {
+        return Ok(Template::builtin()?);
     };
-    parsed.map_err(|err| match err.hint() {
-        Some(hint) => anyhow::anyhow!("{err}\nhint: {hint}"),
-        None => anyhow::anyhow!("{err}"),
-    })
+    let text = fs::read_to_string(&path).map_err(|err| {
+        let origin = if args.template.is_some() {
+            "`--template`"
+        } else {
+            "the config's `slurm.template`"
+        };
+        let mut message = format!("failed to read the template `{}`", path.display());
+        if path.is_relative() {
+            let cwd = std::env::current_dir().map_or_else(
+                |_| "the current directory".to_owned(),
+                |dir| format!("the current directory `{}`", dir.display()),
+            );
+            let _ = write!(
+                message,
+                " ({origin} is relative to {cwd}, where `launch` runs, not to the config file)"
+            );
+        }
+        LaunchError::Invalid(format!("{message}: {err}"))
+    })?;
+    Ok(Template::parse(&path.display().to_string(), &text)?)
 }
 
-/// Render every run of the config (selected or not), each with a fresh token; any template
-/// problem stops everything before SLURM is contacted.
-fn render_all<'a>(sweep: &'a Sweep, template: &Template) -> anyhow::Result<Vec<PlannedRun<'a>>> {
-    let mut scripts = template
-        .renderer(&sweep.settings)
-        .map_err(|err| match err.hint() {
-            Some(hint) => anyhow::anyhow!("{err}\nhint: {hint}"),
-            None => anyhow::anyhow!("{err}"),
-        })?;
-    let mut planned = Vec::with_capacity(sweep.runs.len());
+/// Phase 2: render every run of the config (selected or not), each with a fresh token, and
+/// keep the selected ones; any template problem stops everything before SLURM is contacted.
+fn plan(loaded: &Loaded) -> Result<Vec<PlannedRun<'_>>, LaunchError> {
+    let scripts = loaded.template.renderer(&loaded.sweep.settings)?;
+    let runs = &loaded.sweep.runs;
+    let mut planned = Vec::with_capacity(runs.len());
     let mut problems: Vec<String> = Vec::new();
-    let mut hints: Vec<&str> = Vec::new();
+    let mut hints: Vec<String> = Vec::new();
     let mut failed_runs = 0;
-    for run in &sweep.runs {
+    for run in runs {
         let token = record::new_token();
         match scripts.render(run, &token) {
             Ok(rendered) => {
-                planned.push(PlannedRun {
-                    run,
-                    token,
-                    directives: rendered.directives,
-                    script: rendered.script,
-                    decision: Decision::WouldSubmit,
-                    in_flight_unknown: false,
-                    recorded: None,
-                });
+                if loaded.selects(run) {
+                    planned.push(PlannedRun {
+                        run,
+                        token,
+                        directives: rendered.directives,
+                        script: rendered.script,
+                    });
+                }
             }
             Err(err) => {
                 failed_runs += 1;
@@ -254,7 +253,7 @@ fn render_all<'a>(sweep: &'a Sweep, template: &Template) -> anyhow::Result<Vec<P
         let mut message = format!(
             "the template cannot be rendered for {failed_runs} of {} runs; nothing was \
              submitted:\n  - {}",
-            sweep.runs.len(),
+            runs.len(),
             problems.join("\n  - ")
         );
         if failed_runs > problems.len() {
@@ -263,216 +262,288 @@ fn render_all<'a>(sweep: &'a Sweep, template: &Template) -> anyhow::Result<Vec<P
         for hint in hints {
             let _ = write!(message, "\nhint: {hint}");
         }
-        bail!(message);
+        return Err(LaunchError::Invalid(message));
     }
     Ok(planned)
 }
 
-/// Where `--json` lines go; a closed pipe (`launch --json | head`) stops the lines, not the
-/// work.
-struct JsonOut {
-    enabled: bool,
-    closed: bool,
+/// Phase 3: decide each planned run from its files and one reading of the queue.
+///
+/// A real submission first reads each run's latest submission (before the queue): one
+/// recorded after that comes from another `launch` (see [`submit_one`]).
+fn decide<'a>(
+    args: &cli::Args,
+    planned: Vec<PlannedRun<'a>>,
+    slurm: &mut dyn Slurm,
+    console: &mut Console,
+) -> Result<Vec<DecidedRun<'a>>, LaunchError> {
+    let recorded: Vec<Option<SubmissionRecord>> = planned
+        .iter()
+        .map(|planned| {
+            if args.dry_run {
+                return None;
+            }
+            // Unreadable: the run's state cannot be read either, and it is not submitted.
+            record::read_latest(Path::new(&planned.run.run_dir.submissions_jsonl()))
+                .ok()
+                .flatten()
+        })
+        .collect();
+    let queue = match slurm::read_queue(slurm) {
+        Ok(queue) => Some(queue),
+        Err(why) if args.dry_run => {
+            console.err_line(format_args!(
+                "warning: the queue could not be read: {why}\n  runs in flight cannot be \
+                 recognised in this dry run; they are shown with `in_flight_unknown`"
+            ));
+            None
+        }
+        Err(why) => return Err(LaunchError::QueueUnreadable(why)),
+    };
+    Ok(planned
+        .into_iter()
+        .zip(recorded)
+        .map(|(planned, recorded)| {
+            let files = DirRunFiles::new(&planned.run.run_dir);
+            let (decision, in_flight_unknown) =
+                match run_state(&files, &planned.run.name, queue.as_deref()) {
+                    Ok(state) => (
+                        plan::decide(&state, &args.skip_failure_reasons),
+                        queue.is_none() && !matches!(state, RunState::Completed { .. }),
+                    ),
+                    Err(err) => (
+                        Decision::Failed {
+                            reason: format!(
+                                "the run's files under `{}` could not be read: {err}",
+                                planned.run.run_dir
+                            ),
+                        },
+                        false,
+                    ),
+                };
+            DecidedRun {
+                planned,
+                decision,
+                in_flight_unknown,
+                recorded,
+            }
+        })
+        .collect())
 }
 
-impl JsonOut {
-    fn line(&mut self, planned: &PlannedRun<'_>) -> anyhow::Result<()> {
-        if !self.enabled || self.closed {
-            return Ok(());
-        }
-        let mut stdout = io::stdout().lock();
-        match writeln!(stdout, "{}", report::json_line(planned)).and_then(|()| stdout.flush()) {
-            Ok(()) => Ok(()),
-            Err(err) if err.kind() == io::ErrorKind::BrokenPipe => {
-                self.closed = true;
-                Ok(())
-            }
-            Err(err) => Err(err).context("failed to write to stdout"),
-        }
+/// `--json` lines go to stdout, one per run.
+fn json_line(args: &cli::Args, decided: &DecidedRun<'_>, console: &mut Console) {
+    if args.json {
+        console.out_line(report::json_line(decided));
     }
 }
 
-/// The dry run: decisions, directives and cost; nothing written anywhere.
+/// Phase 4 of a dry run: decisions, directives and cost; nothing written anywhere.
 fn dry_run(
     args: &cli::Args,
     sweep: &Sweep,
-    planned: &[PlannedRun<'_>],
-) -> anyhow::Result<ExitCode> {
-    let mut json = JsonOut {
-        enabled: args.json,
-        closed: false,
-    };
-    let mut stderr = io::BufWriter::new(io::stderr().lock());
-    for p in planned {
-        json.line(p)?;
+    decided: &[DecidedRun<'_>],
+    console: &mut Console,
+) -> Result<(), LaunchError> {
+    let mut blocks = String::new();
+    for d in decided {
+        json_line(args, d, console);
         if !args.json {
-            write!(stderr, "{}", report::run_block(p, args.show_script))?;
+            blocks.push_str(&report::run_block(d, args.show_script));
         } else if args.show_script {
-            writeln!(stderr, "# {} ({})\n{}", p.run.name, p.run.run_dir, p.script)?;
+            let _ = writeln!(
+                blocks,
+                "# {} ({})\n{}",
+                d.run().name,
+                d.run().run_dir,
+                d.planned.script
+            );
         }
     }
     let cost = SweepCost::of(
-        planned
+        decided
             .iter()
-            .filter(|p| p.decision == Decision::WouldSubmit)
-            .map(|p| p.run),
+            .filter(|d| d.decision == Decision::WouldSubmit)
+            .map(DecidedRun::run),
     );
-    write!(stderr, "{}", report::summary(planned, sweep, Some(&cost)))?;
-    stderr.flush()?;
-    Ok(ExitCode::SUCCESS)
+    blocks.push_str(&report::summary(decided, sweep, Some(&cost)));
+    console.err(blocks);
+    match console.take_failure() {
+        Some(failure) => Err(failure.into()),
+        None => Ok(()),
+    }
 }
 
-/// The real submission: every `would_submit` run in order, honouring `continue_on_failure`
-/// and interrupts.
+/// Phase 4 of a real launch: submit every `would_submit` run in order, honouring
+/// `continue_on_failure`, interrupts and output failures (each stops at a run boundary).
 fn submit_all(
     args: &cli::Args,
     sweep: &Sweep,
     slurm: &mut dyn Slurm,
-    planned: &mut [PlannedRun<'_>],
-) -> anyhow::Result<ExitCode> {
-    let interrupt = Interrupt::install().context("failed to install the signal handlers")?;
-    let mut json = JsonOut {
-        enabled: args.json,
-        closed: false,
-    };
-    let to_submit = planned
+    decided: Vec<DecidedRun<'_>>,
+    console: &mut Console,
+) -> Result<(), LaunchError> {
+    let interrupt = Interrupt::install().map_err(|err| {
+        LaunchError::Invalid(format!("failed to install the signal handlers: {err}"))
+    })?;
+    let to_submit = decided
         .iter()
-        .filter(|p| p.decision == Decision::WouldSubmit)
+        .filter(|d| d.decision == Decision::WouldSubmit)
         .count();
     let mut attempted = 0;
     let mut stop: Option<String> = None;
     let mut interrupted = false;
-    for p in planned.iter_mut() {
-        if p.decision == Decision::WouldSubmit {
+    let mut output_failure: Option<OutputFailure> = None;
+    let mut submitted = Vec::with_capacity(decided.len());
+    for d in decided {
+        let d = if d.decision == Decision::WouldSubmit {
             if stop.is_none() && interrupt.is_raised() {
                 interrupted = true;
                 stop = Some("interrupted".into());
-                eprintln!("interrupted: no further runs are submitted");
+                console.err_line("interrupted: no further runs are submitted");
+            }
+            if stop.is_none()
+                && let Some(failure) = console.take_failure()
+            {
+                stop = Some(format!("{failure}"));
+                output_failure = Some(failure);
             }
             if let Some(reason) = &stop {
-                p.decision = Decision::NotAttempted {
+                d.with_decision(Decision::NotAttempted {
                     reason: reason.clone(),
-                };
+                })
             } else {
                 attempted += 1;
                 if args.show_script {
-                    eprintln!("# {} ({})\n{}", p.run.name, p.run.run_dir, p.script);
+                    console.err_line(format_args!(
+                        "# {} ({})\n{}",
+                        d.run().name,
+                        d.run().run_dir,
+                        d.planned.script
+                    ));
                 }
-                p.decision = submit_one(slurm, p);
-                eprintln!(
+                let decision = submit_one(slurm, &d, console);
+                console.err_line(format_args!(
                     "[{attempted}/{to_submit}] {}  {}",
-                    p.run.name,
-                    report::decision_text(&p.decision)
-                );
-                if matches!(p.decision, Decision::Failed { .. })
+                    d.run().name,
+                    report::decision_text(&decision)
+                ));
+                if matches!(decision, Decision::Failed { .. })
                     && !sweep.settings.continue_on_failure
                 {
                     stop = Some(
                         "an earlier submission failed and `continue_on_failure` is false".into(),
                     );
                 }
+                d.with_decision(decision)
             }
-        }
-        json.line(p)?;
+        } else {
+            d
+        };
+        json_line(args, &d, console);
+        submitted.push(d);
     }
-    eprint!("{}", report::summary(planned, sweep, None));
+    console.err(report::summary(&submitted, sweep, None));
     if interrupted {
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        return Err(LaunchError::Interrupted);
     }
-    if planned
+    if let Some(failure) = output_failure.or_else(|| console.take_failure()) {
+        return Err(failure.into());
+    }
+    let failed = submitted
         .iter()
-        .any(|p| matches!(p.decision, Decision::Failed { .. }))
-    {
-        return Ok(ExitCode::from(EXIT_SUBMISSION_FAILED));
+        .filter(|d| matches!(d.decision, Decision::Failed { .. }))
+        .count();
+    if failed > 0 {
+        return Err(LaunchError::SubmissionsFailed { failed, attempted });
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-/// Submit one run: create its log folders, lock its `submissions.jsonl`, and unless another
-/// `launch` recorded a submission since this one read the queue, write `sbatch.sh` and
-/// `kwargs.json`, append the intent line, call sbatch (with retries), append the job id
+/// Submit one run: create its log directories, lock its `submissions.jsonl`, and unless
+/// another `launch` recorded a submission since this one read the queue, write `sbatch.sh`
+/// and `kwargs.json`, append the intent line, call sbatch (with retries), append the job id
 /// line; the lock is held until then.
-fn submit_one(slurm: &mut dyn Slurm, planned: &PlannedRun<'_>) -> Decision {
-    let run = planned.run;
-    let launch_dir = template::launch_dir(run);
-    let script_path = format!("{launch_dir}/sbatch.sh");
-    let records_path = Path::new(&launch_dir).join(record::FILE_NAME);
+fn submit_one(slurm: &mut dyn Slurm, decided: &DecidedRun<'_>, console: &mut Console) -> Decision {
+    let run = decided.run();
+    let run_dir: &RunDir = &run.run_dir;
+    let script_path = run_dir.sbatch_sh();
+    let records_path = run_dir.submissions_jsonl();
     let command = vec![
         "sbatch".to_owned(),
         "--parsable".to_owned(),
         script_path.clone(),
     ];
-    let locked = (|| -> anyhow::Result<LockedRecords> {
-        let slurm_logs = format!("{}/slurm_logs", template::log_dir(run));
-        fs::create_dir_all(&slurm_logs)
-            .with_context(|| format!("failed to create `{slurm_logs}`"))?;
-        fs::create_dir_all(&launch_dir)
-            .with_context(|| format!("failed to create `{launch_dir}`"))?;
-        LockedRecords::open(&records_path)
-            .with_context(|| format!("failed to lock `{}`", records_path.display()))
+    let locked = (|| -> Result<LockedRecords, String> {
+        for dir in [run_dir.slurm_logs(), run_dir.launch_dir()] {
+            fs::create_dir_all(&dir).map_err(|err| format!("failed to create `{dir}`: {err}"))?;
+        }
+        LockedRecords::open(Path::new(&records_path))
+            .map_err(|err| format!("failed to lock `{records_path}`: {err}"))
     })();
     let mut records = match locked {
         Ok(records) => records,
         Err(err) => {
             return Decision::Failed {
-                reason: format!("{err:#} (sbatch was not called)"),
+                reason: format!("{err} (sbatch was not called)"),
             };
         }
     };
     if let Some(latest) = records.latest()
-        && Some(latest) != planned.recorded.as_ref()
+        && Some(latest) != decided.recorded.as_ref()
     {
         return submitted_meanwhile(slurm, latest);
     }
-    let prepared = (|| -> anyhow::Result<()> {
-        fs::write(&script_path, &planned.script)
-            .with_context(|| format!("failed to write `{script_path}`"))?;
-        let kwargs_path = template::kwargs_path(run);
-        let kwargs = serde_json::to_string(&run.kwargs()).context("failed to encode kwargs")?;
+    let token = &decided.planned.token;
+    let prepared = (|| -> Result<(), String> {
+        fs::write(&script_path, &decided.planned.script)
+            .map_err(|err| format!("failed to write `{script_path}`: {err}"))?;
+        let kwargs_path = run_dir.kwargs_json();
+        let kwargs = serde_json::to_string(&run.kwargs())
+            .map_err(|err| format!("failed to encode kwargs: {err}"))?;
         fs::write(&kwargs_path, kwargs)
-            .with_context(|| format!("failed to write `{kwargs_path}`"))?;
+            .map_err(|err| format!("failed to write `{kwargs_path}`: {err}"))?;
         let intent = SubmissionRecord {
-            token: planned.token.clone(),
+            token: token.clone(),
             submitted_at: record::now(),
             command: command.clone(),
             job_id: None,
         };
         records
             .append(&intent)
-            .with_context(|| format!("failed to append to `{}`", records_path.display()))?;
-        Ok(())
+            .map_err(|err| format!("failed to append to `{records_path}`: {err}"))
     })();
     if let Err(err) = prepared {
         return Decision::Failed {
-            reason: format!("{err:#} (sbatch was not called)"),
+            reason: format!("{err} (sbatch was not called)"),
         };
     }
-    match slurm::submit(slurm, Path::new(&script_path), &planned.token) {
+    match slurm::submit(slurm, Path::new(&script_path), token) {
         Submission::Accepted {
             job_id, adopted, ..
         } => {
             if adopted {
-                eprintln!(
+                console.err_line(format_args!(
                     "note: sbatch reported an error for `{}`, but the queue holds its job \
-                     {job_id} (comment `bench:{}`): adopted, not submitted again",
-                    run.name, planned.token
-                );
+                     {job_id} (comment `{}`): adopted, not submitted again",
+                    run.name,
+                    job_comment(token)
+                ));
             }
             let done = SubmissionRecord {
-                token: planned.token.clone(),
+                token: token.clone(),
                 submitted_at: record::now(),
                 command,
                 job_id: Some(job_id.clone()),
             };
             if let Err(err) = records.append(&done) {
-                eprintln!(
+                console.err_line(format_args!(
                     "warning: job {job_id} of `{}` was submitted but its id could not be \
-                     appended to `{}`: {err}\n  the next launch still finds it in the queue \
-                     by its comment `bench:{}`",
+                     appended to `{records_path}`: {err}\n  the next launch still finds it \
+                     in the queue by its comment `{}`",
                     run.name,
-                    records_path.display(),
-                    planned.token
-                );
+                    job_comment(token)
+                ));
             }
             Decision::Submitted { job_id }
         }
@@ -520,6 +591,7 @@ fn submitted_meanwhile(slurm: &mut dyn Slurm, latest: &SubmissionRecord) -> Deci
 
 #[cfg(test)]
 mod tests {
+    use std::io;
     use std::time::Duration;
 
     use super::*;

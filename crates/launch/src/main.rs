@@ -1,16 +1,21 @@
-//! The `launch` command: argument parsing lives in `cli.rs`, the work in `lib.rs`.
+//! The `launch` command: argument parsing lives in `cli.rs`, the work in `lib.rs`; every
+//! error ends here, printed once and mapped to its exit code.
 
 use std::process::ExitCode;
 
+use bench_io::Console;
 use clap::Parser;
 
 fn main() -> ExitCode {
     let args = launch::cli::Args::parse();
-    match launch::run(&args) {
-        Ok(code) => code,
+    let mut console = Console::new();
+    match launch::run(&args, &mut console) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(2)
+            if !err.is_reported() {
+                console.err_line(format_args!("error: {err}"));
+            }
+            err.exit_code()
         }
     }
 }

@@ -1,29 +1,37 @@
 //! Per-run decisions (contract 2 sections 3 and 5): what `launch` does with each run.
 
 use bench_core::failure::FailureClass;
+use bench_core::run::Run;
 use bench_core::state::{RunState, SubmissionRecord};
-use bench_core::sweep::Run;
 
 use crate::directives::Directive;
 use crate::skip::SkipSet;
 
-/// What `launch` did, or would do, with a run. Spelled in `--json` as [`Decision::as_str`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What `launch` did, or would do, with a run. Its name (`--json`, the summary) is derived
+/// from the variant: [`Decision::as_str`]; [`DecisionKind`] lists them, in the order counts
+/// are shown.
+#[derive(Debug, Clone, PartialEq, Eq, strum::IntoStaticStr, strum::EnumDiscriminants)]
+#[strum(serialize_all = "snake_case")]
+#[strum_discriminants(
+    name(DecisionKind),
+    derive(strum::EnumIter, strum::IntoStaticStr, Hash),
+    strum(serialize_all = "snake_case")
+)]
 pub enum Decision {
-    /// Dry run: it would be submitted.
-    WouldSubmit,
     /// Submitted (or adopted from the queue after a transient error).
     Submitted {
         /// The job id SLURM gave.
         job_id: String,
     },
+    /// Dry run: it would be submitted.
+    WouldSubmit,
     /// The submission failed.
     Failed {
         /// sbatch's own words, or why it could not be called.
         reason: String,
     },
-    /// Not tried: an earlier submission failed with `continue_on_failure: false`, or the
-    /// launch was interrupted.
+    /// Not tried: an earlier submission failed with `continue_on_failure: false`, the
+    /// launch was interrupted, or its output could not be written.
     NotAttempted {
         /// Why.
         reason: String,
@@ -42,29 +50,22 @@ pub enum Decision {
     },
 }
 
-impl Decision {
-    /// Every decision name, in the order counts are shown.
-    pub const NAMES: [&'static str; 7] = [
-        "submitted",
-        "would_submit",
-        "failed",
-        "not_attempted",
-        "skipped_completed",
-        "skipped_in_flight",
-        "skipped_failure",
-    ];
+impl DecisionKind {
+    /// The name `--json` and the summary use (`skipped_in_flight`).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
 
-    /// The name `--json` and the summary use.
+impl Decision {
+    /// The name `--json` and the summary use (`skipped_in_flight`).
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Decision::WouldSubmit => "would_submit",
-            Decision::Submitted { .. } => "submitted",
-            Decision::Failed { .. } => "failed",
-            Decision::NotAttempted { .. } => "not_attempted",
-            Decision::SkippedCompleted => "skipped_completed",
-            Decision::SkippedInFlight { .. } => "skipped_in_flight",
-            Decision::SkippedFailure { .. } => "skipped_failure",
-        }
+        self.into()
+    }
+
+    /// The decision's kind, without its details.
+    pub fn kind(&self) -> DecisionKind {
+        self.into()
     }
 
     /// The `reason` of `--json`: sbatch's words for `failed`, the class for
@@ -101,7 +102,7 @@ pub fn decide(state: &RunState, skip: &SkipSet) -> Decision {
     }
 }
 
-/// One selected run with its rendered script and its decision.
+/// One selected run with its rendered script: the plan, before anything is decided.
 #[derive(Debug, Clone)]
 pub struct PlannedRun<'a> {
     /// The run.
@@ -112,6 +113,14 @@ pub struct PlannedRun<'a> {
     pub script: String,
     /// The script's `#SBATCH` directives.
     pub directives: Vec<Directive>,
+}
+
+/// A planned run with its decision, from its files and the queue (and, after submitting,
+/// from what sbatch answered).
+#[derive(Debug, Clone)]
+pub struct DecidedRun<'a> {
+    /// The plan.
+    pub planned: PlannedRun<'a>,
     /// What happens to it.
     pub decision: Decision,
     /// True only in a dry run that could not read the queue.
@@ -120,6 +129,19 @@ pub struct PlannedRun<'a> {
     /// the queue. A different one found when the file is locked for submitting was recorded
     /// by another `launch` meanwhile. `None` in a dry run.
     pub recorded: Option<SubmissionRecord>,
+}
+
+impl<'a> DecidedRun<'a> {
+    /// The run.
+    pub fn run(&self) -> &'a Run {
+        self.planned.run
+    }
+
+    /// The same run with the decision submitting it led to.
+    #[must_use]
+    pub fn with_decision(self, decision: Decision) -> Self {
+        DecidedRun { decision, ..self }
+    }
 }
 
 #[cfg(test)]

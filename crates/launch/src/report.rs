@@ -9,7 +9,9 @@ use serde::Serialize;
 use bench_core::sweep::{Sweep, SweepCost};
 
 use crate::directives;
-use crate::plan::{Decision, PlannedRun};
+use strum::IntoEnumIterator as _;
+
+use crate::plan::{DecidedRun, Decision, DecisionKind};
 
 /// One `--json` line.
 #[derive(Serialize)]
@@ -26,31 +28,31 @@ struct JsonLine<'a> {
 }
 
 /// The `--json` object of a run, on one line (without the newline).
-pub fn json_line(planned: &PlannedRun<'_>) -> String {
+pub fn json_line(decided: &DecidedRun<'_>) -> String {
     let line = JsonLine {
-        experiment: &planned.run.experiment,
-        name: &planned.run.name,
-        run_dir: &planned.run.run_dir,
-        decision: planned.decision.as_str(),
-        reason: planned.decision.reason(),
-        job_id: planned.decision.job_id(),
-        in_flight_unknown: planned.in_flight_unknown,
-        gpus: planned.run.gpus,
-        sbatch: directives::json_object(&planned.directives),
+        experiment: &decided.run().experiment,
+        name: &decided.run().name,
+        run_dir: decided.run().run_dir.as_str(),
+        decision: decided.decision.as_str(),
+        reason: decided.decision.reason(),
+        job_id: decided.decision.job_id(),
+        in_flight_unknown: decided.in_flight_unknown,
+        gpus: decided.run().gpus,
+        sbatch: directives::json_object(&decided.planned.directives),
     };
     serde_json::to_string(&line).expect("plain strings and numbers serialize")
 }
 
 /// The dry run's block for one run: name, run directory, decision, directives as `#SBATCH`
 /// lines, and with `show_script` the whole script.
-pub fn run_block(planned: &PlannedRun<'_>, show_script: bool) -> String {
+pub fn run_block(decided: &DecidedRun<'_>, show_script: bool) -> String {
     let mut text = format!(
         "{} {}\n    {}\n",
-        planned.decision.as_str(),
-        planned.run.name,
-        planned.run.run_dir,
+        decided.decision.as_str(),
+        decided.run().name,
+        decided.run().run_dir,
     );
-    match &planned.decision {
+    match &decided.decision {
         Decision::SkippedInFlight { job_id } => {
             let _ = writeln!(text, "    job: {job_id}");
         }
@@ -59,10 +61,10 @@ pub fn run_block(planned: &PlannedRun<'_>, show_script: bool) -> String {
         }
         _ => {}
     }
-    if planned.in_flight_unknown {
+    if decided.in_flight_unknown {
         text.push_str("    in flight: unknown (the queue could not be read)\n");
     }
-    for directive in &planned.directives {
+    for directive in &decided.planned.directives {
         if directive.value.is_empty() {
             let _ = writeln!(text, "    #SBATCH --{}", directive.key);
         } else {
@@ -71,7 +73,7 @@ pub fn run_block(planned: &PlannedRun<'_>, show_script: bool) -> String {
     }
     if show_script {
         text.push_str("    --- script ---\n");
-        for line in planned.script.lines() {
+        for line in decided.planned.script.lines() {
             let _ = writeln!(text, "    | {line}");
         }
     }
@@ -140,19 +142,19 @@ pub fn gpu_hours_text(hours: f64) -> String {
 
 /// The summary: every run with its decision, then the counts per decision, then the cost
 /// (dry run) or the `squeue` and `scancel` lines for the new jobs.
-pub fn summary(planned: &[PlannedRun<'_>], sweep: &Sweep, cost: Option<&SweepCost>) -> String {
+pub fn summary(decided: &[DecidedRun<'_>], sweep: &Sweep, cost: Option<&SweepCost>) -> String {
     let mut text = String::from("summary:\n");
-    let width = planned
+    let width = decided
         .iter()
         .map(|p| p.decision.as_str().len())
         .max()
         .unwrap_or(0);
-    for p in planned {
+    for p in decided {
         let mut line = format!(
             "  {:width$}  {}  [{}]",
             p.decision.as_str(),
-            p.run.name,
-            p.run.experiment
+            p.run().name,
+            p.run().experiment
         );
         match &p.decision {
             Decision::Submitted { job_id } | Decision::SkippedInFlight { job_id } => {
@@ -169,18 +171,14 @@ pub fn summary(planned: &[PlannedRun<'_>], sweep: &Sweep, cost: Option<&SweepCos
         text.push_str(&line);
         text.push('\n');
     }
-    let counts: Vec<String> = Decision::NAMES
-        .iter()
-        .filter_map(|name| {
-            let count = planned
-                .iter()
-                .filter(|p| p.decision.as_str() == *name)
-                .count();
-            (count > 0).then(|| format!("{} {name}", thousands(count as u64)))
+    let counts: Vec<String> = DecisionKind::iter()
+        .filter_map(|kind| {
+            let count = decided.iter().filter(|p| p.decision.kind() == kind).count();
+            (count > 0).then(|| format!("{} {}", thousands(count as u64), kind.as_str()))
         })
         .collect();
-    let total = planned.len() as u64;
-    let mut names: Vec<&str> = planned.iter().map(|p| p.run.name.as_str()).collect();
+    let total = decided.len() as u64;
+    let mut names: Vec<&str> = decided.iter().map(|p| p.run().name.as_str()).collect();
     names.sort_unstable();
     names.dedup();
     let _ = writeln!(
@@ -212,7 +210,7 @@ pub fn summary(planned: &[PlannedRun<'_>], sweep: &Sweep, cost: Option<&SweepCos
             );
         }
     }
-    let job_ids: Vec<&str> = planned
+    let job_ids: Vec<&str> = decided
         .iter()
         .filter_map(|p| match &p.decision {
             Decision::Submitted { job_id } => Some(job_id.as_str()),

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use bench_core::config::SweepSettings;
-use bench_core::sweep::Run;
+use bench_core::layout::{RunDir, job_comment};
+use bench_core::run::Run;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -27,92 +28,67 @@ const TEMPLATE_NAME: &str = "sbatch";
 const NOT_SET_KEYS: [&str; 3] = ["speculative_config", "quantization", "kv_cache_dtype"];
 
 /// A template problem: the config or the template cannot produce a script (exit 2).
+/// What went wrong is [`TemplateError::kind`]; the template and the run it concerns are
+/// shared by every kind.
 #[derive(Debug, thiserror::Error)]
-pub enum TemplateError {
-    /// The template text does not parse.
-    #[error("template `{template}` does not parse: {message}")]
+#[error("{}", self.message())]
+pub struct TemplateError {
+    /// Where the template came from (`built-in` or its path); `None` for a value that
+    /// cannot reach any template.
+    pub template: Option<String>,
+    /// The run concerned; `None` for a value every run shares (the `slurm:` section).
+    pub run: Option<Box<RunLabel>>,
+    /// What went wrong.
+    pub kind: TemplateErrorKind,
+}
+
+/// The run a [`TemplateError`] concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunLabel {
+    /// The run name.
+    pub name: String,
+    /// The run directory.
+    pub run_dir: RunDir,
+}
+
+/// What went wrong in a [`TemplateError`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateErrorKind {
+    /// The template text does not parse (Tera's words, sources included).
     Parse {
-        /// Where the template came from (`built-in` or its path).
-        template: String,
-        /// Tera's words, sources included.
+        /// Tera's words.
         message: String,
     },
     /// The rendered script is one sbatch refuses outright (no `#!` first line, DOS line
     /// breaks): every submission would fail.
-    #[error(
-        "template `{template}` renders a script for run `{run}` (`{run_dir}`) that sbatch refuses: {problem}"
-    )]
     NotABatchScript {
-        /// Where the template came from.
-        template: String,
-        /// The run name.
-        run: String,
-        /// The run directory.
-        run_dir: String,
-        /// What sbatch objects to (in the message, so not a `source`).
+        /// What sbatch objects to.
         problem: ScriptProblem,
     },
     /// sbatch would not read `#SBATCH --comment=bench:<token>` from the rendered script, so
-    /// the job could not be found in the queue by its token (contract 2 section 4).
-    #[error(
-        "template `{template}` renders a script for run `{run}` (`{run_dir}`) from which \
-         sbatch does not read `--comment={comment}`: {why}"
-    )]
+    /// the job could not be found in the queue by its token.
     MissingComment {
-        /// Where the template came from.
-        template: String,
-        /// The run name.
-        run: String,
-        /// The run directory.
-        run_dir: String,
         /// The comment this submission must carry (`bench:<token>`).
         comment: String,
         /// What sbatch reads instead.
         why: String,
     },
     /// Rendering failed for a run (an unknown variable, a bad filter argument, ...).
-    #[error("template `{template}` cannot be rendered for run `{run}` (`{run_dir}`): {message}")]
     Render {
-        /// Where the template came from.
-        template: String,
-        /// The run name.
-        run: String,
-        /// The run directory.
-        run_dir: String,
         /// Tera's words, sources included.
         message: String,
     },
     /// The template uses `cli_args`, which cannot express this run's args.
-    #[error(
-        "template `{template}` uses `cli_args`, which cannot express `{key}` of run `{run}` \
-         (`{run_dir}`): {why}"
-    )]
     CliArgsRefused {
-        /// Where the template came from.
-        template: String,
-        /// The run name.
-        run: String,
-        /// The run directory.
-        run_dir: String,
         /// The arg (`snake_case` key) that has no command-line form.
         key: String,
         /// Why (`a [name, template] prompt pair`, `a list`, ...).
         why: String,
     },
     /// sbatch would read a directive from the rendered script that undoes what the template
-    /// sets: a directive of contract 2 section 1 set again, an abbreviation of one, an option
-    /// that contradicts them, or a `slurm.setup` line starting with `#SBATCH`.
-    #[error(
-        "template `{template}` renders a script for run `{run}` (`{run_dir}`) with line \
-         {line} `{text}`: {reason}"
-    )]
+    /// sets: a directive the template owns set again, an abbreviation of one, an option that
+    /// contradicts them, or a `slurm.setup` line starting with `#SBATCH`.
     RefusedDirective {
-        /// Where the template came from.
-        template: String,
-        /// The run name.
-        run: String,
-        /// The run directory.
-        run_dir: String,
         /// The script line (1-based).
         line: usize,
         /// The line as rendered (at most 120 characters).
@@ -121,80 +97,153 @@ pub enum TemplateError {
         reason: String,
     },
     /// A value that reaches an `#SBATCH` line holds whitespace or control characters.
-    #[error(
-        "`{variable}`{} is `{value}`, which cannot appear on an `#SBATCH` line: it holds \
-         whitespace or control characters",
-        of_run(run.as_deref())
-    )]
     UnsafeDirectiveValue {
         /// The template variable.
         variable: String,
-        /// The run name; `None` for a value every run shares (from the `slurm:` section).
-        run: Option<String>,
         /// The offending value (debug-escaped).
         value: String,
     },
     /// `slurm.python` does not split into shell words.
-    #[error(
-        "`slurm.python` is `{python}`, which does not split into shell words (unbalanced quotes, or empty)"
-    )]
     BadPython {
         /// The value as written.
         python: String,
     },
     /// A path or word cannot be shell-quoted (it holds a NUL byte).
-    #[error(
-        "`{variable}`{} cannot be shell-quoted: it holds a NUL byte",
-        of_run(run.as_deref())
-    )]
     Unquotable {
         /// The template variable.
         variable: String,
-        /// The run name; `None` for a value every run shares.
-        run: Option<String>,
     },
 }
 
-/// `` of run `NAME` `` for a run's value, nothing for a value every run shares.
-fn of_run(run: Option<&str>) -> String {
-    run.map(|run| format!(" of run `{run}`"))
-        .unwrap_or_default()
-}
-
 impl TemplateError {
-    /// How to fix it, when there is a general answer.
-    pub fn hint(&self) -> Option<&'static str> {
-        match self {
-            TemplateError::MissingComment { .. } => Some(
-                "`launch` finds its own jobs in the queue by that comment (contract 2 section \
-                 4); put `#SBATCH --comment={{ comment }}` among the other `#SBATCH` lines, \
-                 before the first command: sbatch ignores `#SBATCH` lines after it",
+    /// A problem of `kind`, not yet tied to a template or a run.
+    fn new(kind: TemplateErrorKind) -> Self {
+        TemplateError {
+            template: None,
+            run: None,
+            kind,
+        }
+    }
+
+    /// The same problem, in the template `origin`.
+    fn in_template(mut self, origin: &str) -> Self {
+        self.template.get_or_insert_with(|| origin.to_owned());
+        self
+    }
+
+    /// The same problem, for `run`.
+    fn for_run(mut self, run: &Run) -> Self {
+        self.run = Some(Box::new(RunLabel {
+            name: run.name.clone(),
+            run_dir: run.run_dir.clone(),
+        }));
+        self
+    }
+
+    /// The message, in one place for every kind.
+    fn message(&self) -> String {
+        let template = self.template.as_deref().unwrap_or("built-in");
+        let (name, run_dir) = self
+            .run
+            .as_ref()
+            .map_or(("", ""), |run| (run.name.as_str(), run.run_dir.as_str()));
+        let for_run = format!("for run `{name}` (`{run_dir}`)");
+        let of_run = if self.run.is_some() {
+            format!(" of run `{name}`")
+        } else {
+            String::new()
+        };
+        match &self.kind {
+            TemplateErrorKind::Parse { message } => {
+                format!("template `{template}` does not parse: {message}")
+            }
+            TemplateErrorKind::NotABatchScript { problem } => format!(
+                "template `{template}` renders a script {for_run} that sbatch refuses: {problem}"
             ),
-            TemplateError::NotABatchScript { .. } => Some(
+            TemplateErrorKind::MissingComment { comment, why } => format!(
+                "template `{template}` renders a script {for_run} from which sbatch does not \
+                 read `--comment={comment}`: {why}"
+            ),
+            TemplateErrorKind::Render { message } => {
+                format!("template `{template}` cannot be rendered {for_run}: {message}")
+            }
+            TemplateErrorKind::CliArgsRefused { key, why } => format!(
+                "template `{template}` uses `cli_args`, which cannot express `{key}` of run \
+                 `{name}` (`{run_dir}`): {why}"
+            ),
+            TemplateErrorKind::RefusedDirective { line, text, reason } => format!(
+                "template `{template}` renders a script {for_run} with line {line} `{text}`: \
+                 {reason}"
+            ),
+            TemplateErrorKind::UnsafeDirectiveValue { variable, value } => format!(
+                "`{variable}`{of_run} is `{value}`, which cannot appear on an `#SBATCH` line: \
+                 it holds whitespace or control characters"
+            ),
+            TemplateErrorKind::BadPython { python } => format!(
+                "`slurm.python` is `{python}`, which does not split into shell words \
+                 (unbalanced quotes, or empty)"
+            ),
+            TemplateErrorKind::Unquotable { variable } => {
+                format!("`{variable}`{of_run} cannot be shell-quoted: it holds a NUL byte")
+            }
+        }
+    }
+
+    /// How to fix it, when there is a general answer.
+    pub fn hint(&self) -> Option<String> {
+        match &self.kind {
+            TemplateErrorKind::MissingComment { .. } => Some(
+                "`launch` finds its own jobs in the queue by that comment; put \
+                 `#SBATCH --comment={{ comment }}` among the other `#SBATCH` lines, before the \
+                 first command: sbatch ignores `#SBATCH` lines after it"
+                    .to_owned(),
+            ),
+            TemplateErrorKind::NotABatchScript { .. } => Some(
                 "start the template with its interpreter line, such as `#!/bin/bash`, with \
                  nothing before it (not even a Tera comment's line break), and save it with \
-                 Unix line breaks",
+                 Unix line breaks"
+                    .to_owned(),
             ),
-            TemplateError::RefusedDirective { .. } => Some(
-                "a script sets each directive of contract 2 section 1 (job-name, output, \
-                 error, nodes, gpus, cpus-per-task, mem-per-cpu, time, qos, partition, \
-                 account, reservation, comment) once, and other sbatch options only as \
-                 `slurm.sbatch-args` allows them; `slurm.setup` lines are shell commands run \
-                 by the job, not directives: give sbatch options in `slurm.sbatch-args`",
-            ),
-            TemplateError::CliArgsRefused { .. } => Some(
+            TemplateErrorKind::RefusedDirective { .. } => Some(format!(
+                "a script sets each directive the template owns ({}) once, and other sbatch \
+                 options only as `slurm.sbatch-args` allows them; `slurm.setup` lines are \
+                 shell commands run by the job, not directives: give sbatch options in \
+                 `slurm.sbatch-args`",
+                bench_core::sbatch_options::TEMPLATE_DIRECTIVES.join(", ")
+            )),
+            TemplateErrorKind::CliArgsRefused { .. } => Some(
                 "pass the args through `kwargs_json` as the built-in template does: the \
-                 inference script takes a prompt pair only through its Python API",
+                 inference script takes a prompt pair only through its Python API"
+                    .to_owned(),
             ),
-            TemplateError::Render { .. } => Some(
-                "a template gets exactly the variables of contract 2 section 1: job_name, \
-                 experiment, run_dir, log_dir, comment, gpus, cpus_per_task, nodes, \
-                 mem_per_cpu, time, qos, partition, account, reservation, sbatch_args, setup, \
-                 python, script, kwargs_json, cli_args",
-            ),
+            TemplateErrorKind::Render { .. } => Some(format!(
+                "a template gets exactly these variables: {}",
+                template_variables().join(", ")
+            )),
             _ => None,
         }
     }
+}
+
+/// Every variable a template gets, in the order [`SweepVars`] and [`RunVars`] declare them
+/// (run variables first): derived from their serialized form, so the list cannot go stale.
+pub fn template_variables() -> Vec<String> {
+    let run = RunVars {
+        cli_args: Some(String::new()),
+        ..RunVars::default()
+    };
+    [
+        serde_json::to_value(&run),
+        serde_json::to_value(SweepVars::default()),
+    ]
+    .into_iter()
+    .filter_map(Result::ok)
+    .filter_map(|value| match value {
+        Value::Object(map) => Some(map.into_iter().map(|(key, _)| key)),
+        _ => None,
+    })
+    .flatten()
+    .collect()
 }
 
 /// The variables every run of a sweep shares (contract 2 section 1, table "Template
@@ -202,7 +251,7 @@ impl TemplateError {
 ///
 /// Raw strings are validated (no whitespace or control characters) where they reach
 /// `#SBATCH` lines; `python` and `script` hold shell-quoted text.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct SweepVars {
     /// Always 1: a run is one task on one node.
     pub nodes: u32,
@@ -227,7 +276,7 @@ pub struct SweepVars {
 ///
 /// Raw strings are validated (no whitespace or control characters) where they reach
 /// `#SBATCH` lines; `kwargs_json` and `cli_args` hold shell-quoted text.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct RunVars {
     /// The run name (also the job name). Raw.
     pub job_name: String,
@@ -261,28 +310,14 @@ pub struct RunVars {
     cli_args_refusal: Option<(String, String)>,
 }
 
-/// Where a run's launch files go: `{run_dir}/inference_logs/launch/`.
-pub fn launch_dir(run: &Run) -> String {
-    format!("{}/launch", log_dir(run))
-}
-
-/// A run's `inference_logs` directory.
-pub fn log_dir(run: &Run) -> String {
-    format!("{}/inference_logs", run.run_dir)
-}
-
-/// The path of a run's kwargs JSON file.
-pub fn kwargs_path(run: &Run) -> String {
-    format!("{}/kwargs.json", launch_dir(run))
-}
-
-/// `word` as one shell word; `run` names the run in the error (`None`: shared by all).
-fn quote(variable: &str, word: &str, run: Option<&str>) -> Result<String, TemplateError> {
+/// `word` as one shell word.
+fn quote(variable: &str, word: &str) -> Result<String, TemplateError> {
     shlex::try_quote(word)
         .map(std::borrow::Cow::into_owned)
-        .map_err(|_| TemplateError::Unquotable {
-            variable: variable.to_owned(),
-            run: run.map(str::to_owned),
+        .map_err(|_| {
+            TemplateError::new(TemplateErrorKind::Unquotable {
+                variable: variable.to_owned(),
+            })
         })
 }
 
@@ -292,15 +327,15 @@ fn quote(variable: &str, word: &str, run: Option<&str>) -> Result<String, Templa
 /// section 1).
 fn check_directive_values<'v>(
     values: impl IntoIterator<Item = (String, &'v str)>,
-    run: Option<&str>,
 ) -> Result<(), TemplateError> {
     for (variable, value) in values {
         if bench_core::sbatch_options::check_directive_value(value).is_err() {
-            return Err(TemplateError::UnsafeDirectiveValue {
-                variable,
-                run: run.map(str::to_owned),
-                value: format!("{value:?}"),
-            });
+            return Err(TemplateError::new(
+                TemplateErrorKind::UnsafeDirectiveValue {
+                    variable,
+                    value: format!("{value:?}"),
+                },
+            ));
         }
     }
     Ok(())
@@ -315,11 +350,13 @@ impl SweepVars {
         let slurm = &settings.slurm;
         let python = shlex::split(&slurm.python)
             .filter(|words| !words.is_empty())
-            .ok_or_else(|| TemplateError::BadPython {
-                python: slurm.python.clone(),
+            .ok_or_else(|| {
+                TemplateError::new(TemplateErrorKind::BadPython {
+                    python: slurm.python.clone(),
+                })
             })?
             .iter()
-            .map(|word| quote("python", word, None))
+            .map(|word| quote("python", word))
             .collect::<Result<Vec<_>, _>>()?;
         let vars = SweepVars {
             nodes: 1,
@@ -329,7 +366,7 @@ impl SweepVars {
             sbatch_args: slurm.sbatch_args.clone(),
             setup: slurm.setup.clone(),
             python,
-            script: quote("script", &settings.script, None)?,
+            script: quote("script", &settings.script)?,
         };
         let mut raw: Vec<(String, &str)> = vec![
             ("mem_per_cpu".into(), &vars.mem_per_cpu),
@@ -340,7 +377,7 @@ impl SweepVars {
             raw.push((format!("sbatch_args.{key}"), key));
             raw.push((format!("sbatch_args.{key}"), value));
         }
-        check_directive_values(raw, None)?;
+        check_directive_values(raw)?;
         Ok(vars)
     }
 }
@@ -350,8 +387,17 @@ impl RunVars {
     /// `cli_args` is computed only `with_cli_args`.
     ///
     /// Errors when a raw value would reach an `#SBATCH` line with whitespace or control
-    /// characters, or a path holds a NUL.
+    /// characters, or a path holds a NUL; the error names the run.
     pub fn new(
+        run: &Run,
+        settings: &SweepSettings,
+        token: &str,
+        with_cli_args: bool,
+    ) -> Result<Self, TemplateError> {
+        Self::unchecked(run, settings, token, with_cli_args).map_err(|err| err.for_run(run))
+    }
+
+    fn unchecked(
         run: &Run,
         settings: &SweepSettings,
         token: &str,
@@ -362,10 +408,9 @@ impl RunVars {
                 Ok(words) => (
                     Some(
                         shlex::try_join(words.iter().map(String::as_str)).map_err(|_| {
-                            TemplateError::Unquotable {
+                            TemplateError::new(TemplateErrorKind::Unquotable {
                                 variable: "cli_args".into(),
-                                run: Some(run.name.clone()),
-                            }
+                            })
                         })?,
                     ),
                     None,
@@ -375,18 +420,13 @@ impl RunVars {
         } else {
             (None, None)
         };
-        let log_dir = log_dir(run);
-        let kwargs_json = quote(
-            "kwargs_json",
-            &format!("{log_dir}/launch/kwargs.json"),
-            Some(&run.name),
-        )?;
+        let kwargs_json = quote("kwargs_json", &run.run_dir.kwargs_json())?;
         let vars = RunVars {
             job_name: run.name.clone(),
             experiment: run.experiment.clone(),
-            run_dir: run.run_dir.clone(),
-            log_dir,
-            comment: format!("bench:{token}"),
+            run_dir: run.run_dir.to_string(),
+            log_dir: run.run_dir.inference_logs(),
+            comment: job_comment(token),
             gpus: run.gpus,
             cpus_per_task: settings.slurm.cpus_per_gpu.saturating_mul(run.gpus),
             time: run.time.clone().unwrap_or_default(),
@@ -407,30 +447,8 @@ impl RunVars {
                 ("reservation", &vars.reservation),
             ]
             .map(|(variable, value)| (variable.to_owned(), value.as_str())),
-            Some(&run.name),
         )?;
         Ok(vars)
-    }
-
-    /// Put these variables into `context`, replacing the previous run's.
-    fn insert_into(&self, context: &mut tera::Context) {
-        context.insert("job_name", &self.job_name);
-        context.insert("experiment", &self.experiment);
-        context.insert("run_dir", &self.run_dir);
-        context.insert("log_dir", &self.log_dir);
-        context.insert("comment", &self.comment);
-        context.insert("gpus", &self.gpus);
-        context.insert("cpus_per_task", &self.cpus_per_task);
-        context.insert("time", &self.time);
-        context.insert("qos", &self.qos);
-        context.insert("reservation", &self.reservation);
-        context.insert("kwargs_json", &self.kwargs_json);
-        match &self.cli_args {
-            Some(cli_args) => context.insert("cli_args", cli_args),
-            None => {
-                context.remove("cli_args");
-            }
-        }
     }
 }
 
@@ -515,11 +533,12 @@ impl Template {
         let mut tera = tera::Tera::default();
         tera.autoescape_on(Vec::new());
         tera.register_filter("shell_quote", shell_quote);
-        tera.add_raw_template(TEMPLATE_NAME, text)
-            .map_err(|err| TemplateError::Parse {
-                template: origin.to_owned(),
+        tera.add_raw_template(TEMPLATE_NAME, text).map_err(|err| {
+            TemplateError::new(TemplateErrorKind::Parse {
                 message: error_chain(&err),
-            })?;
+            })
+            .in_template(origin)
+        })?;
         Ok(Template {
             tera,
             origin: origin.to_owned(),
@@ -540,12 +559,13 @@ impl Template {
         &'a self,
         settings: &'a SweepSettings,
     ) -> Result<Renderer<'a>, TemplateError> {
-        let shared = SweepVars::new(settings)?;
-        let context =
-            tera::Context::from_serialize(&shared).map_err(|err| TemplateError::Parse {
-                template: self.origin.clone(),
+        let shared = SweepVars::new(settings).map_err(|err| err.in_template(&self.origin))?;
+        let context = tera::Context::from_serialize(&shared).map_err(|err| {
+            TemplateError::new(TemplateErrorKind::Parse {
                 message: error_chain(&err),
-            })?;
+            })
+            .in_template(&self.origin)
+        })?;
         // A setup line sbatch could read as a directive (an entry may hold several lines).
         let setup_directives = settings
             .slurm
@@ -574,7 +594,7 @@ fn is_directive_line(line: &str) -> bool {
 pub struct Renderer<'a> {
     template: &'a Template,
     settings: &'a SweepSettings,
-    /// The shared variables, and the last rendered run's.
+    /// The shared variables ([`SweepVars`]).
     context: tera::Context,
     /// The `slurm.setup` lines that start with `#SBATCH` or `#SLURM`.
     setup_directives: Vec<String>,
@@ -594,20 +614,23 @@ impl Renderer<'_> {
     ///
     /// Errors, naming the run: a value that cannot reach the script ([`RunVars::new`]); a
     /// template that uses `cli_args` for a run whose args have no command-line form
-    /// ([`TemplateError::CliArgsRefused`]); a script sbatch refuses outright
-    /// ([`TemplateError::NotABatchScript`]); a script from which sbatch does not read
-    /// `--comment=bench:<token>` ([`TemplateError::MissingComment`]); a directive that undoes
+    /// ([`TemplateErrorKind::CliArgsRefused`]); a script sbatch refuses outright
+    /// ([`TemplateErrorKind::NotABatchScript`]); a script from which sbatch does not read
+    /// `--comment=bench:<token>` ([`TemplateErrorKind::MissingComment`]); a directive that undoes
     /// the template's, or a `slurm.setup` line sbatch would read as one
-    /// ([`TemplateError::RefusedDirective`], see [`directives::check`]).
-    pub fn render(&mut self, run: &Run, token: &str) -> Result<Rendered, TemplateError> {
-        let vars = RunVars::new(run, self.settings, token, self.template.uses_cli_args)?;
-        let script = self.render_text(run, &vars)?;
+    /// ([`TemplateErrorKind::RefusedDirective`], see [`directives::check`]).
+    pub fn render(&self, run: &Run, token: &str) -> Result<Rendered, TemplateError> {
         let origin = &self.template.origin;
-        let read = directives::read(&script).map_err(|problem| TemplateError::NotABatchScript {
-            template: origin.clone(),
-            run: run.name.clone(),
-            run_dir: run.run_dir.clone(),
-            problem,
+        self.render_checked(run, token)
+            .map_err(|err| err.in_template(origin).for_run(run))
+    }
+
+    /// [`Renderer::render`], with errors not yet naming the template and the run.
+    fn render_checked(&self, run: &Run, token: &str) -> Result<Rendered, TemplateError> {
+        let vars = RunVars::new(run, self.settings, token, self.template.uses_cli_args)?;
+        let script = self.render_text(&vars)?;
+        let read = directives::read(&script).map_err(|problem| {
+            TemplateError::new(TemplateErrorKind::NotABatchScript { problem })
         })?;
         let refused = |line: usize, reason: String| {
             let text: Box<str> = script
@@ -618,14 +641,7 @@ impl Renderer<'_> {
                 .take(120)
                 .collect::<String>()
                 .into();
-            TemplateError::RefusedDirective {
-                template: origin.clone(),
-                run: run.name.clone(),
-                run_dir: run.run_dir.clone(),
-                line,
-                text,
-                reason,
-            }
+            TemplateError::new(TemplateErrorKind::RefusedDirective { line, text, reason })
         };
         if !self.setup_directives.is_empty() {
             let setup_line = script.split('\n').enumerate().find(|(_, line)| {
@@ -656,13 +672,10 @@ impl Renderer<'_> {
                      `{command}`)"
                 );
             }
-            return Err(TemplateError::MissingComment {
-                template: origin.clone(),
-                run: run.name.clone(),
-                run_dir: run.run_dir.clone(),
+            return Err(TemplateError::new(TemplateErrorKind::MissingComment {
                 comment: vars.comment,
                 why,
-            });
+            }));
         }
         directives::check(&read.directives)
             .map_err(|refusal| refused(refusal.line, refusal.reason))?;
@@ -671,33 +684,27 @@ impl Renderer<'_> {
         Ok(Rendered { script, directives })
     }
 
-    /// The rendered text, unchecked.
-    fn render_text(&mut self, run: &Run, vars: &RunVars) -> Result<String, TemplateError> {
-        let origin = &self.template.origin;
-        vars.insert_into(&mut self.context);
+    /// The rendered text, unchecked: the context is the shared variables and the run's,
+    /// serialized.
+    fn render_text(&self, vars: &RunVars) -> Result<String, TemplateError> {
+        let render_error = |err: &tera::Error| {
+            let message = error_chain(err);
+            TemplateError::new(match &vars.cli_args_refusal {
+                Some((key, why)) if message.contains("`cli_args`") => {
+                    TemplateErrorKind::CliArgsRefused {
+                        key: key.clone(),
+                        why: why.clone(),
+                    }
+                }
+                _ => TemplateErrorKind::Render { message },
+            })
+        };
+        let mut context = self.context.clone();
+        context.extend(tera::Context::from_serialize(vars).map_err(|err| render_error(&err))?);
         self.template
             .tera
-            .render(TEMPLATE_NAME, &self.context)
-            .map_err(|err| {
-                let message = error_chain(&err);
-                match &vars.cli_args_refusal {
-                    Some((key, why)) if message.contains("`cli_args`") => {
-                        TemplateError::CliArgsRefused {
-                            template: origin.clone(),
-                            run: run.name.clone(),
-                            run_dir: run.run_dir.clone(),
-                            key: key.clone(),
-                            why: why.clone(),
-                        }
-                    }
-                    _ => TemplateError::Render {
-                        template: origin.clone(),
-                        run: run.name.clone(),
-                        run_dir: run.run_dir.clone(),
-                        message,
-                    },
-                }
-            })
+            .render(TEMPLATE_NAME, &context)
+            .map_err(|err| render_error(&err))
     }
 }
 
@@ -764,8 +771,10 @@ mod tests {
         Run {
             experiment: "exp".into(),
             name: "Qwen3_0.6B".into(),
-            run_dir: "data/exp/default/Qwen3_0.6B/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none".into(),
-            output_dir: "data/exp".into(),
+            run_dir: RunDir::new(
+                "data/exp/default/Qwen3_0.6B/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none",
+            ),
+            experiment_dir: "data/exp".into(),
             args,
             gpus: 1,
             time: None,
@@ -835,8 +844,12 @@ mod tests {
     /// The `MissingComment` reason for `template`, rendered with the token `abc`.
     fn missing_comment(template: &str) -> String {
         match render(template, &run(json!({})), &settings()) {
-            Err(TemplateError::MissingComment { why, run, .. }) => {
-                assert_eq!(run, "Qwen3_0.6B");
+            Err(TemplateError {
+                run: Some(run),
+                kind: TemplateErrorKind::MissingComment { why, .. },
+                ..
+            }) => {
+                assert_eq!(run.name, "Qwen3_0.6B");
                 why
             }
             other => panic!("not refused for its comment: {other:?}"),
@@ -894,24 +907,30 @@ mod tests {
             "#!/bin/bash\r\n#SBATCH --comment={{ comment }}\r\n",
         ] {
             let err = render(template, &run(json!({})), &settings()).unwrap_err();
-            let TemplateError::NotABatchScript { run, template, .. } = &err else {
+            let TemplateError {
+                run: Some(run),
+                template: Some(template),
+                kind: TemplateErrorKind::NotABatchScript { .. },
+            } = &err
+            else {
                 panic!("wrong error for {template:?}: {err}");
             };
-            assert_eq!((run.as_str(), template.as_str()), ("Qwen3_0.6B", "t.tera"));
+            assert_eq!(
+                (run.name.as_str(), template.as_str()),
+                ("Qwen3_0.6B", "t.tera")
+            );
         }
     }
 
     /// The line and reason of the `RefusedDirective` error for `template` and `run`.
     fn refused(template: &str, run: &Run, settings: &SweepSettings) -> (usize, Box<str>, String) {
         match render(template, run, settings) {
-            Err(TemplateError::RefusedDirective {
-                run: name,
-                line,
-                text,
-                reason,
+            Err(TemplateError {
+                run: Some(run),
+                kind: TemplateErrorKind::RefusedDirective { line, text, reason },
                 ..
             }) => {
-                assert_eq!(name, "Qwen3_0.6B");
+                assert_eq!(run.name, "Qwen3_0.6B");
                 (line, text, reason)
             }
             other => panic!("not refused for a directive: {other:?}"),
@@ -1009,14 +1028,17 @@ mod tests {
             &settings(),
         )
         .unwrap_err();
-        assert!(matches!(err, TemplateError::Render { .. }), "{err}");
+        assert!(
+            matches!(err.kind, TemplateErrorKind::Render { .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("gpu_count"), "{err}");
         let err = Template::parse(
             "t.tera",
             "#!/bin/sh\n#SBATCH --comment={{ comment }}\n{% if %}\n",
         )
         .unwrap_err();
-        assert!(matches!(err, TemplateError::Parse { .. }), "{err}");
+        assert!(matches!(err.kind, TemplateErrorKind::Parse { .. }), "{err}");
     }
 
     #[test]
@@ -1069,11 +1091,12 @@ mod tests {
             &settings(),
         )
         .unwrap_err();
-        let TemplateError::CliArgsRefused { run: name, key, .. } = &err else {
+        let (Some(label), TemplateErrorKind::CliArgsRefused { key, .. }) = (&err.run, &err.kind)
+        else {
             panic!("wrong error: {err}");
         };
         assert_eq!(
-            (name.as_str(), key.as_str()),
+            (label.name.as_str(), key.as_str()),
             ("Qwen3_0.6B", "prompt_template")
         );
         // The built-in template does not use `cli_args`: the pair travels in the JSON file.
@@ -1086,8 +1109,8 @@ mod tests {
         run.qos = Some("high\n#SBATCH --account=other".into());
         let err = render(BUILTIN_TEMPLATE, &run, &settings()).unwrap_err();
         assert!(
-            matches!(&err, TemplateError::UnsafeDirectiveValue { variable, run: Some(run), .. }
-                if variable == "qos" && run == "Qwen3_0.6B"),
+            matches!((&err.run, &err.kind), (Some(run), TemplateErrorKind::UnsafeDirectiveValue { variable, .. })
+                if variable == "qos" && run.name == "Qwen3_0.6B"),
             "{err}"
         );
         let mut settings = settings();
@@ -1102,7 +1125,10 @@ mod tests {
         settings.slurm.python = "'unbalanced".into();
         assert!(matches!(
             render(BUILTIN_TEMPLATE, &self::run(json!({})), &settings),
-            Err(TemplateError::BadPython { .. })
+            Err(TemplateError {
+                kind: TemplateErrorKind::BadPython { .. },
+                ..
+            })
         ));
     }
 

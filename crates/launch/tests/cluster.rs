@@ -956,3 +956,120 @@ fn dry_run_of_the_sample_config_writes_nothing_and_costs_3002_gpu_hours() {
     );
     assert!(!calls.exists(), "a dry run called sbatch");
 }
+
+/// The run directories of a config, from its dry run, in order.
+fn run_dirs(sweep: &SweepDir) -> Vec<String> {
+    let dry = sweep.launch(&["--config", "sweep.yaml", "--dry-run", "--json"], None);
+    assert_eq!(exit_code(&dry), 0, "{}", show(&dry));
+    String::from_utf8_lossy(&dry.stdout)
+        .lines()
+        .map(|line| {
+            let value: Value = serde_json::from_str(line).unwrap();
+            value["run_dir"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// The job id each run directory's `submissions.jsonl` records (`None`: no record).
+fn recorded_jobs(sweep: &SweepDir, run_dirs: &[String]) -> Vec<Option<String>> {
+    run_dirs
+        .iter()
+        .map(|run_dir| {
+            let path = sweep
+                .path()
+                .join(run_dir)
+                .join("inference_logs/launch/submissions.jsonl");
+            path.exists().then(|| {
+                let lines = sweep.submissions(run_dir);
+                lines.last().unwrap()["job_id"].as_str().unwrap().to_owned()
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_closed_stdout_stops_a_real_launch_at_the_next_run_with_exit_1() {
+    let _cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let (_, names) = held_sweep(&sweep, "closedout", 3);
+    let dirs = run_dirs(&sweep);
+    // The read end is gone before launch starts: its first JSON line (after the first
+    // submission) fails to write.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = sweep
+        .launch_command(&["--config", "sweep.yaml", "--json"], None)
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let jobs = recorded_jobs(&sweep, &dirs);
+    let _cancel: Vec<_> = jobs
+        .iter()
+        .flatten()
+        .filter_map(|job| bench_tests::parse_parsable(job))
+        .map(bench_tests::CancelOnDrop::new)
+        .collect();
+    assert_eq!(exit_code(&output), 1, "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("error: failed to write to stdout: Broken pipe"),
+        "{stderr}"
+    );
+    // The first run was submitted and recorded, once; the others were not attempted.
+    assert!(jobs[0].is_some(), "{}", show(&output));
+    assert_eq!(&jobs[1..], [None, None], "{}", show(&output));
+    let not_attempted: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.trim_start().starts_with("not_attempted"))
+        .collect();
+    assert_eq!(not_attempted.len(), 2, "{names:?}\n{stderr}");
+    let queued = bench_tests::squeue_me().unwrap();
+    let job = bench_tests::parse_parsable(jobs[0].as_deref().unwrap()).unwrap();
+    assert_eq!(queued.iter().filter(|entry| entry.job_id == job).count(), 1);
+}
+
+#[test]
+fn a_failed_stderr_write_stops_a_real_launch_at_the_next_run_with_exit_1() {
+    let _cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let (_, names) = held_sweep(&sweep, "fullerr", 2);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let output = sweep
+        .launch_command(&["--config", "sweep.yaml", "--json"], None)
+        .stderr(full)
+        .output()
+        .unwrap();
+    let lines = lines_by_name(&output);
+    let _cancel = cancel_submitted(&lines);
+    assert_eq!(exit_code(&output), 1, "{}", show(&output));
+    assert_eq!(lines[&names[0]]["decision"], "submitted");
+    assert_eq!(lines[&names[1]]["decision"], "not_attempted");
+    let reason = lines[&names[1]]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("failed to write to stderr: No space left on device"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_closed_stdout_fails_a_dry_run_with_exit_1() {
+    let _cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    held_sweep(&sweep, "closeddry", 1);
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = sweep
+        .launch_command(&["--config", "sweep.yaml", "--dry-run", "--json"], None)
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(exit_code(&output), 1, "{}", show(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("failed to write to stdout"),
+        "{}",
+        show(&output)
+    );
+}

@@ -46,7 +46,7 @@ pub fn runs(yaml: &str) -> Vec<(String, String)> {
         Ok(sweep) => sweep
             .runs
             .into_iter()
-            .map(|r| (r.name, r.run_dir))
+            .map(|r| (r.name, r.run_dir.to_string()))
             .collect(),
         Err(errors) => panic!("config refused:\n{errors}"),
     }

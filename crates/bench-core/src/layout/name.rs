@@ -1,9 +1,12 @@
-//! Run names, also the SLURM job names (shared contract 1 section 3).
+//! Run names, also the SLURM job names (`docs/run-directory.md`).
 //!
 //! Names are not unique (the sample config has 759 runs and 741 names): a run is identified
-//! by its directory ([`crate::paths`]).
+//! by its directory ([`super::RunDir`]).
 
-use crate::paths::{PathFields, gmu_percent, model_safe};
+use super::{
+    DEFAULT_BLOCK_SIZE, DEFAULT_GPU_MEMORY_UTILIZATION, DEFAULT_MAX_NUM_BATCHED_TOKENS,
+    DEFAULT_MAX_NUM_SEQS, KvCacheDtype, PathFields, Quantization, Segment, gmu_percent, model_safe,
+};
 
 /// The run name: only the parts that differ from the inference script's defaults, joined
 /// with `-`, in this order: the sanitized prompt template name (for a `[name, template]`
@@ -15,7 +18,7 @@ use crate::paths::{PathFields, gmu_percent, model_safe};
 /// Example: Qwen/Qwen3-4B, tp 2, mns 512, spec ngram 6 -> `Qwen3_4B-tp2-mns_512-spec_ngram_6`.
 pub fn run_name(fields: &PathFields) -> String {
     let mut parts = Vec::new();
-    if let Some(prompt) = &fields.prompt_name {
+    if let Some(prompt) = &fields.prompt_template_name {
         let prompt = sanitize_prompt_name(prompt);
         if !prompt.is_empty() {
             parts.push(prompt);
@@ -27,33 +30,27 @@ pub fn run_name(fields: &PathFields) -> String {
             parts.push(format!("{prefix}{size}"));
         }
     }
-    if fields.max_num_seqs != 256 {
-        parts.push(format!("mns_{}", fields.max_num_seqs));
+    if fields.max_num_seqs != DEFAULT_MAX_NUM_SEQS {
+        parts.push(Segment::MaxNumSeqs.with(fields.max_num_seqs));
     }
-    if fields.max_num_batched_tokens != 8192 {
-        parts.push(format!("mnbt_{}", fields.max_num_batched_tokens));
+    if fields.max_num_batched_tokens != DEFAULT_MAX_NUM_BATCHED_TOKENS {
+        parts.push(Segment::MaxNumBatchedTokens.with(fields.max_num_batched_tokens));
     }
-    #[expect(
-        clippy::float_cmp,
-        reason = "the rule compares the fraction as given with 0.9"
-    )]
-    if fields.gpu_memory_utilization != 0.9 {
-        parts.push(format!(
-            "gmu_{}",
-            gmu_percent(fields.gpu_memory_utilization)
-        ));
+    // The rule compares the fraction as given with vLLM's default, exactly.
+    if fields.gpu_memory_utilization != DEFAULT_GPU_MEMORY_UTILIZATION {
+        parts.push(Segment::GpuMemoryUtilization.with(gmu_percent(fields.gpu_memory_utilization)));
     }
-    if fields.block_size != 16 {
-        parts.push(format!("bs_{}", fields.block_size));
+    if fields.block_size != DEFAULT_BLOCK_SIZE {
+        parts.push(Segment::BlockSize.with(fields.block_size));
     }
-    if fields.kv_cache_dtype != crate::paths::KvCacheDtype::Auto {
-        parts.push(fields.kv_cache_dtype.segment().to_owned());
+    if fields.kv_cache_dtype != KvCacheDtype::Auto {
+        parts.push(fields.kv_cache_dtype.segment());
     }
     if fields.speculative.is_set() {
         parts.push(fields.speculative.segment());
     }
-    if fields.quantization != crate::paths::Quantization::None {
-        parts.push(fields.quantization.segment().to_owned());
+    if fields.quantization != Quantization::None {
+        parts.push(fields.quantization.segment());
     }
     parts.join("-")
 }
@@ -78,7 +75,7 @@ pub fn sanitize_prompt_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::paths::{KvCacheDtype, Quantization, SpeculativeDecoding};
+    use crate::layout::SpeculativeDecoding;
 
     #[test]
     fn contract_example() {
@@ -98,7 +95,7 @@ mod tests {
     #[test]
     fn every_part_in_order() {
         let fields = PathFields {
-            prompt_name: Some("my/prompt v2".into()),
+            prompt_template_name: Some("my/prompt v2".into()),
             model: "org/m-1".into(),
             tp: 2,
             pp: 3,

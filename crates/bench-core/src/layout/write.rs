@@ -1,12 +1,13 @@
-//! The run directory (shared contract 1 section 4): where the inference script writes a
-//! run's results, computed exactly as the script computes it.
-//!
-//! ```text
-//! {output-dir}/{experiment}/{prompt}/{model_safe}/tp{T}-pp{P}-dp{D}/mns_{N}/mnbt_{M}/gmu_{G}/bs_{B}/{kvc}/{spec}/{quant}
-//! ```
+//! Writing the run directory: where the inference script writes a run's results, computed
+//! exactly as the script computes it (`docs/run-directory.md`).
 
 use serde_json::Value;
 
+use super::{
+    DEFAULT_BLOCK_SIZE, DEFAULT_GPU_MEMORY_UTILIZATION, DEFAULT_KV_CACHE_DTYPE,
+    DEFAULT_MAX_NUM_BATCHED_TOKENS, DEFAULT_MAX_NUM_SEQS, INFERENCE_LOGS, RunDir, Segment,
+    parallelism_segment, parse_parallelism,
+};
 use crate::sbatch_options::{UnsafeDirectiveChar, check_output_path_value};
 
 /// `output-dir` when the config does not set it.
@@ -35,7 +36,7 @@ pub struct PathFields {
     /// The experiment name.
     pub experiment: String,
     /// The template name when the prompt template is a `[name, template]` pair, raw.
-    pub prompt_name: Option<String>,
+    pub prompt_template_name: Option<String>,
     /// `model-name-or-path` as given (default [`DEFAULT_MODEL`]).
     pub model: String,
     /// Tensor parallel size.
@@ -66,15 +67,15 @@ impl Default for PathFields {
         PathFields {
             output_dir: DEFAULT_OUTPUT_DIR.into(),
             experiment: "default".into(),
-            prompt_name: None,
+            prompt_template_name: None,
             model: DEFAULT_MODEL.into(),
             tp: 1,
             pp: 1,
             dp: 1,
-            max_num_seqs: 256,
-            max_num_batched_tokens: 8192,
-            gpu_memory_utilization: 0.9,
-            block_size: 16,
+            max_num_seqs: DEFAULT_MAX_NUM_SEQS,
+            max_num_batched_tokens: DEFAULT_MAX_NUM_BATCHED_TOKENS,
+            gpu_memory_utilization: DEFAULT_GPU_MEMORY_UTILIZATION,
+            block_size: DEFAULT_BLOCK_SIZE,
             kv_cache_dtype: KvCacheDtype::Auto,
             speculative: SpeculativeDecoding::None,
             quantization: Quantization::None,
@@ -90,22 +91,25 @@ impl PathFields {
     }
 
     /// The run directory, `/`-separated.
-    pub fn run_dir(&self) -> String {
-        format!(
-            "{}/{}/{}/tp{}-pp{}-dp{}/mns_{}/mnbt_{}/gmu_{}/bs_{}/{}/{}/{}",
-            self.experiment_dir(),
-            self.prompt_name.as_deref().unwrap_or(DEFAULT_PROMPT_DIR),
-            model_safe(&self.model),
-            self.tp,
-            self.pp,
-            self.dp,
-            self.max_num_seqs,
-            self.max_num_batched_tokens,
-            gmu_percent(self.gpu_memory_utilization),
-            self.block_size,
-            self.kv_cache_dtype.segment(),
-            self.speculative.segment(),
-            self.quantization.segment(),
+    pub fn run_dir(&self) -> RunDir {
+        RunDir::new(
+            [
+                self.experiment_dir(),
+                self.prompt_template_name
+                    .as_deref()
+                    .unwrap_or(DEFAULT_PROMPT_DIR)
+                    .to_owned(),
+                model_safe(&self.model),
+                parallelism_segment(self.tp, self.pp, self.dp),
+                Segment::MaxNumSeqs.with(self.max_num_seqs),
+                Segment::MaxNumBatchedTokens.with(self.max_num_batched_tokens),
+                Segment::GpuMemoryUtilization.with(gmu_percent(self.gpu_memory_utilization)),
+                Segment::BlockSize.with(self.block_size),
+                self.kv_cache_dtype.segment(),
+                self.speculative.segment(),
+                self.quantization.segment(),
+            ]
+            .join("/"),
         )
     }
 
@@ -197,7 +201,7 @@ impl KvCacheDtype {
             return Ok(KvCacheDtype::Auto);
         };
         match value.trim().to_ascii_lowercase().as_str() {
-            "auto" => Ok(KvCacheDtype::Auto),
+            DEFAULT_KV_CACHE_DTYPE => Ok(KvCacheDtype::Auto),
             "fp8_e4m3" => Ok(KvCacheDtype::Fp8E4m3),
             "fp8_e5m2" => Ok(KvCacheDtype::Fp8E5m2),
             _ => Err(SegmentError::KvCacheDtype),
@@ -205,12 +209,12 @@ impl KvCacheDtype {
     }
 
     /// The run-directory component: `kvc_auto`, `kvc_fp8e4m3` or `kvc_fp8e5m2`.
-    pub fn segment(self) -> &'static str {
-        match self {
-            KvCacheDtype::Auto => "kvc_auto",
-            KvCacheDtype::Fp8E4m3 => "kvc_fp8e4m3",
-            KvCacheDtype::Fp8E5m2 => "kvc_fp8e5m2",
-        }
+    pub fn segment(self) -> String {
+        Segment::KvCacheDtype.with(match self {
+            KvCacheDtype::Auto => DEFAULT_KV_CACHE_DTYPE,
+            KvCacheDtype::Fp8E4m3 => "fp8e4m3",
+            KvCacheDtype::Fp8E5m2 => "fp8e5m2",
+        })
     }
 }
 
@@ -238,11 +242,11 @@ impl Quantization {
     }
 
     /// The run-directory component: `quant_none` or `quant_bnb`.
-    pub fn segment(self) -> &'static str {
-        match self {
-            Quantization::None => "quant_none",
-            Quantization::BitsAndBytes => "quant_bnb",
-        }
+    pub fn segment(self) -> String {
+        Segment::Quantization.with(match self {
+            Quantization::None => "none",
+            Quantization::BitsAndBytes => "bnb",
+        })
     }
 }
 
@@ -280,7 +284,7 @@ impl SpeculativeDecoding {
         })?;
         let Value::Object(object) = json else {
             return Err(SegmentError::SpecNotObject {
-                kind: crate::args::describe(&json),
+                kind: crate::json_kind::describe(&json),
             });
         };
         let tokens = object
@@ -313,11 +317,12 @@ impl SpeculativeDecoding {
     /// to `_`) or `spec_{method}_{N}`.
     pub fn segment(&self) -> String {
         match self {
-            SpeculativeDecoding::None => "spec_none".into(),
-            SpeculativeDecoding::DraftModel { model, tokens } => {
-                format!("spec_{}_{tokens}", model.replace(['/', '-'], "_"))
+            SpeculativeDecoding::None => Segment::Speculative.with("none"),
+            SpeculativeDecoding::DraftModel { model, tokens } => Segment::Speculative
+                .with(format_args!("{}_{tokens}", model.replace(['/', '-'], "_"))),
+            SpeculativeDecoding::Method { method, tokens } => {
+                Segment::Speculative.with(format_args!("{method}_{tokens}"))
             }
-            SpeculativeDecoding::Method { method, tokens } => format!("spec_{method}_{tokens}"),
         }
     }
 
@@ -401,6 +406,22 @@ pub enum NameError {
     /// An empty component in a path (`a//b`, a trailing `/`).
     #[error("must not contain an empty component (`//` or a trailing `/`)")]
     EmptyComponent,
+    /// A component that reads as the `tp{T}-pp{P}-dp{D}` segment: read back, the run
+    /// directory would be cut there and every column after it would shift.
+    #[error(
+        "the component `{component}` reads as a `tp{{T}}-pp{{P}}-dp{{D}}` segment of the run \
+         directory, so `analyze` could not tell where the model ends; rename it"
+    )]
+    LooksLikeParallelism {
+        /// The component.
+        component: String,
+    },
+    /// `inference_logs` as a component: it marks a run directory.
+    #[error(
+        "the component `inference_logs` marks a run directory, so `analyze` would take the \
+         directory above it for a run; rename it"
+    )]
+    InferenceLogs,
     /// A character `#SBATCH --output` cannot carry: whitespace, `%`, `#`, quotes, `\` or a
     /// control character ([`check_output_path_value`]).
     #[error("{0}")]
@@ -417,8 +438,28 @@ pub fn check_dir_name(name: &str) -> Result<(), NameError> {
         Err(NameError::Dots)
     } else if name.contains('/') {
         Err(NameError::Slash)
+    } else if name == INFERENCE_LOGS {
+        Err(NameError::InferenceLogs)
     } else {
         Ok(check_output_path_value(name)?)
+    }
+}
+
+/// Checks a prompt template name: as [`check_dir_name`], and not a name that reads as the
+/// `tp{T}-pp{P}-dp{D}` segment (the run directory is read back by finding that segment).
+pub fn check_prompt_name(name: &str) -> Result<(), NameError> {
+    check_dir_name(name)?;
+    check_not_parallelism(name)
+}
+
+/// `Err` when `component` reads as a `tp{T}-pp{P}-dp{D}` segment.
+fn check_not_parallelism(component: &str) -> Result<(), NameError> {
+    if parse_parallelism(component).is_some() {
+        Err(NameError::LooksLikeParallelism {
+            component: component.to_owned(),
+        })
+    } else {
+        Ok(())
     }
 }
 
@@ -438,9 +479,14 @@ pub fn check_model(model: &str) -> Result<(), NameError> {
         return Err(NameError::Empty);
     }
     check_path_chars(model)?;
-    let rest = model.split_once('/').map_or(model, |(_, rest)| rest);
-    if rest.split('/').any(str::is_empty) {
-        return Err(NameError::EmptyComponent);
+    for component in model_safe(model).split('/') {
+        if component.is_empty() {
+            return Err(NameError::EmptyComponent);
+        }
+        if component == INFERENCE_LOGS {
+            return Err(NameError::InferenceLogs);
+        }
+        check_not_parallelism(component)?;
     }
     Ok(())
 }

@@ -1,20 +1,13 @@
-//! The config fields of a run, read from its directory's path below `--root` (shared
-//! contract 3 section 3).
+//! Reading the run directory: the config fields of a run, from its directory's path below
+//! `--root` (`docs/run-directory.md`).
 //!
-//! The run directory is laid out as contract 1 section 4 writes it:
-//! `{experiment}/{prompt}/{model}/tp{T}-pp{P}-dp{D}/mns_{N}/mnbt_{M}/gmu_{G}/bs_{B}/{kvc}/{spec}/{quant}`.
 //! Reading is tolerant: a missing component gives an empty (or default) value, the
 //! prefixed components may come in any order, and an unknown component is reported rather
 //! than shifting the others.
 
 use std::cmp::Ordering;
 
-/// Default `kvc` value when the path has no `kvc_*` component (kept with its prefix).
-pub const DEFAULT_KVC: &str = "kvc_auto";
-/// Default `spec` value when the path has no `spec_*` component (kept with its prefix).
-pub const DEFAULT_SPEC: &str = "spec_none";
-/// Default `quant` value when the path has no `quant_*` component (kept with its prefix).
-pub const DEFAULT_QUANT: &str = "quant_none";
+use super::{KvCacheDtype, Quantization, Segment, SpeculativeDecoding};
 
 /// The thirteen config columns of a row (contract 3 sections 3 and 6). Integer fields are
 /// `None` when the path does not give them (an empty CSV cell).
@@ -33,19 +26,19 @@ pub struct RunFields {
     /// Data parallel size, from `-dp{N}`.
     pub dp: Option<u64>,
     /// `max-num-seqs`, from `mns_{N}`.
-    pub mns: Option<u64>,
+    pub max_num_seqs: Option<u64>,
     /// `max-num-batched-tokens`, from `mnbt_{N}`.
-    pub mnbt: Option<u64>,
+    pub max_num_batched_tokens: Option<u64>,
     /// GPU memory utilization in percent, from `gmu_{N}`.
-    pub gmu: Option<u64>,
+    pub gpu_memory_percent: Option<u64>,
     /// KV cache block size, from `bs_{N}`.
-    pub bs: Option<u64>,
+    pub block_size: Option<u64>,
     /// KV cache dtype component with its prefix (`kvc_auto`, `kvc_fp8e4m3`).
-    pub kvc: String,
+    pub kv_cache_dtype: String,
     /// Speculative decoding component with its prefix (`spec_none`, `spec_ngram_6`).
-    pub spec: String,
+    pub speculative: String,
     /// Quantization component with its prefix (`quant_none`, `quant_bnb`).
-    pub quant: String,
+    pub quantization: String,
 }
 
 impl Default for RunFields {
@@ -57,13 +50,13 @@ impl Default for RunFields {
             tp: None,
             pp: None,
             dp: None,
-            mns: None,
-            mnbt: None,
-            gmu: None,
-            bs: None,
-            kvc: DEFAULT_KVC.to_owned(),
-            spec: DEFAULT_SPEC.to_owned(),
-            quant: DEFAULT_QUANT.to_owned(),
+            max_num_seqs: None,
+            max_num_batched_tokens: None,
+            gpu_memory_percent: None,
+            block_size: None,
+            kv_cache_dtype: KvCacheDtype::Auto.segment(),
+            speculative: SpeculativeDecoding::None.segment(),
+            quantization: Quantization::None.segment(),
         }
     }
 }
@@ -160,42 +153,68 @@ pub fn fields_from_components<S: AsRef<str>>(components: &[S]) -> ParsedFields {
 /// Store one prefixed component into `fields`; `false` when it is unknown, not an integer
 /// where one is needed, or a prefix already seen.
 fn read_prefixed(fields: &mut RunFields, seen: &mut [bool; 7], text: &str) -> bool {
-    const INT_PREFIXES: [&str; 4] = ["mns_", "mnbt_", "gmu_", "bs_"];
-    const STRING_PREFIXES: [&str; 3] = ["kvc_", "spec_", "quant_"];
-    for (slot, prefix) in INT_PREFIXES.iter().enumerate() {
-        if let Some(digits) = text.strip_prefix(prefix) {
-            let Some((value, "")) = leading_int(digits) else {
-                return false;
-            };
-            if std::mem::replace(&mut seen[slot], true) {
-                return false;
-            }
-            let target = match slot {
-                0 => &mut fields.mns,
-                1 => &mut fields.mnbt,
-                2 => &mut fields.gmu,
-                _ => &mut fields.bs,
-            };
-            *target = Some(value);
-            return true;
+    let Some((slot, segment)) = Segment::ALL
+        .into_iter()
+        .enumerate()
+        .find(|(_, segment)| text.starts_with(segment.prefix()))
+    else {
+        return false;
+    };
+    if segment.is_integer() {
+        let Some((value, "")) = leading_int(segment.strip(text)) else {
+            return false;
+        };
+        if std::mem::replace(&mut seen[slot], true) {
+            return false;
+        }
+        *fields.integer_mut(segment) = Some(value);
+    } else {
+        if std::mem::replace(&mut seen[slot], true) {
+            return false;
+        }
+        text.clone_into(fields.name_mut(segment));
+    }
+    true
+}
+
+impl RunFields {
+    /// A segment's value as the tables show it: an integer in decimal (empty when the path
+    /// does not give it), a name without its prefix (`kvc_fp8e4m3` -> `fp8e4m3`).
+    pub fn segment_value(&self, segment: Segment) -> String {
+        match segment {
+            Segment::MaxNumSeqs => int_text(self.max_num_seqs),
+            Segment::MaxNumBatchedTokens => int_text(self.max_num_batched_tokens),
+            Segment::GpuMemoryUtilization => int_text(self.gpu_memory_percent),
+            Segment::BlockSize => int_text(self.block_size),
+            Segment::KvCacheDtype => segment.strip(&self.kv_cache_dtype).to_owned(),
+            Segment::Speculative => segment.strip(&self.speculative).to_owned(),
+            Segment::Quantization => segment.strip(&self.quantization).to_owned(),
         }
     }
-    for (offset, prefix) in STRING_PREFIXES.iter().enumerate() {
-        if text.starts_with(prefix) {
-            let slot = INT_PREFIXES.len() + offset;
-            if std::mem::replace(&mut seen[slot], true) {
-                return false;
-            }
-            let target = match offset {
-                0 => &mut fields.kvc,
-                1 => &mut fields.spec,
-                _ => &mut fields.quant,
-            };
-            text.clone_into(target);
-            return true;
+
+    /// The integer field of an integer segment (`mns_`, `mnbt_`, `gmu_`, `bs_`).
+    fn integer_mut(&mut self, segment: Segment) -> &mut Option<u64> {
+        match segment {
+            Segment::MaxNumSeqs => &mut self.max_num_seqs,
+            Segment::MaxNumBatchedTokens => &mut self.max_num_batched_tokens,
+            Segment::GpuMemoryUtilization => &mut self.gpu_memory_percent,
+            _ => &mut self.block_size,
         }
     }
-    false
+
+    /// The text field of a named segment (`kvc_`, `spec_`, `quant_`), prefix included.
+    fn name_mut(&mut self, segment: Segment) -> &mut String {
+        match segment {
+            Segment::KvCacheDtype => &mut self.kv_cache_dtype,
+            Segment::Speculative => &mut self.speculative,
+            _ => &mut self.quantization,
+        }
+    }
+}
+
+/// An integer in decimal, empty when missing.
+fn int_text(value: Option<u64>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
 }
 
 /// Order of the config columns (contract 3 section 6): column by column, integers
@@ -207,13 +226,13 @@ pub fn compare_config(a: &RunFields, b: &RunFields) -> Ordering {
         .then_with(|| compare_int(a.tp, b.tp))
         .then_with(|| compare_int(a.pp, b.pp))
         .then_with(|| compare_int(a.dp, b.dp))
-        .then_with(|| compare_int(a.mns, b.mns))
-        .then_with(|| compare_int(a.mnbt, b.mnbt))
-        .then_with(|| compare_int(a.gmu, b.gmu))
-        .then_with(|| compare_int(a.bs, b.bs))
-        .then_with(|| compare_text(&a.kvc, &b.kvc))
-        .then_with(|| compare_text(&a.spec, &b.spec))
-        .then_with(|| compare_text(&a.quant, &b.quant))
+        .then_with(|| compare_int(a.max_num_seqs, b.max_num_seqs))
+        .then_with(|| compare_int(a.max_num_batched_tokens, b.max_num_batched_tokens))
+        .then_with(|| compare_int(a.gpu_memory_percent, b.gpu_memory_percent))
+        .then_with(|| compare_int(a.block_size, b.block_size))
+        .then_with(|| compare_text(&a.kv_cache_dtype, &b.kv_cache_dtype))
+        .then_with(|| compare_text(&a.speculative, &b.speculative))
+        .then_with(|| compare_text(&a.quantization, &b.quantization))
 }
 
 /// Byte order, the empty string last.
@@ -249,13 +268,13 @@ mod tests {
                 tp: Some(2),
                 pp: Some(1),
                 dp: Some(1),
-                mns: Some(512),
-                mnbt: Some(32768),
-                gmu: Some(95),
-                bs: Some(32),
-                kvc: "kvc_fp8e4m3".into(),
-                spec: "spec_ngram_6".into(),
-                quant: "quant_bnb".into(),
+                max_num_seqs: Some(512),
+                max_num_batched_tokens: Some(32768),
+                gpu_memory_percent: Some(95),
+                block_size: Some(32),
+                kv_cache_dtype: "kvc_fp8e4m3".into(),
+                speculative: "spec_ngram_6".into(),
+                quantization: "quant_bnb".into(),
             }
         );
         assert!(parsed.unknown.is_empty());
@@ -267,7 +286,7 @@ mod tests {
         assert_eq!(parsed.fields.experiment, "tp2-sweep");
         assert_eq!(parsed.fields.model, "Qwen3_4B");
         assert_eq!(parsed.fields.tp, Some(4));
-        assert_eq!(parsed.fields.mns, Some(256));
+        assert_eq!(parsed.fields.max_num_seqs, Some(256));
     }
 
     #[test]
@@ -328,10 +347,15 @@ mod tests {
         );
         let f = &parsed.fields;
         assert_eq!(
-            (f.mns, f.mnbt, f.gmu, f.bs),
+            (
+                f.max_num_seqs,
+                f.max_num_batched_tokens,
+                f.gpu_memory_percent,
+                f.block_size
+            ),
             (Some(256), Some(8192), Some(90), None)
         );
-        assert_eq!(f.spec, "spec_suffix_32");
+        assert_eq!(f.speculative, "spec_suffix_32");
         assert!(parsed.unknown.is_empty());
     }
 
@@ -340,11 +364,20 @@ mod tests {
         let parsed = parse("exp/default/m/tp1/bs_16/gmu_90/mns_256");
         let f = &parsed.fields;
         assert_eq!(
-            (f.mns, f.mnbt, f.gmu, f.bs),
+            (
+                f.max_num_seqs,
+                f.max_num_batched_tokens,
+                f.gpu_memory_percent,
+                f.block_size
+            ),
             (Some(256), None, Some(90), Some(16))
         );
         assert_eq!(
-            (f.kvc.as_str(), f.spec.as_str(), f.quant.as_str()),
+            (
+                f.kv_cache_dtype.as_str(),
+                f.speculative.as_str(),
+                f.quantization.as_str()
+            ),
             ("kvc_auto", "spec_none", "quant_none")
         );
     }
@@ -352,9 +385,9 @@ mod tests {
     #[test]
     fn unknown_components_are_reported_and_shift_nothing() {
         let parsed = parse("exp/default/m/tp1/mns_256/extra/mns_512/gmu_x/bs_16");
-        assert_eq!(parsed.fields.mns, Some(256));
-        assert_eq!(parsed.fields.gmu, None);
-        assert_eq!(parsed.fields.bs, Some(16));
+        assert_eq!(parsed.fields.max_num_seqs, Some(256));
+        assert_eq!(parsed.fields.gpu_memory_percent, None);
+        assert_eq!(parsed.fields.block_size, Some(16));
         assert_eq!(parsed.unknown, ["extra", "mns_512", "gmu_x"]);
     }
 
@@ -370,7 +403,7 @@ mod tests {
         let parsed = parse("exp/default/Qwen3_4B/mns_256");
         assert_eq!(parsed.fields.model, "Qwen3_4B");
         assert_eq!(parsed.fields.tp, None);
-        assert_eq!(parsed.fields.mns, Some(256));
+        assert_eq!(parsed.fields.max_num_seqs, Some(256));
     }
 
     #[test]
@@ -395,9 +428,9 @@ mod tests {
         let empty_model = with(|f| f.model = String::new());
         assert_eq!(compare_config(&qwen, &gemma), Ordering::Less);
         assert_eq!(compare_config(&gemma, &empty_model), Ordering::Less);
-        let mns_9 = with(|f| f.mns = Some(9));
-        let mns_10 = with(|f| f.mns = Some(10));
-        let mns_none = with(|f| f.mns = None);
+        let mns_9 = with(|f| f.max_num_seqs = Some(9));
+        let mns_10 = with(|f| f.max_num_seqs = Some(10));
+        let mns_none = with(|f| f.max_num_seqs = None);
         assert_eq!(compare_config(&mns_9, &mns_10), Ordering::Less);
         assert_eq!(compare_config(&mns_10, &mns_none), Ordering::Less);
     }
