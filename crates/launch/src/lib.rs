@@ -218,7 +218,7 @@ fn select_template(args: &cli::Args, sweep: &Sweep) -> Result<Template, LaunchEr
 /// Phase 2: render every run of the config (selected or not), each with a fresh token, and
 /// keep the selected ones; any template problem stops everything before SLURM is contacted.
 fn plan(loaded: &Loaded) -> Result<Vec<PlannedRun<'_>>, LaunchError> {
-    let scripts = loaded.template.renderer(&loaded.sweep.settings)?;
+    let mut scripts = loaded.template.renderer(&loaded.sweep.settings)?;
     let runs = &loaded.sweep.runs;
     let mut planned = Vec::with_capacity(runs.len());
     let mut problems: Vec<String> = Vec::new();

@@ -286,6 +286,9 @@ pub struct RunVars {
     pub run_dir: String,
     /// `{run_dir}/inference_logs`. Raw.
     pub log_dir: String,
+    /// `{run_dir}/inference_logs/slurm_logs`, where `--output` must point for `analyze`
+    /// to find the job's `.out`. Raw.
+    pub slurm_logs: String,
     /// `bench:<token>` of this submission. Raw.
     pub comment: String,
     /// GPUs of the job: tp x pp x dp.
@@ -426,6 +429,7 @@ impl RunVars {
             experiment: run.experiment.clone(),
             run_dir: run.run_dir.to_string(),
             log_dir: run.run_dir.inference_logs(),
+            slurm_logs: run.run_dir.slurm_logs(),
             comment: job_comment(token),
             gpus: run.gpus,
             cpus_per_task: settings.slurm.cpus_per_gpu.saturating_mul(run.gpus),
@@ -594,7 +598,7 @@ fn is_directive_line(line: &str) -> bool {
 pub struct Renderer<'a> {
     template: &'a Template,
     settings: &'a SweepSettings,
-    /// The shared variables ([`SweepVars`]).
+    /// The shared variables ([`SweepVars`]), and the last rendered run's ([`RunVars`]).
     context: tera::Context,
     /// The `slurm.setup` lines that start with `#SBATCH` or `#SLURM`.
     setup_directives: Vec<String>,
@@ -619,14 +623,13 @@ impl Renderer<'_> {
     /// `--comment=bench:<token>` ([`TemplateErrorKind::MissingComment`]); a directive that undoes
     /// the template's, or a `slurm.setup` line sbatch would read as one
     /// ([`TemplateErrorKind::RefusedDirective`], see [`directives::check`]).
-    pub fn render(&self, run: &Run, token: &str) -> Result<Rendered, TemplateError> {
-        let origin = &self.template.origin;
+    pub fn render(&mut self, run: &Run, token: &str) -> Result<Rendered, TemplateError> {
         self.render_checked(run, token)
-            .map_err(|err| err.in_template(origin).for_run(run))
+            .map_err(|err| err.in_template(&self.template.origin).for_run(run))
     }
 
     /// [`Renderer::render`], with errors not yet naming the template and the run.
-    fn render_checked(&self, run: &Run, token: &str) -> Result<Rendered, TemplateError> {
+    fn render_checked(&mut self, run: &Run, token: &str) -> Result<Rendered, TemplateError> {
         let vars = RunVars::new(run, self.settings, token, self.template.uses_cli_args)?;
         let script = self.render_text(&vars)?;
         let read = directives::read(&script).map_err(|problem| {
@@ -685,8 +688,9 @@ impl Renderer<'_> {
     }
 
     /// The rendered text, unchecked: the context is the shared variables and the run's,
-    /// serialized.
-    fn render_text(&self, vars: &RunVars) -> Result<String, TemplateError> {
+    /// serialized (each run's replace the previous run's; `cli_args` is the one variable a
+    /// run may lack).
+    fn render_text(&mut self, vars: &RunVars) -> Result<String, TemplateError> {
         let render_error = |err: &tera::Error| {
             let message = error_chain(err);
             TemplateError::new(match &vars.cli_args_refusal {
@@ -699,11 +703,19 @@ impl Renderer<'_> {
                 _ => TemplateErrorKind::Render { message },
             })
         };
-        let mut context = self.context.clone();
-        context.extend(tera::Context::from_serialize(vars).map_err(|err| render_error(&err))?);
+        self.context.remove("cli_args");
+        match serde_json::to_value(vars) {
+            Ok(Value::Object(fields)) => {
+                for (name, value) in fields {
+                    self.context.insert(name, &value);
+                }
+            }
+            Ok(_) => {}
+            Err(err) => return Err(render_error(&tera::Error::json(err))),
+        }
         self.template
             .tera
-            .render(TEMPLATE_NAME, &context)
+            .render(TEMPLATE_NAME, &self.context)
             .map_err(|err| render_error(&err))
     }
 }

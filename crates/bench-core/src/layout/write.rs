@@ -92,25 +92,29 @@ impl PathFields {
 
     /// The run directory, `/`-separated.
     pub fn run_dir(&self) -> RunDir {
-        RunDir::new(
-            [
-                self.experiment_dir(),
-                self.prompt_template_name
-                    .as_deref()
-                    .unwrap_or(DEFAULT_PROMPT_DIR)
-                    .to_owned(),
-                model_safe(&self.model),
-                parallelism_segment(self.tp, self.pp, self.dp),
-                Segment::MaxNumSeqs.with(self.max_num_seqs),
-                Segment::MaxNumBatchedTokens.with(self.max_num_batched_tokens),
-                Segment::GpuMemoryUtilization.with(gmu_percent(self.gpu_memory_utilization)),
-                Segment::BlockSize.with(self.block_size),
-                self.kv_cache_dtype.segment(),
-                self.speculative.segment(),
-                self.quantization.segment(),
-            ]
-            .join("/"),
-        )
+        use std::fmt::Write as _;
+        let mut dir = self.experiment_dir();
+        let _ = write!(
+            dir,
+            "/{}/{}/{}/{}{}/{}{}/{}{}/{}{}/{}/{}/{}",
+            self.prompt_template_name
+                .as_deref()
+                .unwrap_or(DEFAULT_PROMPT_DIR),
+            model_safe(&self.model),
+            parallelism_segment(self.tp, self.pp, self.dp),
+            Segment::MaxNumSeqs.prefix(),
+            self.max_num_seqs,
+            Segment::MaxNumBatchedTokens.prefix(),
+            self.max_num_batched_tokens,
+            Segment::GpuMemoryUtilization.prefix(),
+            gmu_percent(self.gpu_memory_utilization),
+            Segment::BlockSize.prefix(),
+            self.block_size,
+            self.kv_cache_dtype.segment(),
+            self.speculative.segment(),
+            self.quantization.segment(),
+        );
+        RunDir::new(dir)
     }
 
     /// GPUs the run holds: tp x pp x dp.
