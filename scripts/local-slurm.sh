@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real one-node SLURM cluster for the tests (contract 2 section 6).
+# A real one-node SLURM cluster for the tests (`docs/launch.md`).
 #
 # Usage: scripts/local-slurm.sh up|down|status
 #

@@ -1,5 +1,5 @@
 //! Shared helpers for the end-to-end tests: the project's one-node SLURM cluster
-//! (`scripts/local-slurm.sh`, contract 2 section 6), jobs on it, unique output folders and
+//! (`scripts/local-slurm.sh`, `docs/launch.md`), jobs on it, unique output folders and
 //! job names.
 //!
 //! A test that talks to SLURM starts with [`cluster`]: the first call in a test binary runs
@@ -59,7 +59,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("the tests crate lives one folder below the repository root")
+        .expect("the tests crate lives one directory below the repository root")
         .to_path_buf()
 }
 
@@ -71,7 +71,7 @@ pub fn output_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("bench-tests-")
         .tempdir()
-        .unwrap_or_else(|error| panic!("cannot create a temporary output folder: {error}"))
+        .unwrap_or_else(|error| panic!("cannot create a temporary output directory: {error}"))
 }
 
 /// A job name no other test (in this or a concurrent test run) uses:

@@ -59,7 +59,7 @@ impl Cluster {
     /// A `--mem-per-cpu` value in MB that fits even a job taking every CPU:
     /// [`memory_mb`](Self::memory_mb) / [`cpus`](Self::cpus), rounded down. Use it as
     /// `format!("{}M", cluster.mem_per_cpu_mb())` (the original's `22G` is refused by a small
-    /// node: contract 2 section 6).
+    /// node: `docs/launch.md`).
     pub fn mem_per_cpu_mb(&self) -> u64 {
         self.memory_mb / u64::from(self.cpus.max(1))
     }
@@ -240,7 +240,7 @@ pub fn local_slurm(subcommand: &str) -> anyhow::Result<Output> {
         .with_context(|| format!("cannot run `bash {} {subcommand}`", script.display()))
 }
 
-/// A SLURM job id as `sbatch --parsable` prints it (digits; contract 2 keeps job ids as
+/// A SLURM job id as `sbatch --parsable` prints it (digits; `docs/launch.md` keeps job ids as
 /// strings).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct JobId(String);
@@ -258,7 +258,7 @@ impl fmt::Display for JobId {
     }
 }
 
-/// The job id in `sbatch --parsable`'s answer, `123` or `123;cluster` (contract 2 section 4):
+/// The job id in `sbatch --parsable`'s answer, `123` or `123;cluster` (`docs/launch.md`):
 /// the part before `;`, which must be digits. `None` for anything else.
 pub fn parse_parsable(stdout: &str) -> Option<JobId> {
     let id = stdout.trim().split(';').next()?;
@@ -328,7 +328,7 @@ impl Drop for CancelOnDrop {
     }
 }
 
-/// One line of `squeue --me -h -o "%i|%j|%T|%k"` (contract 2 section 4).
+/// One line of `squeue --me -h -o "%i|%j|%T|%k"` (`docs/launch.md`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueEntry {
     /// `%i`: the job id.
@@ -422,7 +422,7 @@ pub fn wait_until_gone(job_id: &JobId, limit: Duration) -> anyhow::Result<()> {
 
 /// What `scontrol -o show job <id>` says about a job. slurmctld keeps a finished job's record
 /// for `MinJobAge` (300 s by default), so read it soon after the job ends; `sacct` does not
-/// work on this cluster (no accounting: contract 2 section 6).
+/// work on this cluster (no accounting: `docs/launch.md`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRecord {
     /// `JobState`, e.g. `COMPLETED`, `FAILED`, `TIMEOUT`, `CANCELLED`, `PENDING`.

@@ -74,6 +74,7 @@ fn assert_up_and_idle(step: &str, cluster: &Cluster) {
 }
 
 #[test]
+#[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
 fn up_twice_then_down_then_up_leaves_the_node_idle_each_time() -> anyhow::Result<()> {
     let cluster = cluster_exclusive();
     let _bring_back_up = BringBackUp;
@@ -126,6 +127,7 @@ impl Drop for RestoreFile {
 }
 
 #[test]
+#[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
 fn up_reports_a_running_cluster_with_another_configuration_and_leaves_it() -> anyhow::Result<()> {
     let cluster = cluster_exclusive();
     let conf = state_dir().join("etc/slurm.conf");

@@ -1,5 +1,5 @@
 //! Analysis of one run directory: its rows (one per `.out` file), with fields from the path,
-//! metrics for a completed run and a failure class per row otherwise (shared contract 3
+//! metrics for a completed run and a failure class per row otherwise (`docs/results.md`
 //! sections 1, 2 and 5).
 
 use std::fs;
@@ -28,7 +28,7 @@ pub struct RunOutcome {
     pub problems: Vec<String>,
     /// Path components the field reader did not know (reported once per name by the caller).
     pub unknown_components: Vec<String>,
-    /// The run has no `.out` file, hence no row (contract 3 section 1).
+    /// The run has no `.out` file, hence no row (`docs/results.md`).
     pub without_out: bool,
 }
 
@@ -133,7 +133,7 @@ fn analyze_files(run: &FoundRun, files: &DirRunFiles) -> RunOutcome {
         }
         Ok(Completion::Unreadable(err)) => {
             outcome.rows = failed_rows(files, run, &out_names, true, &mut outcome.problems, row);
-            // Contract 3 section 7: a run that could not be read is reported on stderr too.
+            // `docs/results.md`: a run that could not be read is reported on stderr too.
             if outcome
                 .rows
                 .iter()
@@ -151,7 +151,7 @@ fn analyze_files(run: &FoundRun, files: &DirRunFiles) -> RunOutcome {
         Err(err) => {
             // The stats could not be read (a FIFO or a device as `stats.json`, no permission,
             // an I/O error): the run is not known to have completed. Its comment stays one of
-            // contract 3 section 5's values: `stats.json unreadable` when the file is there.
+            // `docs/results.md`'s values: `stats.json unreadable` when the file is there.
             outcome.problems.push(unreadable_message(run, &err));
             let stats_present = is_present(&files.path(STATS_JSON));
             outcome.rows = failed_rows(
@@ -168,7 +168,7 @@ fn analyze_files(run: &FoundRun, files: &DirRunFiles) -> RunOutcome {
 }
 
 /// The stderr line for a completed run whose stats hold malformed values (counted as
-/// missing, contract 3 section 4); `None` when there are none.
+/// missing, `docs/results.md`); `None` when there are none.
 fn malformed_message(
     run: &FoundRun,
     malformed: &[MalformedStat],

@@ -26,8 +26,8 @@ Examples:
 /// (each whole or not at all) and prints the tables on stdout.
 ///
 /// Exit code 0 when the tree was analyzed (runs that could not be read are reported on
-/// stderr and in their row's comment), 2 when `--root` is missing, not a folder or empty (or
-/// `--out` is a file), 1 when the outputs could not be written.
+/// stderr and in their row's comment), 2 when `--root` is missing, not a directory or empty
+/// (or `--out` is a file), 1 when the outputs, stdout or stderr could not be written.
 #[derive(Debug, Parser)]
 #[command(name = "analyze", version, after_long_help = EXAMPLES)]
 pub struct Args {
@@ -35,7 +35,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub root: PathBuf,
 
-    /// Folder to write the CSV files into, created if missing [default: the `--root` folder].
+    /// Directory to write the CSV files into, created if missing [default: `--root`].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 

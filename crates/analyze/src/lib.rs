@@ -1,4 +1,4 @@
-//! The `analyze` binary's work: thin I/O around `bench-core` (shared contract 3).
+//! The `analyze` binary's work: thin I/O around `bench-core` (`docs/results.md`).
 //!
 //! The tree is walked once ([`walk`]), the runs are analyzed in parallel ([`analysis`]), the
 //! rows de-duplicated and sorted, and the CSVs ([`output`]) and tables ([`tables`]) written.

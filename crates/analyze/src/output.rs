@@ -1,4 +1,4 @@
-//! Writing the CSV files, each whole or not at all (shared contract 3 section 7).
+//! Writing the CSV files, each whole or not at all (`docs/results.md`).
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -25,7 +25,7 @@ pub struct CsvFiles {
     pub skipped: Vec<String>,
 }
 
-/// Lay out the CSV files for `rows` (in contract 3 section 6 order) and the summary:
+/// Lay out the CSV files for `rows` (in `docs/results.md` order) and the summary:
 /// `{experiment}.csv` per experiment, `benchmarking_results.csv`, and
 /// `optimization_summary.csv` unless the summary is empty. An experiment in `clashing`
 /// (one name for several folders) gets no CSV of its own, so that no two experiments write

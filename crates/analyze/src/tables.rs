@@ -1,4 +1,4 @@
-//! The Markdown tables printed on stdout (shared contract 3 section 7): one per experiment,
+//! The Markdown tables printed on stdout (`docs/results.md`): one per experiment,
 //! then the optimization summary in the seed README's layout.
 
 use std::fmt::Write as _;
@@ -213,7 +213,7 @@ fn summary_section(summary: &[ModelSummary]) -> String {
     text
 }
 
-/// Everything printed on stdout: one section per experiment (rows in contract 3 section 6
+/// Everything printed on stdout: one section per experiment (rows in `docs/results.md`
 /// order), then the optimization summary, separated by blank lines.
 pub fn render(rows: &[Row], summary: &[ModelSummary]) -> String {
     let mut sections: Vec<String> = rows
@@ -249,10 +249,10 @@ mod tests {
         assert_eq!(alignment_line([false, true]), "| :-- | --: |");
     }
 
-    /// The contract's example row: 10,000 requests, 557 output tokens each (5,567,916 in
+    /// The documented example row (`docs/results.md`): 10,000 requests, 557 output tokens each (5,567,916 in
     /// all), 122.31 s of inference on 1 GPU.
     #[test]
-    fn contract_example_row() {
+    fn documented_example_row() {
         let fields = RunFields {
             experiment: "tier0-tiny".into(),
             prompt_template_name: "tutorial".into(),

@@ -1,4 +1,4 @@
-//! Finding the run directories below `--root` (shared contract 3 section 1).
+//! Finding the run directories below `--root` (`docs/results.md`).
 //!
 //! Symbolic links to folders are followed, as the original's recursive glob did; a link back
 //! to a folder that contains it (a loop), or a second way into a folder already walked, is
@@ -22,7 +22,7 @@ pub struct FoundRun {
     pub path: PathBuf,
     /// [`FoundRun::path`] as text (escaped), for messages and the `path` column.
     pub shown: String,
-    /// The path's components below `--root` (escaped), as contract 3 section 3 reads them.
+    /// The path's components below `--root` (escaped), as `docs/results.md` reads them.
     pub components: Vec<String>,
     /// The experiment folder's name as on disk (the first component below `--root`; empty
     /// for a run directory that is `--root` itself).

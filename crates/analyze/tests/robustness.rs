@@ -2,7 +2,7 @@
 //! should be, stats with malformed values, names that are not UTF-8, absurd `--jobs`.
 //! Every expected cell is derived by hand from the inputs written here.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::fs;
@@ -62,7 +62,7 @@ fn special_files_are_reported_not_read() {
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     let (_, rows) = tree.csv("benchmarking_results.csv");
     let comments: Vec<&str> = rows.iter().map(|r| r["comment"].as_str()).collect();
-    // Contract 3 section 5: the comment is exactly one of its values. A stats.json that is
+    // `docs/results.md`: the comment is exactly one of its values. A stats.json that is
     // present but cannot be read as stats is `stats.json unreadable`; the completed run keeps
     // the completed rules (no failed requests: empty); the run without stats whose server log
     // cannot be searched is `stats.json not found`.
@@ -116,7 +116,7 @@ fn special_files_are_reported_not_read() {
 
 #[test]
 fn malformed_counts_leave_the_run_completed() {
-    // Contract 3 section 4: valid = parses and a `Model call` step has a `stats` object.
+    // `docs/results.md`: valid = parses and a `Model call` step has a `stats` object.
     // `prompt_tokens` as a string, a negative `failed_requests` and a fractional
     // `successful_requests` are missing (0); the rest counts: 500,000 output tokens in 100 s on
     // one GPU = 5000 per GPU. Two attempts (two rows), one warning naming each bad value.

@@ -1,7 +1,7 @@
-//! End-to-end tests of `analyze` over results trees built in the test (contract 3).
+//! End-to-end tests of `analyze` over results trees built in the test (`docs/results.md`).
 //! Every expected cell is derived by hand from the inputs written here.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::fs;
@@ -924,7 +924,7 @@ fn unreadable_run_directory_is_reported_and_the_rest_analyzed() {
     assert_eq!(mns, ["256", "2048"]);
     // 1,000,000 tokens in 100 s on 1 GPU.
     assert_eq!(rows[0]["output_tps_per_gpu"], "10000.000000");
-    // Present but not readable as stats (contract 3 section 5); stderr names the file.
+    // Present but not readable as stats (`docs/results.md`); stderr names the file.
     assert_eq!(rows[1]["comment"], "stats.json unreadable");
     assert!(
         stderr.contains(&format!(

@@ -1,9 +1,9 @@
-//! The inference script's parameters (shared contract 1 section 1): which arg keys exist,
+//! The inference script's parameters (`docs/config.md`): which arg keys exist,
 //! the type each needs in the script's keyword arguments, and its default.
 
 use serde_json::Value;
 
-/// The type an arg needs (contract 1 section 1, "Types").
+/// The type an arg needs (`docs/config.md`, "Types").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArgKind {
     /// An integer (not `2.0`, not a string, not null).

@@ -1,4 +1,4 @@
-//! The sweep config file (shared contract 1 section 1): YAML -> top-level settings, the
+//! The sweep config file (`docs/config.md`): YAML -> top-level settings, the
 //! `slurm:` section, `fixed_args` and the experiment entries, and the error type that lists
 //! every problem of a config at once.
 //!
@@ -36,7 +36,7 @@ pub struct SweepSettings {
     pub slurm: SlurmSettings,
 }
 
-/// The `slurm:` section of a sweep config (contract 1 section 1), defaults applied.
+/// The `slurm:` section of a sweep config (`docs/config.md`), defaults applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlurmSettings {
     /// `--partition`, none by default.
@@ -75,7 +75,7 @@ impl Default for SlurmSettings {
     }
 }
 
-/// The top-level keys of a sweep config, spelled exactly so (contract 1 section 1).
+/// The top-level keys of a sweep config, spelled exactly so (`docs/config.md`).
 pub const TOP_LEVEL_KEYS: &[&str] = &[
     "script",
     "continue_on_failure",
@@ -92,7 +92,7 @@ pub const MAX_CPUS_PER_GPU: u32 = 1024;
 /// The keys of an experiment entry.
 pub const EXPERIMENT_KEYS: &[&str] = &["name", "args"];
 
-/// The keys of the `slurm:` section (contract 1 section 1).
+/// The keys of the `slurm:` section (`docs/config.md`).
 pub const SLURM_KEYS: &[&str] = &[
     "partition",
     "account",
@@ -104,7 +104,7 @@ pub const SLURM_KEYS: &[&str] = &[
     "python",
 ];
 
-/// Every problem of a sweep config, reported together (contract 1 section 5). Its message
+/// Every problem of a sweep config, reported together (`docs/config.md`). Its message
 /// lists them one per line, the first [`MAX_LISTED_PROBLEMS`] of them, then how many more.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub struct ConfigErrors {
@@ -241,7 +241,7 @@ impl fmt::Display for Location {
     }
 }
 
-/// Why a config is refused (contract 1 sections 1, 4 and 5).
+/// Why a config is refused (`docs/config.md`, 4 and 5).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ProblemKind {
     /// The text is not YAML.

@@ -1,4 +1,4 @@
-//! Failure classification (shared contract 3 section 2).
+//! Failure classification (`docs/failures.md`).
 //!
 //! A log is searched as raw bytes, ASCII letters compared case-insensitively, and only in
 //! its first and last [`WINDOW`] bytes: logs can be many GB, and the lines that tell why a
@@ -12,7 +12,7 @@ use std::str::FromStr;
 use memchr::memmem;
 
 /// How many bytes are searched at each end of a file: its first and its last `WINDOW`
-/// bytes (contract 3 section 2), so at most `2 * WINDOW` bytes are ever read.
+/// bytes (`docs/failures.md`), so at most `2 * WINDOW` bytes are ever read.
 pub const WINDOW: u64 = 100_000;
 
 /// A failure class, in priority order (the first variant outranks the others).
@@ -51,14 +51,14 @@ impl FailureClass {
     ];
 
     /// The classes `--skip-failure-reasons` skips by default: the original's
-    /// `OOM,timeout,server_fail` (contract 2 section 3).
+    /// `OOM,timeout,server_fail` (`docs/launch.md`).
     pub const DEFAULT_SKIP: [FailureClass; 3] = [
         FailureClass::Oom,
         FailureClass::Timeout,
         FailureClass::ServerFail,
     ];
 
-    /// The class name as contract 3 section 2 spells it (`OOM`, `host_oom`, ...).
+    /// The class name as `docs/failures.md` spells it (`OOM`, `host_oom`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             FailureClass::Oom => "OOM",
@@ -72,7 +72,7 @@ impl FailureClass {
         }
     }
 
-    /// A class from its exact name (`OOM`, `host_oom`, ...; case matters, as contract 2
+    /// A class from its exact name (`OOM`, `host_oom`, ...; case matters, as `docs/launch.md`
     /// section 3 asks). An unknown name is an error carrying the closest valid name.
     pub fn parse(name: &str) -> Result<FailureClass, UnknownFailureClass> {
         FailureClass::ALL
@@ -85,7 +85,7 @@ impl FailureClass {
     }
 
     /// The set `--skip-failure-reasons` takes: class names separated by commas (spaces
-    /// around them ignored), or `none` alone for the empty set (contract 2 section 3).
+    /// around them ignored), or `none` alone for the empty set (`docs/launch.md`).
     /// Every unknown name is an error, with the closest valid name.
     pub fn parse_skip_set(list: &str) -> Result<BTreeSet<FailureClass>, UnknownFailureClass> {
         let list = list.trim();
@@ -159,7 +159,7 @@ fn closest_name(name: &str) -> Option<&'static str> {
 
 /// One way a class shows in a log, lowercase (the haystack is lowercased too).
 enum Pattern {
-    /// The texts in this order on one line (`...` in contract 3 section 2's table).
+    /// The texts in this order on one line (`...` in `docs/failures.md`'s table).
     Seq(&'static [&'static str]),
     /// `start` followed later on the same line by `end`, with no `unless` between them.
     Without {
@@ -169,7 +169,7 @@ enum Pattern {
     },
 }
 
-/// Contract 3 section 2's table, in priority order.
+/// `docs/failures.md`'s table, in priority order.
 const RULES: [(FailureClass, &[Pattern]); 8] = [
     (
         FailureClass::Oom,
@@ -341,7 +341,7 @@ mod tests {
 
     use crate::test_support::{assert_every_fixture_tested, open_fixture};
 
-    /// The highest class of a shared failure fixture, read as `analyze` reads a file.
+    /// The highest class of a failure fixture, read as `analyze` reads a file.
     fn fixture_class(name: &str) -> Option<FailureClass> {
         let file = open_fixture(&format!("failures/{name}"));
         classes_in_reader(file).unwrap().first().copied()
@@ -455,7 +455,7 @@ mod tests {
     }
 
     #[test]
-    fn every_shared_failure_fixture_has_a_test() {
+    fn every_failure_fixture_has_a_test() {
         let tested = [
             "timeout.out",
             "timeout-old-layout.out",

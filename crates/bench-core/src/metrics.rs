@@ -1,4 +1,4 @@
-//! Per-row metrics and the `comment` column (shared contract 3 section 5).
+//! Per-row metrics and the `comment` column (`docs/results.md`).
 //!
 //! The inputs are already parsed: a valid `stats.json` ([`StatsTotals`]), the server log's
 //! means ([`LogMetrics`]) and the number of GPUs the run held. A run that did not complete
@@ -22,7 +22,7 @@ const SECONDS_PER_HOUR: f64 = 3_600.0;
 /// One billion output tokens, the unit of the `*_1b_tokens` columns.
 const ONE_BILLION: f64 = 1e9;
 
-/// The GPUs a run held: tp x pp x dp, an empty value counting as 1 (contract 3 section 5;
+/// The GPUs a run held: tp x pp x dp, an empty value counting as 1 (`docs/results.md`;
 /// the original divided by tp x pp only).
 pub fn gpu_count(tp: Option<u64>, pp: Option<u64>, dp: Option<u64>) -> u64 {
     [tp, pp, dp]
@@ -121,7 +121,7 @@ impl RowMetrics {
         }
     }
 
-    /// The eight values de-duplication counts (contract 3 section 6), in its order.
+    /// The eight values de-duplication counts (`docs/results.md`), in its order.
     pub fn completeness_values(&self) -> [Option<f64>; 8] {
         [
             self.node_days_to_process_1b_tokens,
@@ -136,7 +136,7 @@ impl RowMetrics {
     }
 }
 
-/// The `comment` column (contract 3 section 5), one value per row.
+/// The `comment` column (`docs/results.md`), one value per row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Comment {
     /// Completed from merged per-task stats files: `merged N per-task stats files`.

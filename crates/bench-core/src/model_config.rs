@@ -1,5 +1,5 @@
 //! The model's `config.json`, read from the local disk only, for the attention-heads check of
-//! shared contract 1 section 5 (tp must divide the number of attention heads).
+//! `docs/config.md` (tp must divide the number of attention heads).
 //!
 //! Resolution is pure: the binary supplies the environment and a file-reading closure, and
 //! nothing here ever goes to the network.

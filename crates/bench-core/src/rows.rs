@@ -1,4 +1,4 @@
-//! Result rows: the reference CSV columns and their formats (shared contract 3 section 7),
+//! Result rows: the reference CSV columns and their formats (`docs/results.md`),
 //! de-duplication and order (section 6).
 
 use std::cmp::Ordering;
@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use crate::layout::{RunFields, Segment, compare_config};
 use crate::metrics::{Comment, RowMetrics};
 
-/// One row: one SLURM `.out` file of a run (contract 3 section 1).
+/// One row: one SLURM `.out` file of a run (`docs/results.md`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     /// The config columns, from the run directory's path.
@@ -149,7 +149,7 @@ impl Row {
         CSV_COLUMNS.iter().map(|c| (c.cell)(self)).collect()
     }
 
-    /// How many of the eight de-duplication values are present (contract 3 section 6).
+    /// How many of the eight de-duplication values are present (`docs/results.md`).
     fn completeness(&self) -> usize {
         self.metrics
             .completeness_values()
@@ -186,7 +186,7 @@ fn compare_optional_float(a: Option<f64>, b: Option<f64>) -> Ordering {
 }
 
 /// Collapse rows with equal config columns to the preferred one and sort by the config
-/// columns (contract 3 section 6). The result does not depend on the input order.
+/// columns (`docs/results.md`). The result does not depend on the input order.
 pub fn dedup_and_sort(mut rows: Vec<Row>) -> Vec<Row> {
     rows.sort_by(|a, b| compare_config(&a.fields, &b.fields).then_with(|| b.preference(a)));
     rows.dedup_by(|later, kept| later.fields == kept.fields);

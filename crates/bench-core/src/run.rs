@@ -8,9 +8,9 @@ use crate::slurm_time::SlurmTime;
 /// One run of a sweep: one sbatch job, one run directory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
-    /// The experiment name (contract 1 section 1), a directory name.
+    /// The experiment name (`docs/config.md`), a directory name.
     pub experiment: String,
-    /// The run name, also the SLURM job name (contract 1 section 3). Not unique.
+    /// The run name, also the SLURM job name (`docs/run-directory.md`). Not unique.
     pub name: String,
     /// The run directory. Unique per run: a run is identified by it.
     pub run_dir: RunDir,
@@ -35,7 +35,7 @@ pub struct Run {
 }
 
 impl Run {
-    /// The keyword arguments the inference script's `main` receives (contract 2 section 1):
+    /// The keyword arguments the inference script's `main` receives (`docs/launch.md`):
     /// [`Run::args`] plus `output_dir`, `name` and `local_execution: true`.
     pub fn kwargs(&self) -> Map<String, Value> {
         let mut kwargs = self.args.clone();
@@ -49,7 +49,7 @@ impl Run {
     }
 }
 
-/// What a set of runs costs on the cluster (contract 2 section 5): jobs, GPUs, and GPU-hours
+/// What a set of runs costs on the cluster (`docs/launch.md`): jobs, GPUs, and GPU-hours
 /// = the sum over runs of GPUs x time limit (SLURM's `--time`, rounded up to whole minutes).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct SweepCost {

@@ -1,5 +1,5 @@
-//! What sbatch accepts in the options a config gives it directly (shared contract 1 section 1,
-//! contract 2 section 1): the option names of `slurm.sbatch-args`, which may not override the
+//! What sbatch accepts in the options a config gives it directly (`docs/config.md`,
+//! `docs/launch.md`): the option names of `slurm.sbatch-args`, which may not override the
 //! directives the template sets, the size of `slurm.mem-per-cpu`, and the characters a value
 //! on an `#SBATCH` line may hold.
 //!
@@ -17,7 +17,7 @@ use std::fmt;
 
 /// A character that sbatch does not take literally in a value on an `#SBATCH` line, or that
 /// a run directory may not hold because it reaches `#SBATCH --output` (see the module
-/// documentation; shared contract 1 section 4, contract 2 section 1).
+/// documentation; `docs/run-directory.md`, `docs/launch.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub struct UnsafeDirectiveChar(pub char);
 
@@ -81,7 +81,7 @@ pub fn check_output_path_value(text: &str) -> Result<(), UnsafeDirectiveChar> {
     }
 }
 
-/// Directives the built-in template sets itself (contract 2 section 1): `slurm.sbatch-args`
+/// Directives the built-in template sets itself (`docs/launch.md`): `slurm.sbatch-args`
 /// may neither repeat nor abbreviate them.
 pub const TEMPLATE_DIRECTIVES: &[&str] = &[
     "job-name",

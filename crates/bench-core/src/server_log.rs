@@ -1,4 +1,4 @@
-//! Streaming parser of vLLM server-log metric records (shared contract 3 section 5).
+//! Streaming parser of vLLM server-log metric records (`docs/results.md`).
 //!
 //! A metrics record is each occurrence of
 //! `Avg prompt throughput: X tokens/s, Avg generation throughput: Y tokens/s` once ANSI
@@ -550,7 +550,7 @@ mod tests {
         ]
     }
 
-    /// A shared fixture parsed from its file, checked against the same bytes fed one at a
+    /// A fixture parsed from its file, checked against the same bytes fed one at a
     /// time through the smallest buffer.
     fn fixture_row(name: &str) -> [String; 5] {
         let metrics = parse_reader(open_fixture(&format!("vllm/{name}"))).unwrap();
@@ -619,7 +619,7 @@ mod tests {
     }
 
     #[test]
-    fn every_shared_vllm_fixture_has_a_test() {
+    fn every_vllm_fixture_has_a_test() {
         let tested = [
             "v0-swapped-pending.log",
             "v1-plain-idle.log",

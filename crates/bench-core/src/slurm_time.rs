@@ -1,7 +1,7 @@
-//! SLURM's `--time` grammar (shared contract 2 section 5): `M`, `M:S`, `H:M:S`, `D-H`,
+//! SLURM's `--time` grammar (`docs/launch.md`): `M`, `M:S`, `H:M:S`, `D-H`,
 //! `D-H:M`, `D-H:M:S`, and `UNLIMITED` / `INFINITE` for no limit.
 //!
-//! `launch` uses it to reject a `time` arg SLURM would refuse (contract 1 section 5) and to
+//! `launch` uses it to reject a `time` arg SLURM would refuse (`docs/config.md`) and to
 //! count GPU-hours in a dry run.
 
 use std::fmt;

@@ -1,4 +1,4 @@
-//! The run-state rule (shared contract 2 section 3), used by both `launch` and `analyze`.
+//! The run-state rule (`docs/launch.md`), used by both `launch` and `analyze`.
 //!
 //! A run is, in this order: **completed** (its stats are valid), **in flight** (the queue
 //! lists its latest submission), **failed** with a class (its latest attempt's `.out` and
@@ -31,7 +31,7 @@ pub trait RunFiles {
 }
 
 /// The two numbers of `{jobid}_{n}.out`: job id and task index (`(0, 0)` for other
-/// names), by which attempts are ordered (contract 3 section 6).
+/// names), by which attempts are ordered (`docs/results.md`).
 pub fn out_file_ids(file_name: &str) -> (u64, u64) {
     let number = |s: &str| {
         (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
@@ -45,7 +45,7 @@ pub fn out_file_ids(file_name: &str) -> (u64, u64) {
         .unwrap_or((0, 0))
 }
 
-/// Completion of a run (contract 2 section 3 rule 1, contract 3 section 4).
+/// Completion of a run (`docs/launch.md` rule 1, `docs/results.md`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Completion {
     /// The stats are valid: from `stats.json`, or merged from `merged_tasks` per-task
@@ -64,7 +64,7 @@ pub enum Completion {
 }
 
 /// Whether the run completed, from `stats.json`, else from the per-task stats files when
-/// `executor.json` names N tasks and N such files are present (contract 3 section 4): the
+/// `executor.json` names N tasks and N such files are present (`docs/results.md`): the
 /// files `00000.json` to `{N-1:05}.json` when all present, else exactly N `*.json` files.
 ///
 /// Errors: only those of `files`.
@@ -123,7 +123,7 @@ fn task_stats_names(files: &dyn RunFiles, tasks: usize) -> std::io::Result<Optio
     Ok((present.len() == tasks).then(|| present.into_iter().collect()))
 }
 
-/// Relative path of the run's server log (contract 3 section 1: the first sorted
+/// Relative path of the run's server log (`docs/results.md`: the first sorted
 /// `inference_logs/server_logs/server_rank_*_node_*.log`, else `server_rank_*.log`), if any.
 pub fn server_log_path(files: &dyn RunFiles) -> std::io::Result<Option<String>> {
     let names = files.list(SERVER_LOGS_DIR)?;
@@ -157,7 +157,7 @@ pub fn latest_out_file(files: &dyn RunFiles) -> std::io::Result<Option<String>> 
 }
 
 /// Every failure class of one attempt: those of its `.out` (`out_rel_path`, below the run
-/// directory) and of the run's server log, highest priority first (contract 3 section 2).
+/// directory) and of the run's server log, highest priority first (`docs/failures.md`).
 /// `analyze` classifies each row with this; the first class is the row's `comment`.
 pub fn attempt_classes(
     files: &dyn RunFiles,
@@ -171,7 +171,7 @@ pub fn attempt_classes(
     Ok(classes.into_iter().collect())
 }
 
-/// One line of `squeue --me -h -o "%i|%j|%T|%k"` (contract 2 section 4).
+/// One line of `squeue --me -h -o "%i|%j|%T|%k"` (`docs/launch.md`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueEntry {
     /// `%i`: the job id.
@@ -207,7 +207,7 @@ pub fn parse_squeue(output: &str) -> Vec<QueueEntry> {
         .collect()
 }
 
-/// One line of `inference_logs/launch/submissions.jsonl` (contract 2 section 2): written
+/// One line of `inference_logs/launch/submissions.jsonl` (`docs/launch.md`): written
 /// with `job_id: null` before calling sbatch, and again with the job id once it answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubmissionRecord {
@@ -267,7 +267,7 @@ pub fn latest_submission(jsonl: &[u8]) -> Option<SubmissionRecord> {
     })
 }
 
-/// The state of a run (contract 2 section 3).
+/// The state of a run (`docs/launch.md`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunState {
     /// Its stats are valid (see [`Completion::Completed`]).
@@ -288,7 +288,7 @@ pub enum RunState {
     Unknown,
 }
 
-/// The rule of contract 2 section 3, in its order: completed, in flight, failed with a
+/// The rule of `docs/launch.md`, in its order: completed, in flight, failed with a
 /// class, unknown. `queue` `None` = not read (`analyze`, or `squeue` failed): never in
 /// flight. In flight means the queue lists the latest submission's job id, a job whose
 /// comment carries its token, or a job named `{run_name}_inference` (the original Python
@@ -749,7 +749,7 @@ mod tests {
 
     #[test]
     fn submission_records() {
-        // The contract's line, byte for byte in meaning.
+        // The documented line (`docs/launch.md`), byte for byte in meaning.
         let record = SubmissionRecord {
             token: "a1b2".into(),
             submitted_at: "2026-11-29T13:14:05Z".into(),

@@ -1,4 +1,4 @@
-//! datatrove's `stats.json` (shared contract 3 section 4).
+//! datatrove's `stats.json` (`docs/results.md`).
 //!
 //! The file is a JSON list of pipeline steps `{name, time_stats, stats}`. It is valid when
 //! it parses and one step's name contains `Model call` and carries a `stats` object; that
@@ -34,7 +34,7 @@ pub struct StatsTotals {
     /// Sum over steps of `time_stats.global_mean` (else `time_stats.total`), seconds.
     pub e2e_time: Option<f64>,
     /// The `Model call` step's stats whose values were malformed and counted as missing, in
-    /// the order read (empty for a well-formed file). Not part of contract 3's columns: for a
+    /// the order read (empty for a well-formed file). Not part of `docs/results.md`'s columns: for a
     /// warning.
     pub malformed: Vec<MalformedStat>,
 }
@@ -79,7 +79,7 @@ pub enum StatsError {
 /// The text a step's name contains when it is the inference step.
 const MODEL_CALL: &str = "Model call";
 
-/// Read a merged `stats.json` (valid as contract 3 section 4 says: it parses and a step
+/// Read a merged `stats.json` (valid as `docs/results.md` says: it parses and a step
 /// named `Model call` has a `stats` object).
 ///
 /// A stat there whose value is malformed ([`MalformedStat`]: `"prompt_tokens": "10"`, `-3`,
@@ -527,7 +527,7 @@ mod tests {
     }
 
     #[test]
-    fn every_shared_stats_fixture_has_a_test() {
+    fn every_stats_fixture_has_a_test() {
         crate::test_support::assert_every_fixture_tested(
             "stats",
             &["one-task-dummy-server.json", "two-tasks-merged.json"],
@@ -641,7 +641,7 @@ mod tests {
 
     #[test]
     fn a_malformed_stat_is_missing_and_the_file_stays_valid() {
-        // Contract 3 section 4: valid = parses and a `Model call` step has a `stats` object.
+        // `docs/results.md`: valid = parses and a `Model call` step has a `stats` object.
         // A string, a negative number, an object without a numeric `total`, a count beyond
         // 2^64: that stat alone is missing (count 0, empty mean and time), and listed for a
         // warning; the others count.

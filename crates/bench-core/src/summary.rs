@@ -1,5 +1,5 @@
 //! The optimization summary: per model, the baseline and the best rows of tier 0, tier 1 and
-//! overall (shared contract 3 section 7, `optimization_summary.csv`).
+//! overall (`docs/results.md`, `optimization_summary.csv`).
 
 use std::collections::BTreeMap;
 
@@ -139,7 +139,7 @@ pub fn differing_params(best: &RunFields, baseline: &RunFields) -> String {
     }
 }
 
-/// The optimization summary of `rows` (in contract 3 section 6 order, so ties go to the
+/// The optimization summary of `rows` (in `docs/results.md` order, so ties go to the
 /// first row): one entry per model with a baseline, sorted by model in byte order. Empty
 /// when no model has a baseline (then `optimization_summary.csv` is not written).
 pub fn summarize(rows: &[Row]) -> Vec<ModelSummary> {

@@ -1,5 +1,5 @@
-//! Sweep expansion (shared contract 1 section 2): merged args -> one [`Run`] per combination,
-//! then the checks across runs (contract 1 section 5). [`load_sweep`] is the entry point:
+//! Sweep expansion (`docs/config.md`): merged args -> one [`Run`] per combination,
+//! then the checks across runs (`docs/config.md`). [`load_sweep`] is the entry point:
 //! YAML text in, a validated [`Sweep`] or every problem out.
 
 use std::collections::hash_map::Entry;
@@ -40,7 +40,7 @@ pub struct Sweep {
 }
 
 impl Sweep {
-    /// How many distinct run names the sweep has (names are not unique: contract 1 section 3).
+    /// How many distinct run names the sweep has (names are not unique: `docs/run-directory.md`).
     pub fn distinct_names(&self) -> usize {
         let mut names: Vec<&str> = self.runs.iter().map(|r| r.name.as_str()).collect();
         names.sort_unstable();
@@ -70,11 +70,11 @@ pub struct LoadContext<'a> {
     pub model_configs: &'a dyn ModelConfigSource,
 }
 
-/// Reads, expands and validates a sweep config (contract 1): `yaml_text` is the file's text,
+/// Reads, expands and validates a sweep config (`docs/config.md`): `yaml_text` is the file's text,
 /// `source_name` how the user named it (for messages).
 ///
 /// # Errors
-/// [`ConfigErrors`] listing every problem found (contract 1 section 5); then nothing may be
+/// [`ConfigErrors`] listing every problem found (`docs/config.md`); then nothing may be
 /// submitted.
 pub fn load_sweep(
     yaml_text: &str,
@@ -308,7 +308,7 @@ fn merge(fixed_args: &[Arg], args: &[Arg]) -> Vec<Arg> {
     merged
 }
 
-/// A run is identified by its directory (contract 1 section 5): runs with exactly equal
+/// A run is identified by its directory (`docs/config.md`): runs with exactly equal
 /// settings are merged into the first (with a note); different settings in one directory are
 /// an error.
 fn identify_runs(
@@ -448,7 +448,7 @@ fn first_difference(
     (String::new(), Value::Null, Value::Null)
 }
 
-/// The attention-heads check (contract 1 section 5): for each model run with tp > 1, tp must
+/// The attention-heads check (`docs/config.md`): for each model run with tp > 1, tp must
 /// divide the heads in its local `config.json`. Returns warnings naming the models that could
 /// not be checked, and why.
 fn check_attention_heads(

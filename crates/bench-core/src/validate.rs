@@ -1,4 +1,4 @@
-//! The checks of shared contract 1 sections 1, 4 and 5 on one run's merged args, and their
+//! The checks of `docs/config.md`, 4 and 5 on one run's merged args, and their
 //! reading into a [`Run`] with its [`PathFields`].
 //!
 //! Problems are pushed, never returned early: a config is refused with every problem listed.
@@ -187,7 +187,7 @@ pub(crate) fn build_run(
     })
 }
 
-/// Every setting of a run that [`build_run`] accepted, for the identity rule (contract 1
+/// Every setting of a run that [`build_run`] accepted, for the identity rule (`docs/config.md`
 /// section 5): each known key's value or default (kvc, quantization and speculative-config by
 /// their meaning, numbers as floats), and unknown keys as given. Runs with equal maps are the
 /// same run.

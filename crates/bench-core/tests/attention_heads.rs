@@ -1,7 +1,7 @@
-//! The attention-heads check of contract 1 section 5 against a temporary Hugging Face cache,
+//! The attention-heads check of `docs/config.md` against a temporary Hugging Face cache,
 //! reached through `HF_HUB_CACHE` and through `HF_HOME`.
 
-mod common;
+use crate::common;
 
 use std::cell::RefCell;
 use std::fs;

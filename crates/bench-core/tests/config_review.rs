@@ -2,7 +2,7 @@
 //! sweeps too large to expand, a leading byte order mark, `mem-per-cpu` sizes, and messages
 //! that named the wrong line or the wrong cause.
 
-mod common;
+use crate::common;
 
 use bench_core::model_config::NoModelConfigs;
 use bench_core::sweep::MAX_RUNS;

@@ -2,7 +2,7 @@
 //! the examples cannot rot: each must load, and its runs (name, run directory, GPUs, time)
 //! are pinned.
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 

@@ -1,7 +1,7 @@
-//! Contract 1 end to end through `load_sweep`: names and run directories, the sample config,
+//! `docs/config.md` end to end through `load_sweep`: names and run directories, the sample config,
 //! and every rejection of issue 2's "Must show" list.
 
-mod common;
+use crate::common;
 
 use bench_core::model_config::NoModelConfigs;
 use bench_core::slurm_time::SlurmTime;
@@ -416,7 +416,7 @@ fn sample_config_tier0_small_order() {
 }
 
 #[test]
-fn sample_config_first_run_kwargs_as_contract_2_spells_them() {
+fn sample_config_first_run_kwargs_as_documented() {
     let sweep = load(&sample_config()).unwrap();
     let expected: Value = serde_json::from_str(
         r#"{"benchmark_mode": true, "qos": "high", "time": "1:59:00", "model_max_context": 8192, "max_tokens": 4096, "input_dataset_name": "HuggingFaceFW/fineweb-edu", "input_dataset_config": "sample-10BT", "input_dataset_split": "train", "prompt_column": "text", "prompt_template": ["tutorial", "Rewrite the document as a clear, step-by-step tutorial or instructional guide. Use numbered steps or bullet points where appropriate to enhance clarity. Preserve all essential information while ensuring the style feels didactic and easy to follow. Output only the tutorial, nothing else.\n\nDocument: [[DOCUMENT]]"], "max_examples": 10000, "output_dataset_name": "fineweb-edu-benchmark", "output_dir": "examples/inference/benchmark/results/tier0-tiny", "seed": 42, "temperature": 0.0, "max_concurrent_generations": 5000, "max_concurrent_documents": 5000, "workers": 1, "tasks": 1, "trust_remote_code": true, "model_name_or_path": "HuggingFaceTB/SmolLM2-135M-Instruct", "tp": 1, "max_num_seqs": 256, "max_num_batched_tokens": 8192, "name": "tutorial-SmolLM2_135M_Instruct", "local_execution": true}"#,

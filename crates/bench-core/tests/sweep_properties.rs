@@ -1,11 +1,11 @@
-//! Properties of sweep expansion (contract 1 sections 2, 4, 5) over random small configs:
+//! Properties of sweep expansion (`docs/config.md`, 4, 5) over random small configs:
 //! the run count is the product of the sweep list lengths, and two runs share a run
 //! directory only when they share every path field (otherwise the config is refused).
 //!
 //! The expected directory components are written out by hand per pool value, so the oracle
 //! does not reuse the code under test.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

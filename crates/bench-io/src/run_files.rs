@@ -1,4 +1,4 @@
-//! A run directory on disk, as the run-state rule ([`RunFiles`], shared contract 2 section 3)
+//! A run directory on disk, as the run-state rule ([`RunFiles`], `docs/launch.md`)
 //! sees it.
 //!
 //! Only regular files are opened: a FIFO would block the reader forever and a device such as

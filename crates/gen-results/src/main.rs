@@ -1,5 +1,5 @@
 //! `gen-results`: writes a deterministic, synthetic results tree in the layout the inference
-//! script writes (shared contract 1 section 4), for benchmarking `analyze`.
+//! script writes (`docs/run-directory.md`), for benchmarking `analyze`.
 //!
 //! Every run gets a SLURM `.out` file, a vLLM server log of about `--log-bytes` bytes with a
 //! realistic line mix (start-up noise, one request line per finished request, a metrics record
@@ -20,7 +20,7 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "gen-results", version)]
 struct Args {
-    /// Folder to create the tree in (must not exist yet, or be empty).
+    /// Directory to create the tree in (must not exist yet, or be empty).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Number of run directories.

@@ -1,4 +1,4 @@
-//! Command-line arguments of `launch` (contract 2 section 5).
+//! Command-line arguments of `launch` (`docs/launch.md`).
 
 use std::path::PathBuf;
 
@@ -30,9 +30,11 @@ Examples:
 ///
 /// Human output goes to stderr; `--json` writes one JSON object per run to stdout.
 ///
-/// Exit codes: 0 all went as decided, 1 a submission failed, 2 invalid command line, config
-/// or template (nothing submitted), 3 SLURM could not be queried (nothing submitted), 130
-/// interrupted (the submission under way is recorded, the rest are not attempted).
+/// Exit codes: 0 all went as decided, 1 a submission failed or stdout/stderr could not be
+/// written (the submission under way is recorded, the rest are not attempted), 2 invalid
+/// command line, config or template (nothing submitted), 3 SLURM could not be queried
+/// (nothing submitted), 130 interrupted (the submission under way is recorded, the rest are
+/// not attempted).
 #[derive(Debug, Parser)]
 #[command(name = "launch", version, after_long_help = EXAMPLES)]
 pub struct Args {

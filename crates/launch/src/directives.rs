@@ -1,4 +1,4 @@
-//! The `#SBATCH` directives of a rendered script, as sbatch reads them (contract 2 sections
+//! The `#SBATCH` directives of a rendered script, as sbatch reads them (`docs/launch.md` sections
 //! 1 and 5: the comment token adoption relies on, and the `sbatch` object of `--json`).
 //!
 //! How sbatch (Slurm 22.05, checked on the project's cluster) reads a script:
@@ -12,7 +12,7 @@
 //!   (`getopt_long`) in order, so an option given twice takes its last value, and an
 //!   unambiguous prefix of a long option is that option (`--comm=x` sets the comment).
 //!
-//! [`check`] then refuses the directives that would undo what the template sets (contract 2
+//! [`check`] then refuses the directives that would undo what the template sets (`docs/launch.md`
 //! section 1), whatever line they come from.
 
 use std::borrow::Cow;
@@ -258,7 +258,7 @@ pub struct Refusal {
     pub reason: String,
 }
 
-/// Check every directive sbatch reads from a rendered script (contract 2 section 1): each
+/// Check every directive sbatch reads from a rendered script (`docs/launch.md`): each
 /// must be one of the directives the template sets ([`TEMPLATE_DIRECTIVES`]), set once, or
 /// an option `slurm.sbatch-args` could give ([`check_sbatch_arg`]: no abbreviation of the
 /// template's directives, none of the options that contradict them).

@@ -1,4 +1,4 @@
-//! Interrupt safety for real submissions (contract 2 section 2).
+//! Interrupt safety for real submissions (`docs/launch.md`).
 //!
 //! The first SIGINT, SIGTERM or SIGQUIT only raises a flag: the sbatch call under way
 //! finishes (sbatch runs in its own process group, so a Ctrl-C does not reach it), its job

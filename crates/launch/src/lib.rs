@@ -1,4 +1,4 @@
-//! The `launch` binary's work (contract 2): render one sbatch script per run, decide per run
+//! The `launch` binary's work (`docs/launch.md`): render one sbatch script per run, decide per run
 //! from the run-state rule, and submit with `sbatch --parsable` (or, in a dry run, show what
 //! would be submitted and what it would cost, writing nothing).
 
@@ -59,8 +59,9 @@ pub enum LaunchError {
     /// Interrupted by a signal; the sbatch call under way finished and was recorded.
     #[error("interrupted")]
     Interrupted,
-    /// Writing to stdout or stderr failed: `launch` stopped at the next run boundary.
-    #[error("{0}; stopped after the sbatch call under way (the rest are not_attempted)")]
+    /// Writing to stdout or stderr failed: a real launch stopped at the next run boundary
+    /// (the runs it did not reach are `not_attempted`, with this as their reason).
+    #[error("{0}")]
     Output(#[from] OutputFailure),
 }
 

@@ -1,4 +1,4 @@
-//! Per-run decisions (contract 2 sections 3 and 5): what `launch` does with each run.
+//! Per-run decisions (`docs/launch.md`): what `launch` does with each run.
 
 use bench_core::failure::FailureClass;
 use bench_core::run::Run;
@@ -88,7 +88,7 @@ impl Decision {
 }
 
 /// The decision the run-state rule gives: completed, in flight and failed-with-a-skipped-class
-/// runs are skipped; every other run is submitted (contract 2 section 3).
+/// runs are skipped; every other run is submitted (`docs/launch.md`).
 pub fn decide(state: &RunState, skip: &SkipSet) -> Decision {
     match state {
         RunState::Completed { .. } => Decision::SkippedCompleted,

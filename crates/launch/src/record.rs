@@ -1,4 +1,4 @@
-//! `submissions.jsonl`: what `launch` keeps per run (contract 2 section 2).
+//! `submissions.jsonl`: what `launch` keeps per run (`docs/launch.md`).
 //!
 //! Before sbatch runs, an intent line with the token and `job_id: null`; once sbatch
 //! answers, a second line with the same token and the job id. An interrupt between the two

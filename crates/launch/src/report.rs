@@ -1,4 +1,4 @@
-//! What `launch` prints (contract 2 section 5): JSON lines on stdout, and on stderr the
+//! What `launch` prints (`docs/launch.md`): JSON lines on stdout, and on stderr the
 //! dry run's per-run blocks, the summary with counts, the cost line, and the `squeue` /
 //! `scancel` commands for new jobs.
 
@@ -93,7 +93,7 @@ pub fn decision_text(decision: &Decision) -> String {
 }
 
 /// `759 jobs, 1,514 GPUs, 3,002.8 GPU-hours`, then `; N runs without a time limit (not in
-/// the GPU-hours)` when there are some (contract 2 section 5).
+/// the GPU-hours)` when there are some (`docs/launch.md`).
 pub fn cost_text(cost: &SweepCost) -> String {
     let plural = |n: u64, one: &str, many: &str| {
         format!("{} {}", thousands(n), if n == 1 { one } else { many })
@@ -183,10 +183,11 @@ pub fn summary(decided: &[DecidedRun<'_>], sweep: &Sweep, cost: Option<&SweepCos
     names.dedup();
     let _ = writeln!(
         text,
-        "{} {} ({} distinct names): {}",
+        "{} {} ({} distinct {}): {}",
         thousands(total),
         if total == 1 { "run" } else { "runs" },
         thousands(names.len() as u64),
+        if names.len() == 1 { "name" } else { "names" },
         if counts.is_empty() {
             "nothing selected".to_owned()
         } else {

@@ -1,5 +1,5 @@
 //! `--skip-failure-reasons`: which failure classes keep a failed run from being submitted
-//! again (contract 2 section 3). The names and their parsing are bench-core's
+//! again (`docs/launch.md`). The names and their parsing are bench-core's
 //! ([`FailureClass::parse_skip_set`]).
 
 use std::collections::BTreeSet;
@@ -34,8 +34,8 @@ impl std::fmt::Display for SkipSet {
     }
 }
 
-/// Parse `LIST|none` for clap: class names separated by commas, spelled exactly as contract
-/// 3 section 2 spells them, or `none` alone. Errors suggest the closest name (`oom` ->
+/// Parse `LIST|none` for clap: class names separated by commas, spelled exactly as
+/// `docs/failures.md` spells them, or `none` alone. Errors suggest the closest name (`oom` ->
 /// `OOM`).
 pub fn parse(text: &str) -> Result<SkipSet, String> {
     FailureClass::parse_skip_set(text)

@@ -1,4 +1,4 @@
-//! Talking to SLURM (contract 2 section 4): the queue read with `squeue --me`, submissions
+//! Talking to SLURM (`docs/launch.md`): the queue read with `squeue --me`, submissions
 //! with `sbatch --parsable`, transient errors retried with backoff, and a job accepted
 //! despite an error adopted by its comment token.
 //!
@@ -15,7 +15,7 @@ use bench_core::state::{QueueEntry, parse_squeue};
 /// The `squeue` format `launch` asks for: job id, name, state, comment.
 pub const SQUEUE_FORMAT: &str = "%i|%j|%T|%k";
 
-/// At most this many `sbatch` calls per submission (contract 2 section 4).
+/// At most this many `sbatch` calls per submission (`docs/launch.md`).
 pub const MAX_SBATCH_CALLS: usize = 4;
 
 /// Pauses before the second, third and fourth call.

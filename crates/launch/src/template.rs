@@ -1,4 +1,4 @@
-//! Rendering sbatch scripts with Tera 1.x (contract 2 section 1).
+//! Rendering sbatch scripts with Tera 1.x (`docs/launch.md`).
 //!
 //! The built-in template (`templates/sbatch.sh.tera`) is embedded in the binary; a user
 //! template (`--template`, or the config's `slurm.template`) replaces it and gets exactly the
@@ -23,7 +23,7 @@ pub const BUILTIN_TEMPLATE: &str = include_str!("../../../templates/sbatch.sh.te
 /// The name the template is registered under in Tera (also used in messages).
 const TEMPLATE_NAME: &str = "sbatch";
 
-/// Arg keys whose strings `None`, `none`, `null` and `""` mean "not set" (contract 1
+/// Arg keys whose strings `None`, `none`, `null` and `""` mean "not set" (`docs/config.md`
 /// section 1).
 const NOT_SET_KEYS: [&str; 3] = ["speculative_config", "quantization", "kv_cache_dtype"];
 
@@ -246,7 +246,7 @@ pub fn template_variables() -> Vec<String> {
     .collect()
 }
 
-/// The variables every run of a sweep shares (contract 2 section 1, table "Template
+/// The variables every run of a sweep shares (`docs/launch.md`, table "Template
 /// variables"; [`RunVars`] holds the rest). The Tera context holds them once per launch.
 ///
 /// Raw strings are validated (no whitespace or control characters) where they reach
@@ -271,7 +271,7 @@ pub struct SweepVars {
     pub script: String,
 }
 
-/// The variables of one run (contract 2 section 1, table "Template variables"; the ones
+/// The variables of one run (`docs/launch.md`, table "Template variables"; the ones
 /// every run shares are in [`SweepVars`]).
 ///
 /// Raw strings are validated (no whitespace or control characters) where they reach
@@ -326,7 +326,7 @@ fn quote(variable: &str, word: &str) -> Result<String, TemplateError> {
 
 /// `Err` for the first value that holds a character sbatch does not take literally on an
 /// `#SBATCH` line (whitespace, control characters, `#`, quotes, `\`): the same rule as the
-/// config's validation, [`bench_core::sbatch_options::check_directive_value`] (contract 2
+/// config's validation, [`bench_core::sbatch_options::check_directive_value`] (`docs/launch.md`
 /// section 1).
 fn check_directive_values<'v>(
     values: impl IntoIterator<Item = (String, &'v str)>,
@@ -964,7 +964,7 @@ mod tests {
                 let mut settings = settings();
                 settings.slurm.setup = vec!["module load cuda".into(), setup.into()];
                 let (line, text, reason) = refused(BUILTIN_TEMPLATE, run, &settings);
-                // The built-in template keeps contract 2's order: the setup lines come
+                // The built-in template keeps `docs/launch.md`'s order: the setup lines come
                 // after the directives, where a harmless line lands.
                 settings.slurm.setup[1] = "echo marker".into();
                 let script = render(BUILTIN_TEMPLATE, run, &settings).unwrap();

@@ -207,7 +207,7 @@ fn a_missing_script_is_an_error_when_submitting_and_a_warning_in_a_dry_run() {
              data/e/default/Qwen3_0.6B/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none\n",
         ))
         .stderr(predicates::str::ends_with(
-            "1 run (1 distinct names): 1 would_submit\n\
+            "1 run (1 distinct name): 1 would_submit\n\
              dry run: 1 of 1 selected runs would be submitted: 1 job, 1 GPU, 0.0 GPU-hours; 1 run \
              without a time limit (not in the GPU-hours)\n",
         ));

@@ -3,7 +3,7 @@
 //! cached `config.json` that cannot be read for its attention heads. Everything here stops
 //! before SLURM would be contacted.
 
-mod common;
+use crate::common;
 
 use std::process::Output;
 

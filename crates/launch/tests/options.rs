@@ -2,7 +2,7 @@
 //! from a queue listing; `squeue` is a fake here that prints a given listing and notes each
 //! call (no job is submitted by these tests).
 
-mod common;
+use crate::common;
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -75,7 +75,7 @@ fn only_selects_by_name_or_experiment_and_counts_the_selection() {
     assert_eq!(names, ["p-c-tp2"]);
     let text = stderr(&by_experiment);
     assert!(
-        text.contains("1 run (1 distinct names): 1 would_submit"),
+        text.contains("1 run (1 distinct name): 1 would_submit"),
         "{text}"
     );
     assert!(

@@ -1,9 +1,4 @@
-//! A small builder for results trees, the shared fixtures, and running the `analyze` binary.
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different part of the shared helpers"
-)]
-
+//! A small builder for results trees, the test fixtures, and running the `analyze` binary.
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,18 +6,13 @@ use std::process::Output;
 
 use assert_cmd::Command;
 
-/// The shared folder (contracts and fixtures), `../shared` from the repository root.
-pub const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
+/// The repository's test fixtures (`tests/fixtures/`: real log excerpts, stats files).
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures");
 
-/// A shared fixture file's bytes; panics with a clear message when `shared/` is missing.
+/// A fixture file's bytes (`failures/oom-torch.log`, ...).
 pub fn fixture(rel: &str) -> Vec<u8> {
-    let path = Path::new(SHARED).join("fixtures").join(rel);
-    fs::read(&path).unwrap_or_else(|err| {
-        panic!(
-            "shared fixture `{}` is missing ({err}): the tests need the `shared` folder next to the repository",
-            path.display()
-        )
-    })
+    let path = Path::new(FIXTURES).join(rel);
+    fs::read(&path).unwrap_or_else(|err| panic!("cannot read fixture `{}`: {err}", path.display()))
 }
 
 /// A results tree in a temporary folder: `--root` is `data` inside it, and the binary runs
@@ -35,7 +25,7 @@ impl Tree {
     /// An empty tree (the `data` folder not yet created); the temporary folder is readable by
     /// every user, for the unprivileged test.
     pub fn new() -> Self {
-        let temp = tempfile::tempdir().expect("temporary folder");
+        let temp = tempfile::tempdir().expect("temporary directory");
         set_mode(temp.path(), 0o755);
         Tree { temp }
     }
@@ -53,7 +43,7 @@ impl Tree {
     /// Write a file below the temporary folder (parents created).
     pub fn file(&self, rel: &str, bytes: impl AsRef<[u8]>) -> &Self {
         let path = self.base().join(rel);
-        fs::create_dir_all(path.parent().expect("a parent")).expect("create folders");
+        fs::create_dir_all(path.parent().expect("a parent")).expect("create directories");
         fs::write(&path, bytes).expect("write file");
         self
     }
@@ -61,7 +51,7 @@ impl Tree {
     /// A run directory below `data`.
     pub fn run(&self, run_dir: &str) -> Run {
         let dir = self.root().join(run_dir);
-        fs::create_dir_all(dir.join("inference_logs")).expect("create run folder");
+        fs::create_dir_all(dir.join("inference_logs")).expect("create run directory");
         Run { dir }
     }
 
@@ -115,7 +105,7 @@ impl Run {
     /// A file below the run directory (parents created).
     pub fn file(&self, rel: &str, bytes: impl AsRef<[u8]>) -> &Self {
         let path = self.dir.join(rel);
-        fs::create_dir_all(path.parent().expect("a parent")).expect("create folders");
+        fs::create_dir_all(path.parent().expect("a parent")).expect("create directories");
         fs::write(&path, bytes).expect("write file");
         self
     }

@@ -78,7 +78,7 @@ mod tests {
     use crate::layout::SpeculativeDecoding;
 
     #[test]
-    fn contract_example() {
+    fn documented_example() {
         let fields = PathFields {
             model: "Qwen/Qwen3-4B".into(),
             tp: 2,

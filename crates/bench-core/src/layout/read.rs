@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 
 use super::{KvCacheDtype, Quantization, Segment, SpeculativeDecoding};
 
-/// The thirteen config columns of a row (contract 3 sections 3 and 6). Integer fields are
+/// The thirteen config columns of a row (`docs/results.md`). Integer fields are
 /// `None` when the path does not give them (an empty CSV cell).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RunFields {
@@ -117,7 +117,7 @@ fn leading_int(text: &str) -> Option<(u64, &str)> {
 }
 
 /// Read the config fields from the components of a run directory's path relative to
-/// `--root` (everything before `inference_logs`), as contract 3 section 3 says.
+/// `--root` (everything before `inference_logs`), as `docs/results.md` says.
 ///
 /// Components between the prompt and the model (a local model path's extra level) are
 /// neither fields nor warnings.
@@ -217,7 +217,7 @@ fn int_text(value: Option<u64>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
-/// Order of the config columns (contract 3 section 6): column by column, integers
+/// Order of the config columns (`docs/results.md`): column by column, integers
 /// numerically, strings by byte order, empty values last.
 pub fn compare_config(a: &RunFields, b: &RunFields) -> Ordering {
     compare_text(&a.experiment, &b.experiment)

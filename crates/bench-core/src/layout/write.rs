@@ -18,7 +18,7 @@ pub const DEFAULT_MODEL: &str = "Qwen/Qwen3-0.6B";
 pub const DEFAULT_PROMPT_DIR: &str = "default";
 
 /// Whether a string means "not set" for speculative-config, quantization and kv-cache-dtype:
-/// `None`, `none`, `null` or the empty string (contract 1 section 1).
+/// `None`, `none`, `null` or the empty string (`docs/config.md`).
 pub fn is_unset_string(text: &str) -> bool {
     matches!(text, "None" | "none" | "null" | "")
 }
@@ -278,7 +278,7 @@ pub enum SpeculativeDecoding {
 impl SpeculativeDecoding {
     /// Reads the config value, a string holding a JSON object (`None` when absent or null;
     /// the "not set" strings mean [`SpeculativeDecoding::None`]). A string `model` key (a
-    /// draft model) is checked first, then `method`; see contract 1 section 4.
+    /// draft model) is checked first, then `method`; see `docs/run-directory.md`.
     pub fn parse(value: Option<&str>) -> Result<Self, SegmentError> {
         let Some(text) = set_value(value) else {
             return Ok(SpeculativeDecoding::None);
@@ -413,13 +413,21 @@ pub enum NameError {
     /// A component that reads as the `tp{T}-pp{P}-dp{D}` segment: read back, the run
     /// directory would be cut there and every column after it would shift.
     #[error(
-        "the component `{component}` reads as a `tp{{T}}-pp{{P}}-dp{{D}}` segment of the run \
-         directory, so `analyze` could not tell where the model ends; rename it"
+        "it gives the directory name `{component}`, which reads as the run directory's \
+         `tp{{T}}-pp{{P}}-dp{{D}}` segment: `analyze` finds the model and the settings by that \
+         segment, so the columns read back would shift; rename it"
     )]
     LooksLikeParallelism {
         /// The component.
         component: String,
     },
+    /// A `.` component in the part of the model path that becomes directories: the run
+    /// directory would lose a level when read back.
+    #[error(
+        "must not contain a `.` component where it becomes directories (`org/.` gives no model \
+         directory, and `analyze` would read the prompt as the model)"
+    )]
+    DotComponent,
     /// `inference_logs` as a component: it marks a run directory.
     #[error(
         "the component `inference_logs` marks a run directory, so `analyze` would take the \
@@ -434,7 +442,7 @@ pub enum NameError {
 
 /// Checks an experiment name or a prompt template name: one directory name, not empty, `.` or
 /// `..`, no `/`, and no character `#SBATCH --output` cannot carry ([`check_output_path_value`]:
-/// whitespace, `%`, `#`, quotes, `\`, control characters; contract 1 section 4).
+/// whitespace, `%`, `#`, quotes, `\`, control characters; `docs/run-directory.md`).
 pub fn check_dir_name(name: &str) -> Result<(), NameError> {
     if name.is_empty() {
         Err(NameError::Empty)
@@ -468,7 +476,7 @@ fn check_not_parallelism(component: &str) -> Result<(), NameError> {
 }
 
 /// Checks `output-dir`: not empty, no `..` components, and no character `#SBATCH --output`
-/// cannot carry ([`check_output_path_value`]; contract 1 section 4).
+/// cannot carry ([`check_output_path_value`]; `docs/run-directory.md`).
 pub fn check_output_dir(path: &str) -> Result<(), NameError> {
     if path.is_empty() {
         return Err(NameError::Empty);
@@ -486,6 +494,9 @@ pub fn check_model(model: &str) -> Result<(), NameError> {
     for component in model_safe(model).split('/') {
         if component.is_empty() {
             return Err(NameError::EmptyComponent);
+        }
+        if component == "." {
+            return Err(NameError::DotComponent);
         }
         if component == INFERENCE_LOGS {
             return Err(NameError::InferenceLogs);

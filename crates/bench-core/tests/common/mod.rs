@@ -1,6 +1,4 @@
 //! Helpers shared by the bench-core integration tests.
-#![allow(dead_code, reason = "each test binary uses a different subset")]
-
 use bench_core::config::ConfigErrors;
 use bench_core::model_config::{ModelConfigSource, NoModelConfigs};
 use bench_core::sweep::{LoadContext, ScriptFile, Sweep, load_sweep};

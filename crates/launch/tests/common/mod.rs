@@ -2,11 +2,6 @@
 //! sized for the test cluster, running the binary, reading its JSON lines, fake `sbatch`
 //! wrappers first on PATH.
 
-#![allow(
-    dead_code,
-    reason = "each test binary uses a different part of these helpers"
-)]
-
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -16,21 +11,21 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// `../shared` from the repository root; fails the test when it is missing.
-pub fn shared_dir() -> PathBuf {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"));
-    assert!(
-        dir.is_dir(),
-        "the shared folder `{}` is missing: the tests read the contracts and fixtures from it",
-        dir.display()
-    );
-    dir.to_path_buf()
+/// The repository's test fixtures (`tests/fixtures/`).
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures")).to_path_buf()
 }
 
 /// A fixture file's bytes (`failures/oom-torch.log`, ...).
 pub fn fixture(rel: &str) -> Vec<u8> {
-    let path = shared_dir().join("fixtures").join(rel);
+    let path = fixtures_dir().join(rel);
     std::fs::read(&path).unwrap_or_else(|err| panic!("cannot read `{}`: {err}", path.display()))
+}
+
+/// A JSON fixture (`launch/sample-first-run-kwargs.json`, ...).
+pub fn json_fixture(rel: &str) -> Value {
+    serde_json::from_slice(&fixture(rel))
+        .unwrap_or_else(|err| panic!("fixture `{rel}` is not JSON: {err}"))
 }
 
 /// The repository root.
@@ -39,20 +34,6 @@ pub fn repo_root() -> PathBuf {
         .join("../..")
         .canonicalize()
         .expect("the repository root exists")
-}
-
-/// The JSON code blocks of contract 2, in order.
-pub fn contract2_json_blocks() -> Vec<Value> {
-    let path = shared_dir().join("spec/slurm.md");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|err| panic!("cannot read `{}`: {err}", path.display()));
-    text.split("```json\n")
-        .skip(1)
-        .map(|block| {
-            let body = block.split("\n```").next().expect("a closed block");
-            serde_json::from_str(body).unwrap_or_else(|err| panic!("bad JSON block: {err}"))
-        })
-        .collect()
 }
 
 /// The interpreter the test jobs run: `python3` from PATH, resolved to its real path.
@@ -106,7 +87,7 @@ impl SweepDir {
         let dir = tempfile::Builder::new()
             .prefix("launch-tests-")
             .tempdir()
-            .expect("a temporary folder");
+            .expect("a temporary directory");
         let scripts = dir.path().join("scripts");
         std::fs::create_dir_all(&scripts).unwrap();
         std::fs::write(scripts.join("gen.py"), FAKE_SCRIPT).unwrap();

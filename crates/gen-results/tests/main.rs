@@ -1,0 +1,3 @@
+//! The integration tests of this crate, one test binary (modules below).
+
+mod generate;

@@ -1,0 +1,9 @@
+//! The integration tests of this crate, one test binary (modules below).
+
+mod cli;
+mod cluster;
+mod common;
+mod config_glue;
+mod help;
+mod options;
+mod render;

@@ -1,0 +1,5 @@
+//! The integration tests of this crate, one test binary (modules below).
+
+mod cluster;
+mod cluster_restart;
+mod e2e;
