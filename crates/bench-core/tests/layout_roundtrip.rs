@@ -19,6 +19,7 @@ fn name() -> impl Strategy<Value = String> {
         1 => Just("spec_none".to_owned()),
         1 => Just("inference_logs".to_owned()),
         1 => Just("default".to_owned()),
+        1 => Just(".".to_owned()),
     ]
 }
 
