@@ -125,7 +125,19 @@ fn analyze_files(run: &FoundRun, files: &DirRunFiles) -> RunOutcome {
                 .problems
                 .extend(malformed_message(run, &totals.malformed, merged_tasks));
             let comment = Comment::completed(merged_tasks, totals.failed_requests);
-            let metrics = RowMetrics::completed(&totals, log.as_ref(), gpus);
+            let (metrics, non_finite) = RowMetrics::completed_checked(&totals, log.as_ref(), gpus);
+            if !non_finite.is_empty() {
+                let seconds =
+                    |time: Option<f64>| time.map_or("none".into(), |t| format!("{t:e} s"));
+                outcome.problems.push(format!(
+                    "run `{}`: {} came out infinite or not a number (inference_time {}, \
+                     e2e_time {}): left empty, with what is computed from them",
+                    run.shown,
+                    non_finite.join(", "),
+                    seconds(totals.inference_time),
+                    seconds(totals.e2e_time)
+                ));
+            }
             outcome.rows = out_names
                 .iter()
                 .map(|name| row(name, metrics.clone(), comment.clone()))

@@ -274,3 +274,110 @@ fn names_that_are_not_utf8_are_escaped_warned_and_never_share_a_csv() {
     );
     assert_eq!(tree.csv("tier0.csv").1.len(), 1);
 }
+
+/// A `stats.json` as datatrove writes it, with `model_call` as the `Model call` step's stats
+/// and a reader step holding Python's non-finite floats (`json.dump` writes them bare).
+fn stats_json(model_call: &str) -> String {
+    format!(
+        r#"[{{"name": "Reader", "time_stats": {{"total": 2.0}},
+             "stats": {{"doc_len": {{"total": NaN, "mean": Infinity}}, "ratio": -Infinity}}}},
+            {{"name": "Model call: Inference", "time_stats": {{"total": 100.0}},
+             "stats": {model_call}}}]"#
+    )
+}
+
+/// `analyze` over `tree`, which must exit 0, and the rows of `benchmarking_results.csv`.
+fn analyze_ok(
+    tree: &common::Tree,
+) -> (
+    std::process::Output,
+    Vec<std::collections::HashMap<String, String>>,
+) {
+    let output = tree.analyze(&[]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output, tree.csv("benchmarking_results.csv").1)
+}
+
+fn one_run_tree(stats: &str) -> common::Tree {
+    let tree = common::Tree::new();
+    tree.run("e/p/m/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none")
+        .out("7_0.out", "")
+        .stats(stats);
+    tree
+}
+
+#[test]
+fn python_nan_and_infinity_in_stats_we_do_not_use_leave_the_run_completed() {
+    let tree = one_run_tree(&stats_json(
+        r#"{"prompt_tokens": 2000, "completion_tokens": 1000, "successful_requests": 10,
+            "inference_time": 100.0, "server_load": NaN, "note": "NaN is text here"}"#,
+    ));
+    let (_, rows) = analyze_ok(&tree);
+    // 1,000 completion tokens / 100 s on 1 GPU.
+    assert_eq!(rows[0]["output_tps_per_gpu"], "10.000000");
+    assert_eq!(rows[0]["comment"], "");
+    // e2e_time: the two steps' times, 2 + 100 s.
+    assert_eq!(rows[0]["e2e_time"], "102.000000");
+}
+
+#[test]
+fn token_counts_up_to_u64_max_are_exact() {
+    let tree = one_run_tree(&stats_json(
+        r#"{"prompt_tokens": {"total": 18446744073709551615, "n": 1},
+            "completion_tokens": 18446744073709551615, "successful_requests": 1,
+            "inference_time": 1.0}"#,
+    ));
+    let (output, rows) = analyze_ok(&tree);
+    assert_eq!(rows[0]["prompt_tokens_total"], "18446744073709551615");
+    assert_eq!(rows[0]["completion_tokens_total"], "18446744073709551615");
+    // 18,446,744,073,709,551,615 tokens / 1 s, as a double printed with six decimals.
+    assert_eq!(rows[0]["output_tps_per_gpu"], "18446744073709551616.000000");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("malformed"), "{stderr}");
+}
+
+#[test]
+fn an_inference_time_of_1e_320_leaves_empty_cells_and_a_warning() {
+    let tree = one_run_tree(&stats_json(
+        r#"{"prompt_tokens": 2000, "completion_tokens": 1000, "successful_requests": 10,
+            "inference_time": 1e-320}"#,
+    ));
+    let (output, rows) = analyze_ok(&tree);
+    for (column, cell) in &rows[0] {
+        assert!(
+            !cell.parse::<f64>().is_ok_and(|value| !value.is_finite()),
+            "{column}: {cell}"
+        );
+    }
+    for column in [
+        "gpus_for_1b_tokens_per_hour",
+        "node_days_to_process_1b_tokens",
+        "gpu_days_to_process_1b_tokens",
+        "input_tps_per_gpu",
+        "output_tps_per_gpu",
+        "tokens_input_per_sec",
+        "tokens_output_per_sec",
+    ] {
+        assert_eq!(rows[0][column], "", "{column}");
+    }
+    // What is finite stays: the time itself and the per-1k figure (1e-320 s / 10 x 1000).
+    assert_eq!(rows[0]["inference_time"], "0.000000");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "input_tps_per_gpu, output_tps_per_gpu, tokens_input_per_sec, tokens_output_per_sec \
+             came out infinite or not a number (inference_time 1e-320 s, e2e_time 1.02e2 s): \
+             left empty, with what is computed from them"
+        ),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !stdout.contains("| inf |") && !stdout.contains("NaN"),
+        "{stdout}"
+    );
+}

@@ -544,6 +544,20 @@ pub(crate) struct ConfigFile {
 pub(crate) fn parse_config(yaml_text: &str, problems: &mut Problems) -> Option<ConfigFile> {
     // A leading byte order mark is not part of the document (PyYAML skips it too).
     let yaml_text = yaml_text.strip_prefix('\u{feff}').unwrap_or(yaml_text);
+    if let Some((line, column)) = yaml_error::too_deep(yaml_text) {
+        problems.push(ConfigProblem::new(
+            Location::File,
+            ProblemKind::Yaml {
+                line: Some(line),
+                column: Some(column),
+                message: format!(
+                    "`[` and `{{` nested more than {} levels deep; a sweep config needs a few",
+                    yaml_error::MAX_FLOW_DEPTH
+                ),
+            },
+        ));
+        return None;
+    }
     let mut document: Yaml = match serde_yaml::from_str(yaml_text) {
         Ok(document) => document,
         Err(error) => {

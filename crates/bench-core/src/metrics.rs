@@ -78,8 +78,72 @@ pub struct RowMetrics {
 
 impl RowMetrics {
     /// The metrics of a completed run from its stats, its server log's means (`None` when the
-    /// run has no server log) and the GPUs it held ([`gpu_count`]).
+    /// run has no server log) and the GPUs it held ([`gpu_count`]). A value that comes out
+    /// infinite or NaN (an `inference_time` of 1e-320 s, say) is left empty: see
+    /// [`RowMetrics::completed_checked`] for which.
     pub fn completed(totals: &StatsTotals, log: Option<&LogMetrics>, gpus: u64) -> Self {
+        Self::completed_checked(totals, log, gpus).0
+    }
+
+    /// [`RowMetrics::completed`], and the columns left empty because their value came out
+    /// infinite or NaN (for a warning).
+    pub fn completed_checked(
+        totals: &StatsTotals,
+        log: Option<&LogMetrics>,
+        gpus: u64,
+    ) -> (Self, Vec<&'static str>) {
+        let mut metrics = Self::computed(totals, log, gpus);
+        let non_finite = metrics.drop_non_finite();
+        (metrics, non_finite)
+    }
+
+    /// Empty every value that is not finite; their column names, in column order.
+    fn drop_non_finite(&mut self) -> Vec<&'static str> {
+        let mut dropped = Vec::new();
+        for (name, value) in [
+            (
+                "gpus_for_1b_tokens_per_hour",
+                &mut self.gpus_for_1b_tokens_per_hour,
+            ),
+            (
+                "node_days_to_process_1b_tokens",
+                &mut self.node_days_to_process_1b_tokens,
+            ),
+            (
+                "gpu_days_to_process_1b_tokens",
+                &mut self.gpu_days_to_process_1b_tokens,
+            ),
+            ("input_tps_per_gpu", &mut self.input_tps_per_gpu),
+            ("output_tps_per_gpu", &mut self.output_tps_per_gpu),
+            ("tokens_input_per_sec", &mut self.tokens_input_per_sec),
+            ("tokens_output_per_sec", &mut self.tokens_output_per_sec),
+            ("avg_running_reqs", &mut self.avg_running_reqs),
+            ("avg_waiting_reqs", &mut self.avg_waiting_reqs),
+            ("avg_gpu_kvc_usage", &mut self.avg_gpu_kvc_usage),
+            (
+                "avg_prefix_cache_hit_rate",
+                &mut self.avg_prefix_cache_hit_rate,
+            ),
+            ("mean_input_tokens", &mut self.mean_input_tokens),
+            ("mean_output_tokens", &mut self.mean_output_tokens),
+            ("e2e_time", &mut self.e2e_time),
+            ("inference_time", &mut self.inference_time),
+            ("e2e_per_1k_per_gpu", &mut self.e2e_per_1k_per_gpu),
+            (
+                "inference_per_1k_per_gpu",
+                &mut self.inference_per_1k_per_gpu,
+            ),
+        ] {
+            if value.is_some_and(|v| !v.is_finite()) {
+                *value = None;
+                dropped.push(name);
+            }
+        }
+        dropped
+    }
+
+    /// The values as computed, finite or not.
+    fn computed(totals: &StatsTotals, log: Option<&LogMetrics>, gpus: u64) -> Self {
         let gpus = gpus.max(1) as f64;
         let successful = totals.successful_requests as f64;
         let inference_time = totals.inference_time.filter(|&t| t > 0.0);
@@ -89,12 +153,11 @@ impl RowMetrics {
         let output_tps_per_gpu = tokens_output_per_sec.map(|tps| tps / gpus);
         let per_1k_per_gpu =
             |time: f64| (successful > 0.0).then(|| time / successful * 1000.0 * gpus);
-        let gpu_days = output_tps_per_gpu
-            .filter(|&tps| tps > 0.0)
-            .map(|tps| ONE_BILLION / tps / SECONDS_PER_DAY);
+        // Derived only from a positive, finite throughput (an infinite one is dropped below).
+        let usable_tps = output_tps_per_gpu.filter(|&tps| tps > 0.0 && tps.is_finite());
+        let gpu_days = usable_tps.map(|tps| ONE_BILLION / tps / SECONDS_PER_DAY);
         RowMetrics {
-            gpus_for_1b_tokens_per_hour: output_tps_per_gpu
-                .filter(|&tps| tps > 0.0)
+            gpus_for_1b_tokens_per_hour: usable_tps
                 .map(|tps| ONE_BILLION / (tps * SECONDS_PER_HOUR)),
             node_days_to_process_1b_tokens: gpu_days.map(|days| days / GPUS_PER_NODE),
             gpu_days_to_process_1b_tokens: gpu_days,

@@ -26,9 +26,27 @@ impl fmt::Display for UnsafeDirectiveChar {
         let c = self.0;
         let shown = match c {
             ' ' => "a space".to_owned(),
-            c if c.is_whitespace() || c.is_control() => format!("`{}`", c.escape_default()),
+            c if c.is_whitespace() || c.is_control() || is_format_char(c) => {
+                format!("`{}`", c.escape_default())
+            }
             c => format!("`{c}`"),
         };
+        if is_shell_special(c) {
+            return write!(
+                f,
+                "must not contain {shown}: the value becomes a directory or job name, which a \
+                 template may put on a shell line (`{{{{ run_dir }}}}`), where the shell reads \
+                 {shown} as syntax and could run a command"
+            );
+        }
+        if is_format_char(c) {
+            return write!(
+                f,
+                "must not contain {shown}: an invisible Unicode format character (a \
+                 bidirectional override or a zero-width character) would make the name read \
+                 differently from what it is"
+            );
+        }
         let why = match c {
             '#' => {
                 "sbatch reads an unquoted `#` as the start of a comment and drops the rest of \
@@ -66,16 +84,56 @@ pub fn check_directive_value(text: &str) -> Result<(), UnsafeDirectiveChar> {
     }
 }
 
-/// Checks a value that becomes part of a run directory, which reaches `#SBATCH --output` and
-/// `--error`: as [`check_directive_value`], and no `%` (a file-name pattern there).
+/// Whether the shell reads `c` as syntax outside quotes: `;`, `$`, `` ` ``, `|`, `&`, `<`,
+/// `>`, `(`, `)`, `{`, `}`, `*`, `?` (quotes and `\` are refused on `#SBATCH` lines already).
+pub fn is_shell_special(c: char) -> bool {
+    matches!(
+        c,
+        ';' | '$' | '`' | '|' | '&' | '<' | '>' | '(' | ')' | '{' | '}' | '*' | '?'
+    )
+}
+
+/// Whether `c` is an invisible Unicode format character (category Cf: bidirectional
+/// overrides and isolates such as U+202E, zero-width spaces and joiners, the byte-order mark,
+/// the soft hyphen, tag characters).
+pub fn is_format_char(c: char) -> bool {
+    matches!(
+        u32::from(c),
+        0xAD | 0x600..=0x605
+            | 0x61C
+            | 0x6DD
+            | 0x70F
+            | 0x890..=0x891
+            | 0x8E2
+            | 0x180E
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x2064
+            | 0x2066..=0x206F
+            | 0xFEFF
+            | 0xFFF9..=0xFFFB
+            | 0x110BD
+            | 0x110CD
+            | 0x13430..=0x1343F
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0001
+            | 0xE0020..=0xE007F
+    )
+}
+
+/// Checks a value that becomes part of a run directory or a job name, which reaches
+/// `#SBATCH --output` and `--error` and which a template may put on a shell line: as
+/// [`check_directive_value`], and no `%` (a file-name pattern there), no character the shell
+/// reads as syntax ([`is_shell_special`]) and no invisible format character
+/// ([`is_format_char`]).
 ///
 /// # Errors
 /// The first character refused.
 pub fn check_output_path_value(text: &str) -> Result<(), UnsafeDirectiveChar> {
-    match text
-        .chars()
-        .find(|&c| c == '%' || is_special_in_directive(c))
-    {
+    match text.chars().find(|&c| {
+        c == '%' || is_special_in_directive(c) || is_shell_special(c) || is_format_char(c)
+    }) {
         Some(c) => Err(UnsafeDirectiveChar(c)),
         None => Ok(()),
     }

@@ -116,6 +116,11 @@ fn task_stats_names(files: &dyn RunFiles, tasks: usize) -> std::io::Result<Optio
         .into_iter()
         .filter(|name| name.ends_with(".json"))
         .collect();
+    // Fewer files than tasks cannot be complete; checked first, so that an `executor.json`
+    // naming 10^12 tasks costs nothing.
+    if present.len() < tasks {
+        return Ok(None);
+    }
     let ranked: Vec<String> = (0..tasks).map(|rank| format!("{rank:05}.json")).collect();
     if ranked.iter().all(|name| present.contains(name)) {
         return Ok(Some(ranked));

@@ -212,8 +212,8 @@ fn step_names(steps: &[Step]) -> String {
 }
 
 fn parse_steps(bytes: &[u8]) -> Result<Vec<Step>, StatsError> {
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|err| StatsError::Json(err.to_string()))?;
+    let value: Value = serde_json::from_slice(&non_finite_as_null(bytes))
+        .map_err(|err| StatsError::Json(err.to_string()))?;
     let Value::Array(items) = value else {
         return Err(StatsError::Shape(format!(
             "not a list of pipeline steps (found {})",
@@ -262,6 +262,41 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
+/// The JSON text with Python's non-finite floats, which `json.dump` writes as the bare
+/// tokens `NaN`, `Infinity` and `-Infinity` (not JSON), read as `null`: a stat holding one is
+/// then malformed like any other missing value, and the rest of the file stays valid.
+/// Tokens inside strings are left alone; without such a token the bytes are not copied.
+fn non_finite_as_null(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    const TOKENS: [&[u8]; 3] = [b"-Infinity", b"Infinity", b"NaN"];
+    let mut out: Option<Vec<u8>> = None;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else if byte == b'"' {
+            in_string = true;
+        } else if let Some(token) = TOKENS.iter().find(|token| bytes[i..].starts_with(token)) {
+            let out = out.get_or_insert_with(|| bytes[..i].to_vec());
+            out.extend_from_slice(b"null");
+            i += token.len();
+            continue;
+        }
+        if let Some(out) = &mut out {
+            out.push(byte);
+        }
+        i += 1;
+    }
+    out.map_or(std::borrow::Cow::Borrowed(bytes), std::borrow::Cow::Owned)
+}
+
 /// `None` when the iterator is empty, else the sum.
 fn sum_present(values: impl Iterator<Item = f64>) -> Option<f64> {
     values.fold(None, |sum, x| Some(sum.unwrap_or(0.0) + x))
@@ -270,13 +305,18 @@ fn sum_present(values: impl Iterator<Item = f64>) -> Option<f64> {
 /// One stat of a step's `stats`: a bare number, or datatrove's object form.
 #[derive(Debug, Clone, Copy)]
 enum Metric {
-    Bare(f64),
+    Bare(f64, Exact),
     Object {
         total: f64,
+        exact: Exact,
         n: Option<f64>,
         mean: Option<f64>,
     },
 }
+
+/// The total as an exact integer when JSON wrote one (counts up to 2^64-1 do not fit an
+/// `f64` exactly).
+type Exact = Option<u64>;
 
 /// The stats that count things (tokens, requests): their totals must be integers.
 const COUNT_STATS: &[&str] = &[
@@ -299,9 +339,9 @@ impl Metric {
     ) -> Option<Metric> {
         let is_count = COUNT_STATS.contains(&key);
         let mut checked = |value: &Value, stat: String, count: bool| {
-            let amount = value
-                .as_f64()
-                .filter(|x| *x >= 0.0 && (!count || to_count(*x).is_some()));
+            let amount = value.as_f64().filter(|x| {
+                *x >= 0.0 && (!count || value.as_u64().is_some() || to_count(*x).is_some())
+            });
             if amount.is_none() {
                 malformed.push(MalformedStat {
                     stat,
@@ -327,23 +367,32 @@ impl Metric {
                 let (n, mean) = (field("n"), field("mean"));
                 Some(Metric::Object {
                     total: total?,
+                    exact: object.get("total").and_then(Value::as_u64),
                     n,
                     mean,
                 })
             }
-            bare => checked(bare, key.to_owned(), is_count).map(Metric::Bare),
+            bare => checked(bare, key.to_owned(), is_count).map(|x| Metric::Bare(x, bare.as_u64())),
         }
     }
 
     fn total(self) -> f64 {
         match self {
-            Metric::Bare(total) | Metric::Object { total, .. } => total,
+            Metric::Bare(total, _) | Metric::Object { total, .. } => total,
         }
+    }
+
+    /// The total as a count: exact when JSON wrote an integer.
+    fn count(self) -> Option<u64> {
+        match self {
+            Metric::Bare(_, exact) | Metric::Object { exact, .. } => exact,
+        }
+        .or_else(|| to_count(self.total()))
     }
 
     fn mean(self) -> Option<f64> {
         match self {
-            Metric::Bare(_) => None,
+            Metric::Bare(..) => None,
             Metric::Object { mean, .. } => mean,
         }
     }
@@ -354,8 +403,8 @@ impl Metric {
     fn weighted_mean(self) -> Option<(f64, f64)> {
         match self {
             _ if self.total() == 0.0 => Some((0.0, 0.0)),
-            Metric::Bare(_) => None,
-            Metric::Object { total, n, mean } => {
+            Metric::Bare(..) => None,
+            Metric::Object { total, n, mean, .. } => {
                 let mean = mean?;
                 let n = n.or_else(|| (mean != 0.0).then(|| total / mean))?;
                 Some((n, mean))
@@ -367,7 +416,7 @@ impl Metric {
 /// A count (tokens or requests) from an optional stat: a missing one (or a sum too large for
 /// a count) counts 0.
 fn count_of(metric: Option<Metric>) -> u64 {
-    metric.and_then(|m| to_count(m.total())).unwrap_or(0)
+    metric.and_then(Metric::count).unwrap_or(0)
 }
 
 /// `x` as a count: an integer in 0..2^64 (`1.5` and `1e30` are not counts).
@@ -407,6 +456,9 @@ struct MergedMetric {
     /// Whether any task carried the stat.
     present: bool,
     total: f64,
+    /// The exact sum of the counts; `None` once a task's count is unknown or the sum
+    /// overflows.
+    count: Option<u64>,
     /// Sum of `n` and of `mean * n`; `None` once a task's mean is unknown.
     weights: Option<(f64, f64)>,
     /// Whether a task's mean was unknown (so the merged mean is too).
@@ -416,6 +468,10 @@ struct MergedMetric {
 impl MergedMetric {
     fn add(&mut self, metric: Option<Metric>) {
         let Some(metric) = metric else { return };
+        let before = if self.present { self.count } else { Some(0) };
+        self.count = before
+            .zip(metric.count())
+            .and_then(|(a, b)| a.checked_add(b));
         self.present = true;
         self.total += metric.total();
         match metric.weighted_mean() {
@@ -433,7 +489,11 @@ impl MergedMetric {
     }
 
     fn count(&self) -> u64 {
-        count_of(self.present.then_some(Metric::Bare(self.total)))
+        if self.present {
+            self.count.unwrap_or(0)
+        } else {
+            0
+        }
     }
 }
 
@@ -470,6 +530,20 @@ impl MergedStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_non_finite_tokens_read_as_null_outside_strings() {
+        let text = br#"[NaN, -Infinity, Infinity, "NaN \" Infinity", {"a": NaN}]"#;
+        assert_eq!(
+            String::from_utf8(non_finite_as_null(text).into_owned()).unwrap(),
+            r#"[null, null, null, "NaN \" Infinity", {"a": null}]"#
+        );
+        // Nothing to replace: the bytes are not copied.
+        assert!(matches!(
+            non_finite_as_null(b"[1, 2]"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     fn fixture(name: &str) -> Vec<u8> {
         crate::test_support::fixture(&format!("stats/{name}"))

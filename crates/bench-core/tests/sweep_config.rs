@@ -129,22 +129,23 @@ fn quantization_bitsandbytes() {
 
 #[test]
 fn one_prompt_pair_versus_a_list_of_pairs() {
-    let single = one_experiment("prompt-template: [\"qa_(short)\", \"Answer: [[DOCUMENT]]\"]");
+    let single = one_experiment("prompt-template: [\"qa+=short\", \"Answer: [[DOCUMENT]]\"]");
     let sweep = load(&single).unwrap();
     assert_eq!(sweep.runs.len(), 1);
-    // The run name sanitizes the template name; the directory keeps it raw.
+    // The run name sanitizes the template name; the directory keeps it raw. (Characters
+    // the shell reads as syntax, such as `(`, are refused in names.)
     assert_eq!(sweep.runs[0].name, "qa_short-Qwen3_0.6B");
     assert_eq!(
         sweep.runs[0].run_dir,
-        "data/e/qa_(short)/Qwen3_0.6B/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none"
+        "data/e/qa+=short/Qwen3_0.6B/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none"
     );
     assert_eq!(
         sweep.runs[0].prompt_template,
-        Some(("qa_(short)".to_owned(), "Answer: [[DOCUMENT]]".to_owned()))
+        Some(("qa+=short".to_owned(), "Answer: [[DOCUMENT]]".to_owned()))
     );
     assert_eq!(
         sweep.runs[0].args["prompt_template"],
-        json!(["qa_(short)", "Answer: [[DOCUMENT]]"])
+        json!(["qa+=short", "Answer: [[DOCUMENT]]"])
     );
 
     let list = one_experiment(

@@ -15,6 +15,7 @@ use std::sync::{Mutex, PoisonError};
 use bench_core::failure::{FailureClass, classes_in_reader};
 use bench_core::state::RunFiles;
 
+use crate::bounded::{file_kind, size_text};
 use crate::path_text::shown;
 
 /// The most bytes [`RunFiles::read`] reads of one file: 64 MiB. The files read whole
@@ -117,41 +118,6 @@ fn check_regular(meta: &Metadata, path: &Path) -> io::Result<()> {
             file_kind(meta)
         ),
     ))
-}
-
-/// What a file that is not a regular file is, for messages.
-fn file_kind(meta: &Metadata) -> &'static str {
-    if meta.is_dir() {
-        return "a directory";
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        let kind = meta.file_type();
-        if kind.is_fifo() {
-            return "a FIFO (named pipe)";
-        }
-        if kind.is_char_device() {
-            return "a character device";
-        }
-        if kind.is_block_device() {
-            return "a block device";
-        }
-        if kind.is_socket() {
-            return "a socket";
-        }
-    }
-    "a special file"
-}
-
-/// `bytes` as text for messages: `64 MiB`, else a number of bytes.
-fn size_text(bytes: u64) -> String {
-    const MIB: u64 = 1024 * 1024;
-    if bytes >= MIB && bytes.is_multiple_of(MIB) {
-        format!("{} MiB", bytes / MIB)
-    } else {
-        format!("{bytes} bytes")
-    }
 }
 
 impl RunFiles for DirRunFiles {

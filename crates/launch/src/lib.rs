@@ -22,6 +22,9 @@ use bench_core::model_config::{LocalModelConfigs, hub_cache_dir};
 use bench_core::run::Run;
 use bench_core::state::{RunState, SubmissionRecord, run_state};
 use bench_core::sweep::{LoadContext, ScriptFile, Sweep, SweepCost, load_sweep};
+use bench_io::bounded::{
+    Accept, MAX_CONFIG_BYTES, MAX_MODEL_CONFIG_BYTES, MAX_TEMPLATE_BYTES, ReadError, read_text,
+};
 use bench_io::{Console, DirRunFiles, OutputFailure};
 use regex::Regex;
 
@@ -131,15 +134,23 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), LaunchError> {
 /// Phase 1: read and validate the config, supplying the outside world (whether the script
 /// exists, model configs from the local Hugging Face cache), then the template and `--only`.
 fn load(args: &cli::Args, console: &mut Console) -> Result<Loaded, LaunchError> {
-    let text = fs::read_to_string(&args.config).map_err(|err| {
-        LaunchError::Invalid(format!(
-            "failed to read the config `{}`: {err}",
-            args.config.display()
-        ))
-    })?;
+    let text = read_text(
+        &args.config,
+        MAX_CONFIG_BYTES,
+        Accept::RegularOrPipe,
+        "the config",
+    )
+    .map_err(|err| LaunchError::Invalid(err.to_string()))?;
     let hub_cache = hub_cache_dir(|name| std::env::var(name).ok());
-    let model_configs =
-        LocalModelConfigs::new(hub_cache, |path: &Path| fs::read_to_string(path).ok());
+    let model_configs = LocalModelConfigs::new(hub_cache, |path: &Path| {
+        read_text(
+            path,
+            MAX_MODEL_CONFIG_BYTES,
+            Accept::Regular,
+            "a model's config.json",
+        )
+        .ok()
+    });
     let script_file = |script: &str| match fs::metadata(script) {
         Ok(meta) if meta.is_dir() => ScriptFile::Directory,
         Ok(_) => ScriptFile::File,
@@ -194,24 +205,33 @@ fn select_template(args: &cli::Args, sweep: &Sweep) -> Result<Template, LaunchEr
     let Some(path) = path else {
         return Ok(Template::builtin()?);
     };
-    let text = fs::read_to_string(&path).map_err(|err| {
-        let origin = if args.template.is_some() {
-            "`--template`"
-        } else {
-            "the config's `slurm.template`"
-        };
-        let mut message = format!("failed to read the template `{}`", path.display());
-        if path.is_relative() {
+    let text = read_text(
+        &path,
+        MAX_TEMPLATE_BYTES,
+        Accept::RegularOrPipe,
+        "the template",
+    )
+    .map_err(|err| match err {
+        ReadError::Io {
+            what,
+            path: shown,
+            error,
+        } if path.is_relative() && error.kind() == std::io::ErrorKind::NotFound => {
+            let origin = if args.template.is_some() {
+                "`--template`"
+            } else {
+                "the config's `slurm.template`"
+            };
             let cwd = std::env::current_dir().map_or_else(
                 |_| "the current directory".to_owned(),
                 |dir| format!("the current directory `{}`", dir.display()),
             );
-            let _ = write!(
-                message,
-                " ({origin} is relative to {cwd}, where `launch` runs, not to the config file)"
-            );
+            LaunchError::Invalid(format!(
+                "failed to read {what} `{shown}` ({origin} is relative to {cwd}, where `launch` \
+                 runs, not to the config file): {error}"
+            ))
         }
-        LaunchError::Invalid(format!("{message}: {err}"))
+        other => LaunchError::Invalid(other.to_string()),
     })?;
     Ok(Template::parse(&path.display().to_string(), &text)?)
 }
@@ -497,12 +517,12 @@ fn submit_one(slurm: &mut dyn Slurm, decided: &DecidedRun<'_>, console: &mut Con
     }
     let token = &decided.planned.token;
     let prepared = (|| -> Result<(), String> {
-        fs::write(&script_path, &decided.planned.script)
+        record::write_replacing(Path::new(&script_path), decided.planned.script.as_bytes())
             .map_err(|err| format!("failed to write `{script_path}`: {err}"))?;
         let kwargs_path = run_dir.kwargs_json();
         let kwargs = serde_json::to_string(&run.kwargs())
             .map_err(|err| format!("failed to encode kwargs: {err}"))?;
-        fs::write(&kwargs_path, kwargs)
+        record::write_replacing(Path::new(&kwargs_path), kwargs.as_bytes())
             .map_err(|err| format!("failed to write `{kwargs_path}`: {err}"))?;
         let intent = SubmissionRecord {
             token: token.clone(),

@@ -18,6 +18,28 @@ use bench_core::state::{SubmissionRecord, latest_submission};
 /// The file name under `{run_dir}/inference_logs/launch/`.
 pub const FILE_NAME: &str = "submissions.jsonl";
 
+/// Write `bytes` as the file at `path`, replacing it whole: a temporary file beside it is
+/// written and renamed over it, so a symbolic link or a special file standing there (a link
+/// to `/dev/zero`, to someone's own file) is replaced, never written through, and a reader
+/// never sees half a file.
+///
+/// Errors: the directory cannot be written, or the rename failed.
+pub fn write_replacing(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".launch-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // As a plain new file (the umask applies), not tempfile's private 0600.
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let mut temp = builder.tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.persist(path).map_err(|err| err.error)?;
+    Ok(())
+}
+
 /// A fresh random submission token (16 hexadecimal digits).
 pub fn new_token() -> String {
     format!("{:016x}", fastrand::u64(..))

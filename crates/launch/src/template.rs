@@ -108,6 +108,20 @@ pub enum TemplateErrorKind {
         /// The value as written.
         python: String,
     },
+    /// The template uses `{% include %}`, `{% import %}`, `{% extends %}` or `{% macro %}`.
+    Unsupported {
+        /// The tag's keyword.
+        tag: String,
+    },
+    /// The rendered script is larger than [`MAX_SCRIPT_BYTES`].
+    TooLarge,
+    /// The rendered script sends SLURM's output where `analyze` does not look (or nowhere).
+    OutputElsewhere {
+        /// The `--output` sbatch reads from the script, if any.
+        output: Option<String>,
+        /// The directory it must be in: the run's `inference_logs/slurm_logs`.
+        expected: String,
+    },
     /// A path or word cannot be shell-quoted (it holds a NUL byte).
     Unquotable {
         /// The template variable.
@@ -183,6 +197,27 @@ impl TemplateError {
                 "`slurm.python` is `{python}`, which does not split into shell words \
                  (unbalanced quotes, or empty)"
             ),
+            TemplateErrorKind::Unsupported { tag } => format!(
+                "template `{template}` uses `{{% {tag} %}}`: a template is one file, without \
+                 include, import, extends or macros (they are the ways a template can recurse \
+                 without end)"
+            ),
+            TemplateErrorKind::TooLarge => format!(
+                "template `{template}` renders a script {for_run} larger than 4 MiB, which \
+                 SLURM refuses (its `max_script_size`): rendering stopped there"
+            ),
+            TemplateErrorKind::OutputElsewhere { output, expected } => match output {
+                Some(output) => format!(
+                    "template `{template}` renders a script {for_run} whose `--output` is \
+                     `{output}`, not a `.out` file in `{expected}/`: `analyze` would not find \
+                     the job's output and could not tell how the run ended"
+                ),
+                None => format!(
+                    "template `{template}` renders a script {for_run} without `--output`: \
+                     SLURM would write the job's output into the submission directory, where \
+                     `analyze` does not look"
+                ),
+            },
             TemplateErrorKind::Unquotable { variable } => {
                 format!("`{variable}`{of_run} cannot be shell-quoted: it holds a NUL byte")
             }
@@ -214,6 +249,11 @@ impl TemplateError {
             TemplateErrorKind::CliArgsRefused { .. } => Some(
                 "pass the args through `kwargs_json` as the built-in template does: the \
                  inference script takes a prompt pair only through its Python API"
+                    .to_owned(),
+            ),
+            TemplateErrorKind::OutputElsewhere { .. } => Some(
+                "put `#SBATCH --output={{ slurm_logs }}/%j_0.out` (and the same `--error`) \
+                 among the `#SBATCH` lines, as the built-in template does"
                     .to_owned(),
             ),
             TemplateErrorKind::Render { .. } => Some(format!(
@@ -534,6 +574,11 @@ impl Template {
     /// Errors when it does not parse. Whether sbatch reads the comment from it is checked
     /// on each rendered script ([`Renderer::render`]).
     pub fn parse(origin: &str, text: &str) -> Result<Self, TemplateError> {
+        if let Some(tag) = unsupported_tag(text) {
+            return Err(
+                TemplateError::new(TemplateErrorKind::Unsupported { tag }).in_template(origin)
+            );
+        }
         let mut tera = tera::Tera::default();
         tera.autoescape_on(Vec::new());
         tera.register_filter("shell_quote", shell_quote);
@@ -588,6 +633,47 @@ impl Template {
     }
 }
 
+/// The first `{% include %}`, `{% import %}`, `{% extends %}` or `{% macro %}` tag of a
+/// template: a template is one file, and these are the only ways Tera can recurse (a
+/// template including itself, a macro calling itself), which would overflow the stack.
+fn unsupported_tag(text: &str) -> Option<String> {
+    text.match_indices("{%").find_map(|(start, _)| {
+        let rest = text[start + 2..].trim_start_matches(['-', ' ', '\t', '\n', '\r']);
+        let word: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
+        matches!(word.as_str(), "include" | "import" | "extends" | "macro").then_some(word)
+    })
+}
+
+/// The most bytes of a rendered script: 4 MiB, SLURM's default `max_script_size`.
+pub const MAX_SCRIPT_BYTES: usize = 4 * 1024 * 1024;
+
+/// A writer that keeps at most [`MAX_SCRIPT_BYTES`] bytes and fails past them, so a template
+/// that renders without end stops there instead of filling the memory.
+#[derive(Default)]
+struct CappedScript {
+    bytes: Vec<u8>,
+    /// Whether a write was refused for going past the cap.
+    overflowed: bool,
+}
+
+impl std::io::Write for CappedScript {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + bytes.len() > MAX_SCRIPT_BYTES {
+            self.overflowed = true;
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::FileTooLarge,
+                "the script exceeds 4 MiB",
+            ));
+        }
+        self.bytes.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Whether sbatch would read `line` as a directive line when it comes before the first
 /// command (see [`directives`]).
 fn is_directive_line(line: &str) -> bool {
@@ -629,6 +715,10 @@ impl Renderer<'_> {
     }
 
     /// [`Renderer::render`], with errors not yet naming the template and the run.
+    #[expect(
+        clippy::case_sensitive_file_extension_comparisons,
+        reason = "the `.out` suffix analyze looks for is case-sensitive"
+    )]
     fn render_checked(&mut self, run: &Run, token: &str) -> Result<Rendered, TemplateError> {
         let vars = RunVars::new(run, self.settings, token, self.template.uses_cli_args)?;
         let script = self.render_text(&vars)?;
@@ -684,6 +774,20 @@ impl Renderer<'_> {
             .map_err(|refusal| refused(refusal.line, refusal.reason))?;
         let mut directives = read.directives;
         directives::expand_abbreviations(&mut directives);
+        // `analyze` reads `*.out` case-sensitively, as the original's glob did.
+        let output = directives::value(&directives, "output");
+        let expected = &vars.slurm_logs;
+        if !output.is_some_and(|output| {
+            output
+                .strip_prefix(expected.as_str())
+                .and_then(|name| name.strip_prefix('/'))
+                .is_some_and(|name| !name.contains('/') && name.ends_with(".out"))
+        }) {
+            return Err(TemplateError::new(TemplateErrorKind::OutputElsewhere {
+                output: output.map(str::to_owned),
+                expected: expected.clone(),
+            }));
+        }
         Ok(Rendered { script, directives })
     }
 
@@ -713,10 +817,23 @@ impl Renderer<'_> {
             Ok(_) => {}
             Err(err) => return Err(render_error(&tera::Error::json(err))),
         }
-        self.template
+        let mut script = CappedScript::default();
+        match self
+            .template
             .tera
-            .render(TEMPLATE_NAME, &self.context)
-            .map_err(|err| render_error(&err))
+            .render_to(TEMPLATE_NAME, &self.context, &mut script)
+        {
+            Ok(()) => {}
+            Err(_) if script.overflowed => {
+                return Err(TemplateError::new(TemplateErrorKind::TooLarge));
+            }
+            Err(err) => return Err(render_error(&err)),
+        }
+        String::from_utf8(script.bytes).map_err(|err| {
+            TemplateError::new(TemplateErrorKind::Render {
+                message: format!("the rendered script is not UTF-8: {err}"),
+            })
+        })
     }
 }
 
@@ -902,7 +1019,7 @@ mod tests {
         missing_comment("#!/bin/bash\n#SBATCH --comment={{ comment | upper }}\n");
         // sbatch removes quotes and reads several options per line.
         let script = render(
-            "#!/bin/bash\n#SBATCH -J {{ job_name }} --comment \"{{ comment }}\" # ours\necho\n",
+            "#!/bin/bash\n#SBATCH -J {{ job_name }} --comment \"{{ comment }}\" # ours\n#SBATCH --output={{ slurm_logs }}/%j_0.out\necho\n",
             &run(json!({})),
             &settings(),
         )
@@ -1018,7 +1135,8 @@ mod tests {
         // Short options and other allowed options are fine, once each.
         let rendered = Template::parse(
             "t.tera",
-            "#!/bin/bash\n#SBATCH -J myname -t 5\n#SBATCH --comment={{ comment }} --exclusive\n",
+            "#!/bin/bash\n#SBATCH -J myname -t 5 -o {{ slurm_logs }}/%j_0.out\n\
+             #SBATCH --comment={{ comment }} --exclusive\n",
         )
         .unwrap()
         .renderer(&settings)
@@ -1027,7 +1145,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             serde_json::to_value(directives::json_object(&rendered.directives)).unwrap(),
-            json!({"job-name": "myname", "time": "5", "exclusive": ""})
+            json!({
+                "job-name": "myname",
+                "time": "5",
+                "output": format!("{}/inference_logs/slurm_logs/%j_0.out", run.run_dir),
+                "exclusive": ""
+            })
         );
     }
 
@@ -1066,13 +1189,13 @@ mod tests {
             "seed": null,
         }));
         let script = render(
-            "#!/bin/sh\n#SBATCH --comment={{ comment }}\nrun {{ cli_args }}\n",
+            "#!/bin/sh\n#SBATCH --comment={{ comment }}\n#SBATCH --output={{ slurm_logs }}/%j_0.out\nrun {{ cli_args }}\n",
             &run,
             &settings(),
         )
         .unwrap();
         // Read back with shell-word rules, the words are exactly the args.
-        let words = shlex::split(script.lines().nth(2).unwrap()).unwrap();
+        let words = shlex::split(script.lines().nth(3).unwrap()).unwrap();
         assert_eq!(
             words,
             [
@@ -1148,13 +1271,13 @@ mod tests {
     fn the_shell_quote_filter() {
         let run = run(json!({}));
         let script = render(
-            "#!/bin/sh\n#SBATCH --comment={{ comment }}\n{{ run_dir | shell_quote }} {{ [\"a b\", \"c\"] | shell_quote }} {{ \"$(x)\" | shell_quote }}\n",
+            "#!/bin/sh\n#SBATCH --comment={{ comment }}\n#SBATCH --output={{ slurm_logs }}/%j_0.out\n{{ run_dir | shell_quote }} {{ [\"a b\", \"c\"] | shell_quote }} {{ \"$(x)\" | shell_quote }}\n",
             &run,
             &settings(),
         )
         .unwrap();
         assert_eq!(
-            script.lines().nth(2).unwrap(),
+            script.lines().nth(3).unwrap(),
             format!("{} 'a b' c '$(x)'", run.run_dir)
         );
     }

@@ -1091,3 +1091,30 @@ fn a_closed_stdout_fails_a_dry_run_with_exit_1() {
         show(&output)
     );
 }
+
+#[test]
+#[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
+fn kwargs_and_sbatch_files_that_are_links_are_replaced_not_written_through() {
+    let _cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let (_, names) = held_sweep(&sweep, "links", 1);
+    let dirs = run_dirs(&sweep);
+    let launch_dir = sweep.path().join(&dirs[0]).join("inference_logs/launch");
+    std::fs::create_dir_all(&launch_dir).unwrap();
+    let mine = sweep.write("my-notes.txt", "keep me\n");
+    symlink("/dev/zero", launch_dir.join("kwargs.json")).unwrap();
+    symlink(&mine, launch_dir.join("sbatch.sh")).unwrap();
+    let output = sweep.launch(&["--config", "sweep.yaml", "--json"], None);
+    let lines = lines_by_name(&output);
+    let _cancel = cancel_submitted(&lines);
+    assert_eq!(exit_code(&output), 0, "{}", show(&output));
+    assert_eq!(lines[&names[0]]["decision"], "submitted");
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "keep me\n");
+    for file in ["kwargs.json", "sbatch.sh"] {
+        let meta = std::fs::symlink_metadata(launch_dir.join(file)).unwrap();
+        assert!(meta.is_file(), "{file} is still a link");
+    }
+    let kwargs: Value =
+        serde_json::from_slice(&std::fs::read(launch_dir.join("kwargs.json")).unwrap()).unwrap();
+    assert_eq!(kwargs["name"], names[0].as_str());
+}

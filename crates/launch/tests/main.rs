@@ -5,5 +5,6 @@ mod cluster;
 mod common;
 mod config_glue;
 mod help;
+mod hostile;
 mod options;
 mod render;

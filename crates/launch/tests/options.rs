@@ -192,15 +192,22 @@ fn the_sbatch_object_holds_only_the_directives_sbatch_reads() {
     sweep.write(
         "mine.sh.tera",
         "#!/bin/bash\n# {{ job_name }}\n#SBATCH -J {{ job_name }} --gpus \"{{ gpus }}\" # GPUs\n\
-         \x20 #SBATCH --qos=indented\n\n#SBATCH --comment={{ comment }}\necho hi\n\
+         \x20 #SBATCH --qos=indented\n\n#SBATCH --comment={{ comment }}\n\
+         #SBATCH --output={{ slurm_logs }}/%j_0.out\necho hi\n\
          #SBATCH --time=9\n",
     );
     sweep.write("c.yaml", &config(Some("mine.sh.tera")));
     let output = sweep.launch(&BETA_DRY_RUN, Some(&path));
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    let line = &json_lines(&output)[0];
+    let run_dir = line["run_dir"].as_str().unwrap();
     assert_eq!(
-        json_lines(&output)[0]["sbatch"],
-        serde_json::json!({"job-name": "p-c-tp2", "gpus": "2"})
+        line["sbatch"],
+        serde_json::json!({
+            "job-name": "p-c-tp2",
+            "gpus": "2",
+            "output": format!("{run_dir}/inference_logs/slurm_logs/%j_0.out")
+        })
     );
 }
 
@@ -256,15 +263,22 @@ fn jobs_in_the_queue_are_in_flight_whoever_submitted_them() {
 fn a_user_template_gets_the_same_variables_and_cli_args_is_refused_for_a_prompt_pair() {
     let (sweep, path) = sweep_with_queue("");
     let template = "#!/bin/bash\n#SBATCH --job-name={{ job_name }}\n#SBATCH --gpus={{ gpus }}\n\
-                    #SBATCH --comment={{ comment }}\n{{ python | join(sep=\" \") }} {{ script }} \
+                    #SBATCH --comment={{ comment }}\n#SBATCH --output={{ slurm_logs }}/%j_0.out\n\
+                    {{ python | join(sep=\" \") }} {{ script }} \
                     {{ kwargs_json }} # {{ run_dir | shell_quote }}\n";
     sweep.write("mine.sh.tera", template);
     sweep.write("c.yaml", &config(Some("mine.sh.tera")));
     let output = sweep.launch(&BETA_DRY_RUN, Some(&path));
     assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    let line = &json_lines(&output)[0];
+    let run_dir = line["run_dir"].as_str().unwrap();
     assert_eq!(
-        json_lines(&output)[0]["sbatch"],
-        serde_json::json!({"job-name": "p-c-tp2", "gpus": "2"})
+        line["sbatch"],
+        serde_json::json!({
+            "job-name": "p-c-tp2",
+            "gpus": "2",
+            "output": format!("{run_dir}/inference_logs/slurm_logs/%j_0.out")
+        })
     );
 
     std::fs::remove_file(sweep.path().join("squeue-calls")).unwrap();

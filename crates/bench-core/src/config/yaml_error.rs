@@ -5,6 +5,45 @@
 use super::{ConfigProblem, Location, ProblemKind};
 
 /// The problem of a text the YAML parser refused. `text` is the text it was given.
+/// The deepest nesting of flow collections (`[...]`, `{...}`) a config may have. The YAML
+/// parser gives up at 128 levels anyway, but only after reading the whole text: 100,000
+/// levels took it over a minute.
+pub(super) const MAX_FLOW_DEPTH: usize = 128;
+
+/// Where (line and column, from 1) flow collections first nest deeper than
+/// [`MAX_FLOW_DEPTH`], if they do: one pass over the text, skipping quoted scalars and
+/// comments.
+pub(super) fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (line_index, line) in text.split('\n').enumerate() {
+        let mut previous = ' ';
+        for (column, c) in line.chars().enumerate() {
+            match quote {
+                Some('"') if escaped => escaped = false,
+                Some('"') if c == '\\' => escaped = true,
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None => match c {
+                    '#' if previous.is_whitespace() => break,
+                    '"' | '\'' if !previous.is_alphanumeric() => quote = Some(c),
+                    '[' | '{' => {
+                        depth += 1;
+                        if depth > MAX_FLOW_DEPTH {
+                            return Some((line_index + 1, column + 1));
+                        }
+                    }
+                    ']' | '}' => depth = depth.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            previous = c;
+        }
+    }
+    None
+}
+
 pub(super) fn yaml_problem(text: &str, error: &serde_yaml::Error) -> ConfigProblem {
     let location = error.location();
     let line = location.as_ref().map(serde_yaml::Location::line);
@@ -156,6 +195,29 @@ fn block_key(line: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flow_nesting_is_measured_outside_quotes_and_comments() {
+        let deep = format!("experiments: {}{}", "[".repeat(129), "]".repeat(129));
+        assert_eq!(too_deep(&deep), Some((1, 14 + 128)));
+        assert_eq!(
+            too_deep(&format!("a: {}{}", "{".repeat(128), "}".repeat(128))),
+            None
+        );
+        // Brackets in quoted scalars and comments do not nest.
+        let quoted = format!(
+            "a: \"{}\"\nb: '{}' # {}\n",
+            "[".repeat(200),
+            "{".repeat(200),
+            "[".repeat(200)
+        );
+        assert_eq!(too_deep(&quoted), None);
+        // An escaped quote does not end a double-quoted scalar; `it's` opens no quote.
+        assert_eq!(
+            too_deep(&format!("a: \"\\\" {}\"\nb: it's\n", "[".repeat(200))),
+            None
+        );
+    }
 
     #[test]
     fn block_keys() {

@@ -421,11 +421,11 @@ pub enum NameError {
         /// The component.
         component: String,
     },
-    /// A `.` component in the part of the model path that becomes directories: the run
-    /// directory would lose a level when read back.
+    /// A `.` component: `a/./b` is the directory `a/b`, so two spellings would share one run
+    /// directory, and `org/.` would give no model directory at all.
     #[error(
-        "must not contain a `.` component where it becomes directories (`org/.` gives no model \
-         directory, and `analyze` would read the prompt as the model)"
+        "must not contain a `.` component (`a/./b` is the directory `a/b`, so two runs could \
+         share it); write the path without `./`"
     )]
     DotComponent,
     /// `inference_logs` as a component: it marks a run directory.
@@ -495,9 +495,6 @@ pub fn check_model(model: &str) -> Result<(), NameError> {
         if component.is_empty() {
             return Err(NameError::EmptyComponent);
         }
-        if component == "." {
-            return Err(NameError::DotComponent);
-        }
         if component == INFERENCE_LOGS {
             return Err(NameError::InferenceLogs);
         }
@@ -510,6 +507,8 @@ fn check_path_chars(path: &str) -> Result<(), NameError> {
     check_output_path_value(path)?;
     if path.split('/').any(|c| c == "..") {
         Err(NameError::ParentComponent)
+    } else if path.split('/').any(|c| c == ".") {
+        Err(NameError::DotComponent)
     } else {
         Ok(())
     }
