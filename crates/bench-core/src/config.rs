@@ -58,7 +58,16 @@ pub struct SlurmSettings {
     /// The interpreter the built-in template runs, as written (split into shell words by
     /// `launch`; default `python`).
     pub python: String,
+    /// The most seconds one `squeue` call may take (default 30): a hung one ends a real
+    /// launch with exit code 3.
+    pub squeue_timeout: u32,
+    /// The most seconds one `sbatch` call may take (default 60): a hung one is killed and
+    /// its job looked up in the queue by its comment, never retried blind.
+    pub sbatch_timeout: u32,
 }
+
+/// The most seconds a `squeue-timeout` or `sbatch-timeout` may be.
+pub const MAX_SLURM_TIMEOUT: u32 = 3600;
 
 impl Default for SlurmSettings {
     fn default() -> Self {
@@ -71,6 +80,8 @@ impl Default for SlurmSettings {
             sbatch_args: Vec::new(),
             template: None,
             python: "python".into(),
+            squeue_timeout: 30,
+            sbatch_timeout: 60,
         }
     }
 }
@@ -102,6 +113,8 @@ pub const SLURM_KEYS: &[&str] = &[
     "sbatch-args",
     "template",
     "python",
+    "squeue-timeout",
+    "sbatch-timeout",
 ];
 
 /// Every problem of a sweep config, reported together (`docs/config.md`). Its message
@@ -787,6 +800,34 @@ impl Reader<'_> {
         );
     }
 
+    /// A time limit in whole seconds, from 1 to [`MAX_SLURM_TIMEOUT`].
+    fn seconds(&mut self, value: &Yaml, location: &Location, key: &str) -> Option<u32> {
+        match self.json(value, location, key)? {
+            Value::Number(n) if !n.is_f64() => {
+                match n.as_u64().and_then(|s| u32::try_from(s).ok()) {
+                    Some(seconds @ 1..=MAX_SLURM_TIMEOUT) => Some(seconds),
+                    _ => {
+                        self.push(
+                            ConfigProblem::new(
+                                location.clone(),
+                                ProblemKind::OutOfRange {
+                                    rule: "must be from 1 to 3600 seconds",
+                                },
+                            )
+                            .key(key)
+                            .value(&Value::Number(n)),
+                        );
+                        None
+                    }
+                }
+            }
+            other => {
+                self.wrong_type(location, key, "an integer number of seconds", &other);
+                None
+            }
+        }
+    }
+
     fn string(&mut self, value: &Yaml, location: &Location, key: &str) -> Option<String> {
         match self.json(value, location, key)? {
             Value::String(s) => Some(s),
@@ -859,6 +900,15 @@ impl Reader<'_> {
                                     .key(key)
                                     .value(&Value::String(mem)),
                             ),
+                        }
+                    }
+                }
+                "squeue-timeout" | "sbatch-timeout" => {
+                    if let Some(seconds) = self.seconds(&value, &location, key) {
+                        if key == "squeue-timeout" {
+                            slurm.squeue_timeout = seconds;
+                        } else {
+                            slurm.sbatch_timeout = seconds;
                         }
                     }
                 }

@@ -5,7 +5,7 @@
 //! its server log name one), or **unknown**. The files are read through [`RunFiles`], so
 //! the rule itself touches no file system.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Cursor;
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -229,13 +229,6 @@ pub struct SubmissionRecord {
     pub job_id: Option<String>,
 }
 
-impl SubmissionRecord {
-    /// The job comment that carries this submission's token: `bench:<token>`.
-    pub fn comment(&self) -> String {
-        crate::layout::job_comment(&self.token)
-    }
-}
-
 fn job_id_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -272,6 +265,99 @@ pub fn latest_submission(jsonl: &[u8]) -> Option<SubmissionRecord> {
     })
 }
 
+/// How a queued job was recognised as a run's, strongest evidence first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// The job id the run's latest submission record holds.
+    RecordedJobId,
+    /// The token of the run's latest submission, in the job's comment.
+    CommentToken,
+    /// The run directory's key ([`crate::layout::RunDir::key`]) in the job's comment: found
+    /// even when `submissions.jsonl` is lost or corrupt.
+    CommentRunKey,
+    /// The job name `{run name}_inference` of datatrove's Python launcher, which leaves no
+    /// record (run names are not unique: the weakest evidence).
+    OriginalLauncherName,
+}
+
+impl Evidence {
+    /// How the reason of a `skipped_in_flight` run says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Evidence::RecordedJobId => "the job id recorded in submissions.jsonl",
+            Evidence::CommentToken => "the submission token in the job's comment",
+            Evidence::CommentRunKey => "the run directory's key in the job's comment",
+            Evidence::OriginalLauncherName => "the Python launcher's job name `{name}_inference`",
+        }
+    }
+}
+
+/// The queue, indexed once: each run is then matched with a few hash lookups, so a
+/// 100,000-run sweep against a 100,000-job queue decides in about a second.
+#[derive(Debug, Default)]
+pub struct QueueIndex<'q> {
+    by_job_id: HashMap<&'q str, &'q QueueEntry>,
+    by_token: HashMap<&'q str, &'q QueueEntry>,
+    by_run_key: HashMap<&'q str, &'q QueueEntry>,
+    by_name: HashMap<&'q str, &'q QueueEntry>,
+}
+
+impl<'q> QueueIndex<'q> {
+    /// The index of `queue` (for several jobs with one key, the first listed is kept).
+    pub fn new(queue: &'q [QueueEntry]) -> Self {
+        let mut index = QueueIndex::default();
+        for entry in queue {
+            index.by_job_id.entry(&entry.job_id).or_insert(entry);
+            index.by_name.entry(&entry.name).or_insert(entry);
+            if let Some((token, key)) = crate::layout::parse_job_comment(&entry.comment) {
+                index.by_token.entry(token).or_insert(entry);
+                if let Some(key) = key {
+                    index.by_run_key.entry(key).or_insert(entry);
+                }
+            }
+        }
+        index
+    }
+
+    /// The queued job whose comment carries submission `token`, if any.
+    pub fn by_token(&self, token: &str) -> Option<&'q QueueEntry> {
+        self.by_token.get(token).copied()
+    }
+
+    /// The queued job of a run, and how it was recognised: by the job id or the token of
+    /// its `latest` submission, by its run directory's `run_key` in a comment, or by the
+    /// Python launcher's job name `{run_name}_inference`.
+    pub fn find_run(
+        &self,
+        latest: Option<&SubmissionRecord>,
+        run_key: &str,
+        run_name: &str,
+    ) -> Option<(&'q QueueEntry, Evidence)> {
+        let recorded = latest.and_then(|latest| {
+            latest
+                .job_id
+                .as_deref()
+                .and_then(|job_id| self.by_job_id.get(job_id))
+                .map(|entry| (*entry, Evidence::RecordedJobId))
+                .or_else(|| {
+                    self.by_token(&latest.token)
+                        .map(|entry| (entry, Evidence::CommentToken))
+                })
+        });
+        recorded
+            .or_else(|| {
+                self.by_run_key
+                    .get(run_key)
+                    .map(|entry| (*entry, Evidence::CommentRunKey))
+            })
+            .or_else(|| {
+                self.by_name
+                    .get(format!("{run_name}_inference").as_str())
+                    .map(|entry| (*entry, Evidence::OriginalLauncherName))
+            })
+    }
+}
+
 /// The state of a run (`docs/launch.md`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunState {
@@ -282,10 +368,19 @@ pub enum RunState {
         /// `Some(N)` when N per-task files were merged.
         merged_tasks: Option<usize>,
     },
-    /// The queue lists its latest submission (or a job of the original launcher).
+    /// The queue lists its job.
     InFlight {
         /// The queued job's id.
         job_id: String,
+        /// How the job was recognised.
+        evidence: Evidence,
+    },
+    /// Its `submissions.jsonl` cannot be read (not a regular file, too large, or no line
+    /// is a record) and the queue shows no job of it: whether a job of it is on its way
+    /// cannot be told, so it is not submitted.
+    RecordsUnreadable {
+        /// What is wrong, naming the file.
+        reason: String,
     },
     /// Its latest attempt failed, with the highest class found.
     Failed(FailureClass),
@@ -293,18 +388,27 @@ pub enum RunState {
     Unknown,
 }
 
-/// The rule of `docs/launch.md`, in its order: completed, in flight, failed with a
-/// class, unknown. `queue` `None` = not read (`analyze`, or `squeue` failed): never in
-/// flight. In flight means the queue lists the latest submission's job id, a job whose
-/// comment carries its token, or a job named `{run_name}_inference` (the original Python
-/// launcher's name). The class is that of the latest `.out` ([`latest_out_file`]) together
-/// with the server log.
+/// The identity of a run for the queue: its name (also the job name) and its run
+/// directory's key ([`crate::layout::RunDir::key`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RunIdentity<'a> {
+    /// The run name.
+    pub name: &'a str,
+    /// The run directory's key.
+    pub key: &'a str,
+}
+
+/// The rule of `docs/launch.md`, in its order: completed, in flight, records unreadable,
+/// failed with a class, unknown. `queue` `None` = not read (`squeue` failed in a dry run):
+/// never in flight. In flight means [`QueueIndex::find_run`] finds the run's job. The class
+/// is that of the latest `.out` ([`latest_out_file`]) together with the server log.
 ///
-/// Errors: only those of `files`.
+/// Errors: only those of `files` (other than reading `submissions.jsonl`, which is a
+/// state).
 pub fn run_state(
     files: &dyn RunFiles,
-    run_name: &str,
-    queue: Option<&[QueueEntry]>,
+    run: RunIdentity<'_>,
+    queue: Option<&QueueIndex<'_>>,
 ) -> std::io::Result<RunState> {
     if let Completion::Completed {
         totals,
@@ -316,25 +420,18 @@ pub fn run_state(
             merged_tasks,
         });
     }
+    let records = read_records(files);
     if let Some(queue) = queue {
-        let latest = files
-            .read(SUBMISSIONS_JSONL)?
-            .and_then(|bytes| latest_submission(&bytes));
-        let original_name = format!("{run_name}_inference");
-        let ours = |entry: &QueueEntry| {
-            latest.as_ref().is_some_and(|latest| {
-                latest.job_id.as_deref() == Some(entry.job_id.as_str())
-                    || entry.comment.contains(&latest.comment())
-            })
-        };
-        if let Some(entry) = queue
-            .iter()
-            .find(|entry| ours(entry) || entry.name == original_name)
-        {
+        let latest = records.as_ref().ok().and_then(Option::as_ref);
+        if let Some((entry, evidence)) = queue.find_run(latest, run.key, run.name) {
             return Ok(RunState::InFlight {
                 job_id: entry.job_id.clone(),
+                evidence,
             });
         }
+    }
+    if let Err(reason) = records {
+        return Ok(RunState::RecordsUnreadable { reason });
     }
     let Some(out) = latest_out_file(files)? else {
         return Ok(RunState::Unknown);
@@ -343,6 +440,23 @@ pub fn run_state(
     Ok(classes
         .first()
         .map_or(RunState::Unknown, |class| RunState::Failed(*class)))
+}
+
+/// The run's latest submission ([`latest_submission`]); `Err` naming the file when it
+/// cannot be read or holds text but no record.
+pub fn read_records(files: &dyn RunFiles) -> Result<Option<SubmissionRecord>, String> {
+    match files.read(SUBMISSIONS_JSONL) {
+        Ok(None) => Ok(None),
+        Ok(Some(bytes)) => match latest_submission(&bytes) {
+            Some(latest) => Ok(Some(latest)),
+            None if bytes.iter().all(u8::is_ascii_whitespace) => Ok(None),
+            None => Err(format!(
+                "`{SUBMISSIONS_JSONL}` holds no readable submission record ({} bytes)",
+                bytes.len()
+            )),
+        },
+        Err(err) => Err(format!("`{SUBMISSIONS_JSONL}` cannot be read: {err}")),
+    }
 }
 
 /// A run directory held in memory: paths below the run directory (`/`-separated) to
@@ -394,7 +508,11 @@ impl RunFiles for MemoryRunFiles {
 mod tests {
     use super::*;
 
-    const RUN: &str = "tutorial-SmolLM2_135M_Instruct";
+    const RUN_NAME: &str = "tutorial-SmolLM2_135M_Instruct";
+    const RUN: RunIdentity<'static> = RunIdentity {
+        name: RUN_NAME,
+        key: "00c0ffee00c0ffee",
+    };
 
     /// A valid `stats.json` (10 requests, 1,000 prompt and 500 completion tokens).
     const STATS: &str = r#"[{"name": "Model call: Inference", "time_stats": {"total": 12.5},
@@ -452,9 +570,9 @@ mod tests {
             RunState::Completed { .. }
         ));
         // Completed wins over a queued job too.
-        let listed = queue(&format!("1234|{RUN}_inference|RUNNING|(null)"));
+        let listed = queue(&format!("1234|{RUN_NAME}_inference|RUNNING|(null)"));
         assert!(matches!(
-            run_state(&files, RUN, Some(&listed)).unwrap(),
+            run_state(&files, RUN, Some(&QueueIndex::new(&listed))).unwrap(),
             RunState::Completed { .. }
         ));
     }
@@ -581,9 +699,10 @@ mod tests {
         // By job id (the comment column may be empty).
         let listed = queue("17|other|RUNNING|bench:zzz\n4242|tutorial|PENDING|(null)\n");
         assert_eq!(
-            run_state(&files, RUN, Some(&listed)).unwrap(),
+            run_state(&files, RUN, Some(&QueueIndex::new(&listed))).unwrap(),
             RunState::InFlight {
-                job_id: "4242".into()
+                job_id: "4242".into(),
+                evidence: Evidence::RecordedJobId,
             }
         );
         // By the token in the comment (sbatch's answer was lost: no job id recorded).
@@ -593,9 +712,10 @@ mod tests {
         );
         let listed = queue("4243|tutorial|CONFIGURING|bench:d4e5\n");
         assert_eq!(
-            run_state(&files, RUN, Some(&listed)).unwrap(),
+            run_state(&files, RUN, Some(&QueueIndex::new(&listed))).unwrap(),
             RunState::InFlight {
-                job_id: "4243".into()
+                job_id: "4243".into(),
+                evidence: Evidence::CommentToken,
             }
         );
     }
@@ -609,7 +729,7 @@ mod tests {
             .with(&out("200_0.out"), PREEMPTED);
         let listed = queue("100|tutorial|RUNNING|bench:old\n");
         assert_eq!(
-            run_state(&files, RUN, Some(&listed)).unwrap(),
+            run_state(&files, RUN, Some(&QueueIndex::new(&listed))).unwrap(),
             RunState::Failed(FailureClass::Preempted)
         );
     }
@@ -618,13 +738,50 @@ mod tests {
     fn in_flight_when_the_original_launcher_named_the_job() {
         let files = MemoryRunFiles::new();
         let listed = queue(&format!(
-            "88|{RUN}|RUNNING|(null)\n99|{RUN}_inference|PENDING|(null)\n"
+            "88|{RUN_NAME}|RUNNING|(null)\n99|{RUN_NAME}_inference|PENDING|(null)\n"
         ));
         assert_eq!(
-            run_state(&files, RUN, Some(&listed)).unwrap(),
+            run_state(&files, RUN, Some(&QueueIndex::new(&listed))).unwrap(),
             RunState::InFlight {
-                job_id: "99".into()
+                job_id: "99".into(),
+                evidence: Evidence::OriginalLauncherName,
             }
+        );
+    }
+
+    #[test]
+    fn in_flight_by_the_run_key_when_the_records_are_lost_or_corrupt() {
+        // The job carries another token (its record was lost) but this run's key.
+        let listed = queue("4300|tutorial|PENDING|bench:lost:00c0ffee00c0ffee\n");
+        for records in ["", "\n", "{not json\n\u{0}\u{1}"] {
+            let files = MemoryRunFiles::new().with(SUBMISSIONS_JSONL, records);
+            assert_eq!(
+                run_state(&files, RUN, Some(&QueueIndex::new(&listed))).unwrap(),
+                RunState::InFlight {
+                    job_id: "4300".into(),
+                    evidence: Evidence::CommentRunKey,
+                },
+                "{records:?}"
+            );
+        }
+        // Another run's key, or the run name without `_inference`, is not this run's job.
+        let others = queue(&format!(
+            "1|{RUN_NAME}|PENDING|bench:t:ffffffffffffffff\n2|{RUN_NAME}|RUNNING|(null)\n"
+        ));
+        let files = MemoryRunFiles::new().with(SUBMISSIONS_JSONL, "{not json\n");
+        assert_eq!(
+            run_state(&files, RUN, Some(&QueueIndex::new(&others))).unwrap(),
+            RunState::RecordsUnreadable {
+                reason: "`inference_logs/launch/submissions.jsonl` holds no readable submission \
+                         record (10 bytes)"
+                    .into()
+            }
+        );
+        // An emptied file is no record at all: the run is unknown.
+        let files = MemoryRunFiles::new().with(SUBMISSIONS_JSONL, "");
+        assert_eq!(
+            run_state(&files, RUN, Some(&QueueIndex::new(&others))).unwrap(),
+            RunState::Unknown
         );
     }
 
@@ -633,7 +790,7 @@ mod tests {
         let files = MemoryRunFiles::new().with(SUBMISSIONS_JSONL, submissions("t", "4242"));
         assert_eq!(run_state(&files, RUN, None).unwrap(), RunState::Unknown);
         assert_eq!(
-            run_state(&files, RUN, Some(&[])).unwrap(),
+            run_state(&files, RUN, Some(&QueueIndex::new(&[]))).unwrap(),
             RunState::Unknown
         );
     }
@@ -766,7 +923,19 @@ mod tests {
             serde_json::json!({"token": "a1b2", "submitted_at": "2026-11-29T13:14:05Z",
                 "command": ["sbatch", "--parsable", ".../sbatch.sh"], "job_id": null})
         );
-        assert_eq!(record.comment(), "bench:a1b2");
+        assert_eq!(
+            crate::layout::job_comment(&record.token, "00c0ffee00c0ffee"),
+            "bench:a1b2:00c0ffee00c0ffee"
+        );
+        assert_eq!(
+            crate::layout::parse_job_comment("bench:a1b2:00c0ffee00c0ffee"),
+            Some(("a1b2", Some("00c0ffee00c0ffee")))
+        );
+        assert_eq!(
+            crate::layout::parse_job_comment("bench:a1b2"),
+            Some(("a1b2", None))
+        );
+        assert_eq!(crate::layout::parse_job_comment("(null)"), None);
         // Two lines per submission: the latest token with its job id.
         let mut jsonl = submissions("first", "100");
         jsonl.push_str(&submissions("second", "200"));

@@ -16,11 +16,14 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use bench_core::layout::{RunDir, job_comment};
 use bench_core::model_config::{LocalModelConfigs, hub_cache_dir};
 use bench_core::run::Run;
-use bench_core::state::{RunState, SubmissionRecord, run_state};
+use bench_core::state::{
+    QueueIndex, RunIdentity, RunState, SubmissionRecord, read_records, run_state,
+};
 use bench_core::sweep::{LoadContext, ScriptFile, Sweep, SweepCost, load_sweep};
 use bench_io::bounded::{
     Accept, MAX_CONFIG_BYTES, MAX_MODEL_CONFIG_BYTES, MAX_TEMPLATE_BYTES, ReadError, read_text,
@@ -122,7 +125,11 @@ impl Loaded {
 pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), LaunchError> {
     let loaded = load(args, console)?;
     let planned = plan(&loaded)?;
-    let mut slurm = CommandSlurm;
+    let timeouts = &loaded.sweep.settings.slurm;
+    let mut slurm = CommandSlurm {
+        squeue_timeout: Duration::from_secs(timeouts.squeue_timeout.into()),
+        sbatch_timeout: Duration::from_secs(timeouts.sbatch_timeout.into()),
+    };
     let decided = decide(args, planned, &mut slurm, console)?;
     if args.dry_run {
         dry_run(args, &loaded.sweep, &decided, console)
@@ -304,8 +311,8 @@ fn decide<'a>(
             if args.dry_run {
                 return None;
             }
-            // Unreadable: the run's state cannot be read either, and it is not submitted.
-            record::read_latest(Path::new(&planned.run.run_dir.submissions_jsonl()))
+            // Unreadable: the run-state rule reports it (`RecordsUnreadable`).
+            read_records(&DirRunFiles::new(&planned.run.run_dir))
                 .ok()
                 .flatten()
         })
@@ -321,35 +328,58 @@ fn decide<'a>(
         }
         Err(why) => return Err(LaunchError::QueueUnreadable(why)),
     };
+    let index = queue.as_deref().map(QueueIndex::new);
     Ok(planned
         .into_iter()
         .zip(recorded)
         .map(|(planned, recorded)| {
-            let files = DirRunFiles::new(&planned.run.run_dir);
-            let (decision, in_flight_unknown) =
-                match run_state(&files, &planned.run.name, queue.as_deref()) {
-                    Ok(state) => (
-                        plan::decide(&state, &args.skip_failure_reasons),
-                        queue.is_none() && !matches!(state, RunState::Completed { .. }),
-                    ),
-                    Err(err) => (
-                        Decision::Failed {
-                            reason: format!(
-                                "the run's files under `{}` could not be read: {err}",
-                                planned.run.run_dir
-                            ),
-                        },
-                        false,
-                    ),
-                };
+            let run = planned.run;
+            let files = DirRunFiles::new(&run.run_dir);
+            let key = run.run_dir.key();
+            let identity = RunIdentity {
+                name: &run.name,
+                key: &key,
+            };
+            let (decision, in_flight_unknown) = match run_state(&files, identity, index.as_ref()) {
+                Ok(state) => (
+                    plan::decide(&state, &args.skip_failure_reasons),
+                    index.is_none() && !matches!(state, RunState::Completed { .. }),
+                ),
+                Err(err) => (
+                    Decision::Failed {
+                        reason: format!(
+                            "the run's files under `{}` could not be read: {err}",
+                            run.run_dir
+                        ),
+                    },
+                    false,
+                ),
+            };
             DecidedRun {
+                decision: still_running(decision, &run.run_dir),
                 planned,
-                decision,
                 in_flight_unknown,
                 recorded,
             }
         })
         .collect())
+}
+
+/// `decision`, unless it would submit a run whose `submissions.jsonl` another process holds
+/// locked: an sbatch call for it is still running (possibly of a `launch` that was killed),
+/// and a second call could submit it twice.
+fn still_running(decision: Decision, run_dir: &RunDir) -> Decision {
+    if decision != Decision::WouldSubmit {
+        return decision;
+    }
+    let path = run_dir.submissions_jsonl();
+    match record::is_locked(Path::new(&path)) {
+        Ok(false) => decision,
+        Ok(true) => Decision::sbatch_still_running(),
+        Err(err) => Decision::Failed {
+            reason: format!("`{path}` cannot be read: {err}"),
+        },
+    }
 }
 
 /// `--json` lines go to stdout, one per run.
@@ -443,13 +473,20 @@ fn submit_all(
                         d.planned.script
                     ));
                 }
-                let decision = submit_one(slurm, &d, console);
+                let mut unresponsive = false;
+                let decision = submit_one(slurm, &d, console, &mut unresponsive);
                 console.err_line(format_args!(
                     "[{attempted}/{to_submit}] {}  {}",
                     d.run().name,
                     report::decision_text(&decision)
                 ));
-                if matches!(decision, Decision::Failed { .. })
+                if unresponsive {
+                    stop = Some(
+                        "SLURM did not answer an earlier sbatch call in time; not tried, rather \
+                         than wait on each run (run `launch` again when `sbatch` answers)"
+                            .into(),
+                    );
+                } else if matches!(decision, Decision::Failed { .. })
                     && !sweep.settings.continue_on_failure
                 {
                     stop = Some(
@@ -485,7 +522,14 @@ fn submit_all(
 /// another `launch` recorded a submission since this one read the queue, write `sbatch.sh`
 /// and `kwargs.json`, append the intent line, call sbatch (with retries), append the job id
 /// line; the lock is held until then.
-fn submit_one(slurm: &mut dyn Slurm, decided: &DecidedRun<'_>, console: &mut Console) -> Decision {
+/// `unresponsive` is set when sbatch did not answer in time and its job is not in the
+/// queue: SLURM looks unresponsive, and the launch stops there.
+fn submit_one(
+    slurm: &mut dyn Slurm,
+    decided: &DecidedRun<'_>,
+    console: &mut Console,
+    unresponsive: &mut bool,
+) -> Decision {
     let run = decided.run();
     let run_dir: &RunDir = &run.run_dir;
     let script_path = run_dir.sbatch_sh();
@@ -495,15 +539,16 @@ fn submit_one(slurm: &mut dyn Slurm, decided: &DecidedRun<'_>, console: &mut Con
         "--parsable".to_owned(),
         script_path.clone(),
     ];
-    let locked = (|| -> Result<LockedRecords, String> {
+    let locked = (|| -> Result<Option<LockedRecords>, String> {
         for dir in [run_dir.slurm_logs(), run_dir.launch_dir()] {
             fs::create_dir_all(&dir).map_err(|err| format!("failed to create `{dir}`: {err}"))?;
         }
-        LockedRecords::open(Path::new(&records_path))
+        LockedRecords::open(Path::new(&records_path), record::LOCK_WAIT)
             .map_err(|err| format!("failed to lock `{records_path}`: {err}"))
     })();
     let mut records = match locked {
-        Ok(records) => records,
+        Ok(Some(records)) => records,
+        Ok(None) => return Decision::sbatch_still_running(),
         Err(err) => {
             return Decision::Failed {
                 reason: format!("{err} (sbatch was not called)"),
@@ -511,9 +556,19 @@ fn submit_one(slurm: &mut dyn Slurm, decided: &DecidedRun<'_>, console: &mut Con
         }
     };
     if let Some(latest) = records.latest()
+        && latest.job_id.is_none()
+        && let Some(decision) = unconfirmed(slurm, latest, run_dir, decided.recorded.as_ref())
+    {
+        return decision;
+    }
+    if let Some(latest) = records.latest()
+        && latest.job_id.is_some()
         && Some(latest) != decided.recorded.as_ref()
     {
-        return submitted_meanwhile(slurm, latest);
+        return Decision::SkippedInFlight {
+            job_id: latest.job_id.clone(),
+            reason: "another `launch` submitted it after this one read the queue".to_owned(),
+        };
     }
     let token = &decided.planned.token;
     let prepared = (|| -> Result<(), String> {
@@ -539,7 +594,7 @@ fn submit_one(slurm: &mut dyn Slurm, decided: &DecidedRun<'_>, console: &mut Con
             reason: format!("{err} (sbatch was not called)"),
         };
     }
-    match slurm::submit(slurm, Path::new(&script_path), token) {
+    match slurm::submit(slurm, Path::new(&script_path), token, records.file()) {
         Submission::Accepted {
             job_id, adopted, ..
         } => {
@@ -548,7 +603,7 @@ fn submit_one(slurm: &mut dyn Slurm, decided: &DecidedRun<'_>, console: &mut Con
                     "note: sbatch reported an error for `{}`, but the queue holds its job \
                      {job_id} (comment `{}`): adopted, not submitted again",
                     run.name,
-                    job_comment(token)
+                    job_comment(token, &run_dir.key())
                 ));
             }
             let done = SubmissionRecord {
@@ -563,51 +618,58 @@ fn submit_one(slurm: &mut dyn Slurm, decided: &DecidedRun<'_>, console: &mut Con
                      appended to `{records_path}`: {err}\n  the next launch still finds it \
                      in the queue by its comment `{}`",
                     run.name,
-                    job_comment(token)
+                    job_comment(token, &run_dir.key())
                 ));
             }
             Decision::Submitted { job_id }
         }
         Submission::Failed { reason, .. } => Decision::Failed { reason },
+        Submission::Unanswered { reason } => {
+            *unresponsive = true;
+            Decision::Failed { reason }
+        }
     }
 }
 
-/// The decision for a run whose `submissions.jsonl` gained a submission (`latest`) after
-/// this launch read the queue: another `launch` submitted it meanwhile. With its job id,
-/// the run is in flight; without one (that launch's sbatch failed, or it was killed), the
-/// queue tells whether a job carries its token; if none does, the run is not submitted
-/// either, since that cannot be told apart from a job about to appear.
-fn submitted_meanwhile(slurm: &mut dyn Slurm, latest: &SubmissionRecord) -> Decision {
-    if let Some(job_id) = &latest.job_id {
-        return Decision::SkippedInFlight {
-            job_id: job_id.clone(),
-        };
-    }
-    let comment = latest.comment();
-    match slurm::read_queue(slurm) {
-        Ok(queue) => match queue.iter().find(|job| job.comment.contains(&comment)) {
-            Some(job) => Decision::SkippedInFlight {
-                job_id: job.job_id.clone(),
-            },
-            None => Decision::Failed {
+/// The decision for a run whose latest submission (`latest`, read under the lock) has no
+/// job id: an sbatch call that never answered, whose launch was stopped. Its sbatch has
+/// ended (this launch holds the lock the sbatch child held), so the queue tells now
+/// whether it submitted a job, by its token or the run's key in a comment: `None` when no
+/// job is there and the record is the one read before the queue (the run may be
+/// submitted), a decision otherwise. A record that appeared after this launch read the
+/// queue is never followed by a second sbatch call: that launch's job may be about to
+/// appear.
+fn unconfirmed(
+    slurm: &mut dyn Slurm,
+    latest: &SubmissionRecord,
+    run_dir: &RunDir,
+    recorded: Option<&SubmissionRecord>,
+) -> Option<Decision> {
+    let meanwhile = Some(latest) != recorded;
+    let queue = match slurm::read_queue(slurm) {
+        Ok(queue) => queue,
+        Err(why) => {
+            return Some(Decision::Failed {
                 reason: format!(
-                    "another `launch` recorded a submission of this run (token `{}`) after \
-                     this one read the queue, with no job id and no job in the queue: it \
-                     failed or was stopped; not submitted, so that the run cannot run twice \
-                     (run `launch` again)",
+                    "its latest submission (token `{}`) has no job id, and the queue could not \
+                     be read to find its job: {why}; not submitted (run `launch` again)",
                     latest.token
                 ),
-            },
-        },
-        Err(why) => Decision::Failed {
-            reason: format!(
-                "another `launch` recorded a submission of this run (token `{}`) after this \
-                 one read the queue, with no job id, and the queue could not be read to find \
-                 its job: {why}; not submitted (run `launch` again)",
-                latest.token
-            ),
-        },
+            });
+        }
+    };
+    let index = QueueIndex::new(&queue);
+    if let Some((job, evidence)) = index.find_run(Some(latest), &run_dir.key(), "") {
+        return Some(Decision::queued(&job.job_id, evidence));
     }
+    meanwhile.then(|| Decision::Failed {
+        reason: format!(
+            "another `launch` recorded a submission of this run (token `{}`) after this one \
+             read the queue, with no job id and no job in the queue: it failed or was stopped; \
+             not submitted, so that the run cannot run twice (run `launch` again)",
+            latest.token
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -617,6 +679,7 @@ mod tests {
 
     use super::*;
     use crate::slurm::SbatchAnswer;
+    use bench_core::state::Evidence;
 
     /// A scheduler whose queue is a given listing (or an error), and that submits nothing.
     struct Queue(Result<String, String>);
@@ -625,7 +688,7 @@ mod tests {
         fn squeue(&mut self) -> Result<String, String> {
             self.0.clone()
         }
-        fn sbatch(&mut self, _script: &Path) -> io::Result<SbatchAnswer> {
+        fn sbatch(&mut self, _script: &Path, _hold: &std::fs::File) -> io::Result<SbatchAnswer> {
             panic!("a run submitted meanwhile must not be submitted again")
         }
         fn sleep(&mut self, _duration: Duration) {}
@@ -641,35 +704,54 @@ mod tests {
     }
 
     #[test]
-    fn a_run_another_launch_submitted_meanwhile_is_not_submitted_again() {
-        let mut unreadable = Queue(Err("`squeue` failed".into()));
-        assert_eq!(
-            submitted_meanwhile(&mut unreadable, &latest(Some("4242"))),
-            Decision::SkippedInFlight {
-                job_id: "4242".into()
-            }
+    fn an_unconfirmed_submission_is_resolved_through_the_queue_first() {
+        let run_dir = RunDir::new(
+            "data/e/p/m/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none",
         );
-        // No job id recorded: the queue tells.
-        let mut queued = Queue(Ok("77|p-a|PENDING|bench:0123456789abcdef\n".into()));
+        let other = SubmissionRecord {
+            token: "feedfacefeedface".into(),
+            ..latest(None)
+        };
+        // The token in a comment: its job is in flight, whoever recorded it.
+        let mut queued = Queue(Ok("77|p-a|PENDING|bench:0123456789abcdef:0\n".into()));
         assert_eq!(
-            submitted_meanwhile(&mut queued, &latest(None)),
-            Decision::SkippedInFlight {
-                job_id: "77".into()
-            }
+            unconfirmed(&mut queued, &latest(None), &run_dir, Some(&other)),
+            Some(Decision::queued("77", Evidence::CommentToken))
         );
+        // The run's key in a comment, another token (its record was lost).
+        let mut by_key = Queue(Ok(format!("78|p-a|PENDING|bench:aaaa:{}\n", run_dir.key())));
+        assert_eq!(
+            unconfirmed(&mut by_key, &latest(None), &run_dir, Some(&latest(None))),
+            Some(Decision::queued("78", Evidence::CommentRunKey))
+        );
+        // Not in the queue, and read before the queue: its sbatch ended without a job, the
+        // run may be submitted.
         let mut empty = Queue(Ok(String::new()));
-        let Decision::Failed { reason } = submitted_meanwhile(&mut empty, &latest(None)) else {
+        assert_eq!(
+            unconfirmed(&mut empty, &latest(None), &run_dir, Some(&latest(None))),
+            None
+        );
+        // Not in the queue, recorded by another launch after this one read the queue: never
+        // a second call.
+        let Some(Decision::Failed { reason }) =
+            unconfirmed(&mut empty, &latest(None), &run_dir, Some(&other))
+        else {
             panic!("not failed");
         };
         assert!(
             reason.starts_with(
-                "another `launch` recorded a submission of this run (token \
-                                `0123456789abcdef`)"
+                "another `launch` recorded a submission of this run (token `0123456789abcdef`)"
             ),
             "{reason}"
         );
-        let Decision::Failed { reason } = submitted_meanwhile(&mut unreadable, &latest(None))
-        else {
+        // The queue cannot be read: not submitted.
+        let mut unreadable = Queue(Err("`squeue` failed".into()));
+        let Some(Decision::Failed { reason }) = unconfirmed(
+            &mut unreadable,
+            &latest(None),
+            &run_dir,
+            Some(&latest(None)),
+        ) else {
             panic!("not failed");
         };
         assert!(reason.contains("`squeue` failed"), "{reason}");

@@ -2,7 +2,7 @@
 
 use bench_core::failure::FailureClass;
 use bench_core::run::Run;
-use bench_core::state::{RunState, SubmissionRecord};
+use bench_core::state::{Evidence, RunState, SubmissionRecord};
 
 use crate::directives::Directive;
 use crate::skip::SkipSet;
@@ -38,16 +38,39 @@ pub enum Decision {
     },
     /// The run has valid stats.
     SkippedCompleted,
-    /// The queue holds the run's job.
+    /// The queue holds the run's job, or an sbatch call for it is still running.
     SkippedInFlight {
-        /// The queued job.
-        job_id: String,
+        /// The queued job; `None` while an sbatch call for the run has not answered.
+        job_id: Option<String>,
+        /// Why: which evidence matched the queued job, or the sbatch call still running.
+        reason: String,
     },
     /// The run's latest attempt failed with a class in the skip set.
     SkippedFailure {
         /// That class.
         class: FailureClass,
     },
+}
+
+/// The reason of a run whose sbatch call has not answered yet.
+pub const SBATCH_STILL_RUNNING: &str = "an sbatch call for this run is still running";
+
+impl Decision {
+    /// `skipped_in_flight` for the queued job `job_id`, found by `evidence`.
+    pub fn queued(job_id: &str, evidence: Evidence) -> Self {
+        Decision::SkippedInFlight {
+            job_id: Some(job_id.to_owned()),
+            reason: format!("job {job_id} is queued (found by {})", evidence.describe()),
+        }
+    }
+
+    /// `skipped_in_flight` for a run whose sbatch call is still running.
+    pub fn sbatch_still_running() -> Self {
+        Decision::SkippedInFlight {
+            job_id: None,
+            reason: SBATCH_STILL_RUNNING.to_owned(),
+        }
+    }
 }
 
 impl DecisionKind {
@@ -72,7 +95,9 @@ impl Decision {
     /// `skipped_failure`, why for `not_attempted`.
     pub fn reason(&self) -> Option<String> {
         match self {
-            Decision::Failed { reason } | Decision::NotAttempted { reason } => Some(reason.clone()),
+            Decision::Failed { reason }
+            | Decision::NotAttempted { reason }
+            | Decision::SkippedInFlight { reason, .. } => Some(reason.clone()),
             Decision::SkippedFailure { class } => Some(class.as_str().to_owned()),
             _ => None,
         }
@@ -81,7 +106,11 @@ impl Decision {
     /// The `job_id` of `--json`: the new job, or the queued one.
     pub fn job_id(&self) -> Option<&str> {
         match self {
-            Decision::Submitted { job_id } | Decision::SkippedInFlight { job_id } => Some(job_id),
+            Decision::Submitted { job_id }
+            | Decision::SkippedInFlight {
+                job_id: Some(job_id),
+                ..
+            } => Some(job_id),
             _ => None,
         }
     }
@@ -92,8 +121,9 @@ impl Decision {
 pub fn decide(state: &RunState, skip: &SkipSet) -> Decision {
     match state {
         RunState::Completed { .. } => Decision::SkippedCompleted,
-        RunState::InFlight { job_id } => Decision::SkippedInFlight {
-            job_id: job_id.clone(),
+        RunState::InFlight { job_id, evidence } => Decision::queued(job_id, *evidence),
+        RunState::RecordsUnreadable { reason } => Decision::Failed {
+            reason: format!("{reason}; not submitted, since a job of it could be on its way"),
         },
         RunState::Failed(class) if skip.contains(*class) => {
             Decision::SkippedFailure { class: *class }
@@ -152,8 +182,18 @@ mod tests {
     fn decisions_follow_the_run_state_rule() {
         let skip = crate::skip::parse("OOM").unwrap();
         assert_eq!(
-            decide(&RunState::InFlight { job_id: "9".into() }, &skip),
-            Decision::SkippedInFlight { job_id: "9".into() }
+            decide(
+                &RunState::InFlight {
+                    job_id: "9".into(),
+                    evidence: Evidence::CommentRunKey
+                },
+                &skip
+            ),
+            Decision::SkippedInFlight {
+                job_id: Some("9".into()),
+                reason: "job 9 is queued (found by the run directory's key in the job's comment)"
+                    .into()
+            }
         );
         assert_eq!(
             decide(&RunState::Failed(FailureClass::Oom), &skip),

@@ -8,15 +8,58 @@
 //! latest submission until the job id line is written, so two `launch` processes started
 //! together never both submit a run (README: a run is never submitted twice).
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, Read as _, Write as _};
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use bench_core::state::{SubmissionRecord, latest_submission};
 
+/// The most bytes of a `submissions.jsonl` read (two lines of about 200 bytes per
+/// submission).
+pub const MAX_RECORDS_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How long a launch waits for the lock of a run's `submissions.jsonl` before deciding that
+/// another sbatch call for the run is still running.
+pub const LOCK_WAIT: Duration = Duration::from_secs(2);
+
 /// The file name under `{run_dir}/inference_logs/launch/`.
 pub const FILE_NAME: &str = "submissions.jsonl";
+
+/// Whether another process holds the lock of the `submissions.jsonl` at `path` right now
+/// (an sbatch call for the run under way); `false` when the file is absent.
+///
+/// Errors: the file is not a regular file, or cannot be opened.
+pub fn is_locked(path: &Path) -> io::Result<bool> {
+    check_regular_or_absent(path)?;
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(err) => return Err(err),
+    };
+    match file.try_lock_shared() {
+        Ok(()) => Ok(false),
+        Err(TryLockError::WouldBlock) => Ok(true),
+        Err(TryLockError::Error(err)) => Err(err),
+    }
+}
+
+/// `Ok` when nothing is at `path` or it is a regular file (after following links): opening
+/// a FIFO would block, and a device such as `/dev/zero` never ends.
+fn check_regular_or_absent(path: &Path) -> io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{}, not a regular file",
+                bench_io::bounded::file_kind(&meta)
+            ),
+        )),
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(err),
+    }
+}
 
 /// Write `bytes` as the file at `path`, replacing it whole: a temporary file beside it is
 /// written and renamed over it, so a symbolic link or a special file standing there (a link
@@ -50,18 +93,6 @@ pub fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
-/// The latest submission recorded in the file at `path` (see
-/// [`bench_core::state::latest_submission`]); `None` when the file is missing or holds none.
-///
-/// Errors: reading the file failed for another reason than its absence.
-pub fn read_latest(path: &Path) -> io::Result<Option<SubmissionRecord>> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(latest_submission(&bytes)),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
 /// A run's `submissions.jsonl`, open for appending under an exclusive lock (released when
 /// dropped, or when the process ends however it ends).
 #[derive(Debug)]
@@ -77,28 +108,49 @@ impl LockedRecords {
     /// Open (create when missing) the file at `path`, wait for an exclusive lock on it, and
     /// read the latest submission.
     ///
-    /// Errors: opening, locking or reading failed.
-    pub fn open(path: &Path) -> io::Result<Self> {
+    /// Errors: the file is not a regular file, is larger than 64 MiB, or opening, locking
+    /// or reading it failed. `Ok(None)` when another process still holds the lock after
+    /// `wait`: an sbatch call for this run is still running (the sbatch child holds the lock
+    /// until it ends, whatever happened to the `launch` that started it).
+    pub fn open(path: &Path, wait: Duration) -> io::Result<Option<Self>> {
+        check_regular_or_absent(path)?;
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(path)?;
+        let deadline = Instant::now() + wait;
         loop {
-            match file.lock() {
+            match file.try_lock() {
                 Ok(()) => break,
-                // A signal (an interrupt is handled after this submission) cut the wait.
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(TryLockError::WouldBlock) => return Ok(None),
+                Err(TryLockError::Error(err)) => return Err(err),
             }
         }
         let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
-        Ok(LockedRecords {
+        (&mut file)
+            .take(MAX_RECORDS_BYTES + 1)
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_RECORDS_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                "larger than 64 MiB: not read",
+            ));
+        }
+        Ok(Some(LockedRecords {
             file,
             latest: latest_submission(&bytes),
             needs_line_break: bytes.last().is_some_and(|&b| b != b'\n'),
-        })
+        }))
+    }
+
+    /// The locked file, for an sbatch child to inherit (as its standard input): the lock
+    /// then lasts as long as the child, even when `launch` is killed.
+    pub fn file(&self) -> &File {
+        &self.file
     }
 
     /// The run's latest submission as read under the lock.
@@ -129,6 +181,13 @@ impl LockedRecords {
 mod tests {
     use super::*;
 
+    /// The latest record of the file at `path`.
+    fn read_latest(path: &Path) -> Option<SubmissionRecord> {
+        std::fs::read(path)
+            .ok()
+            .and_then(|bytes| latest_submission(&bytes))
+    }
+
     fn record(token: &str, job_id: Option<&str>) -> SubmissionRecord {
         SubmissionRecord {
             token: token.into(),
@@ -149,17 +208,14 @@ mod tests {
              {\"token\": \"old\", \"submitted_at\": \"x\", \"comm",
         )
         .unwrap();
-        let mut records = LockedRecords::open(&path).unwrap();
+        let mut records = LockedRecords::open(&path, Duration::ZERO).unwrap().unwrap();
         assert_eq!(records.latest().map(|r| r.token.as_str()), Some("old"));
         records.append(&record("new", None)).unwrap();
         // The intent line is a record of its own (an interrupt could come now).
-        assert_eq!(read_latest(&path).unwrap(), Some(record("new", None)));
+        assert_eq!(read_latest(&path), Some(record("new", None)));
         records.append(&record("new", Some("4242"))).unwrap();
         drop(records);
-        assert_eq!(
-            read_latest(&path).unwrap(),
-            Some(record("new", Some("4242")))
-        );
+        assert_eq!(read_latest(&path), Some(record("new", Some("4242"))));
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(text.lines().count(), 4, "{text}");
         assert!(text.ends_with("\"job_id\":\"4242\"}\n"), "{text}");
@@ -170,8 +226,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("launch").join(FILE_NAME);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        assert_eq!(read_latest(&path).unwrap(), None);
-        let mut records = LockedRecords::open(&path).unwrap();
+        assert_eq!(read_latest(&path), None);
+        let mut records = LockedRecords::open(&path, Duration::ZERO).unwrap().unwrap();
         assert_eq!(records.latest(), None);
         records.append(&record("a", None)).unwrap();
         // Another open file description (as another `launch` would have) cannot lock it.
@@ -180,7 +236,30 @@ mod tests {
             other.try_lock(),
             Err(std::fs::TryLockError::WouldBlock)
         ));
+        // A launch asking for it waits at most its bound, then reports the holder.
+        assert!(is_locked(&path).unwrap());
+        assert!(
+            LockedRecords::open(&path, Duration::from_millis(200))
+                .unwrap()
+                .is_none()
+        );
+        // A process that inherited the file (the sbatch child) keeps the lock after the
+        // launch's own handle is gone.
+        let inherited = records.file().try_clone().unwrap();
         drop(records);
+        assert!(is_locked(&path).unwrap());
+        drop(inherited);
+        assert!(!is_locked(&path).unwrap());
         other.try_lock().unwrap();
+    }
+
+    #[test]
+    fn special_files_are_refused_before_they_are_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        let err = LockedRecords::open(&path, Duration::ZERO).unwrap_err();
+        assert_eq!(err.to_string(), "a character device, not a regular file");
+        assert!(is_locked(&path).is_err());
     }
 }

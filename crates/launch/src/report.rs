@@ -53,8 +53,8 @@ pub fn run_block(decided: &DecidedRun<'_>, show_script: bool) -> String {
         decided.run().run_dir,
     );
     match &decided.decision {
-        Decision::SkippedInFlight { job_id } => {
-            let _ = writeln!(text, "    job: {job_id}");
+        Decision::SkippedInFlight { reason, .. } => {
+            let _ = writeln!(text, "    in flight: {reason}");
         }
         Decision::SkippedFailure { class } => {
             let _ = writeln!(text, "    latest attempt: {class}");
@@ -84,7 +84,7 @@ pub fn run_block(decided: &DecidedRun<'_>, show_script: bool) -> String {
 pub fn decision_text(decision: &Decision) -> String {
     match decision {
         Decision::Submitted { job_id } => format!("submitted (job {job_id})"),
-        Decision::SkippedInFlight { job_id } => format!("skipped_in_flight (job {job_id})"),
+        Decision::SkippedInFlight { reason, .. } => format!("skipped_in_flight ({reason})"),
         Decision::Failed { reason } => format!("failed: {reason}"),
         Decision::NotAttempted { reason } => format!("not_attempted ({reason})"),
         Decision::SkippedFailure { class } => format!("skipped_failure ({class})"),
@@ -157,8 +157,11 @@ pub fn summary(decided: &[DecidedRun<'_>], sweep: &Sweep, cost: Option<&SweepCos
             p.run().experiment
         );
         match &p.decision {
-            Decision::Submitted { job_id } | Decision::SkippedInFlight { job_id } => {
+            Decision::Submitted { job_id } => {
                 let _ = write!(line, "  job {job_id}");
+            }
+            Decision::SkippedInFlight { reason, .. } => {
+                let _ = write!(line, "  {reason}");
             }
             Decision::Failed { reason } | Decision::NotAttempted { reason } => {
                 let _ = write!(line, "  {reason}");

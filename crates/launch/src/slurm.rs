@@ -5,11 +5,14 @@
 //! The commands sit behind the [`Slurm`] trait so the retry logic is tested with a script of
 //! answers; [`CommandSlurm`] runs the real ones.
 
-use std::io;
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
 
+use bench_core::layout::parse_job_comment;
 use bench_core::state::{QueueEntry, parse_squeue};
 
 /// The `squeue` format `launch` asks for: job id, name, state, comment.
@@ -50,8 +53,10 @@ pub struct SbatchAnswer {
 pub trait Slurm {
     /// The output of `squeue --me -h -o "%i|%j|%T|%k"`, or why it could not be had.
     fn squeue(&mut self) -> Result<String, String>;
-    /// Run `sbatch --parsable SCRIPT`; `Err` when it could not be started at all.
-    fn sbatch(&mut self, script: &Path) -> io::Result<SbatchAnswer>;
+    /// Run `sbatch --parsable SCRIPT`, the child inheriting `hold` (the run's locked
+    /// `submissions.jsonl`) so that the lock lasts as long as the call, even when `launch`
+    /// is killed; `Err` when it could not be started at all, or did not answer in time.
+    fn sbatch(&mut self, script: &Path, hold: &File) -> io::Result<SbatchAnswer>;
     /// Wait before a retry.
     fn sleep(&mut self, duration: Duration);
 }
@@ -84,30 +89,69 @@ fn parse_queue(output: &str) -> Result<Vec<QueueEntry>, String> {
     Ok(parse_squeue(output))
 }
 
-/// Spawn `squeue` with its output piped.
-fn start_squeue() -> Result<Child, String> {
-    Command::new("squeue")
-        .args(["--me", "-h", "-o", SQUEUE_FORMAT])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|err| match err.kind() {
-            io::ErrorKind::NotFound => format!("`squeue` not found on PATH ({err})"),
-            _ => format!("`squeue` could not be run: {err}"),
-        })
+/// What a command run with a time limit did.
+#[derive(Debug)]
+pub enum Bounded {
+    /// It ended: exit status, standard output, standard error.
+    Finished(std::process::Output),
+    /// It did not end within the limit; it and every process of its group were killed.
+    TimedOut,
 }
 
-/// Wait for a spawned `squeue`: its standard output, or why it failed.
-fn wait_squeue(child: Child) -> Result<String, String> {
-    let output = child
-        .wait_with_output()
-        .map_err(|err| format!("`squeue` could not be read: {err}"))?;
-    if !output.status.success() {
-        let stderr = one_line(&String::from_utf8_lossy(&output.stderr));
-        return Err(format!("`squeue` failed ({}): {stderr}", output.status));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+/// Run `command` in a process group of its own, its output captured, for at most `limit`;
+/// past it the whole group is killed (a shell wrapper's children too, so nothing is left
+/// running). The group also keeps a Ctrl-C meant for `launch` from reaching the command.
+///
+/// Errors: the command could not be started, or waited for.
+pub fn run_bounded(mut command: Command, limit: Duration) -> io::Result<Bounded> {
+    use std::os::unix::process::CommandExt as _;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()?;
+    let stdout = read_in_background(child.stdout.take());
+    let stderr = read_in_background(child.stderr.take());
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            break None;
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let Some(status) = status else {
+        kill_group(&child);
+        child.wait()?;
+        // The pipes close with the group; the readers end.
+        let _ = (stdout.join(), stderr.join());
+        return Ok(Bounded::TimedOut);
+    };
+    Ok(Bounded::Finished(std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }))
+}
+
+/// Kill the process group `child` leads (it was started with `process_group(0)`).
+fn kill_group(child: &Child) {
+    let pid = rustix::process::Pid::from_child(child);
+    // Already gone is fine: the wait that follows reaps it.
+    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+}
+
+/// A thread reading `pipe` to its end.
+fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
 }
 
 /// At most this many characters of a bad `squeue` line are quoted.
@@ -132,6 +176,13 @@ pub enum Submission {
         /// `sbatch` calls made.
         calls: usize,
     },
+    /// sbatch did not answer in time and was stopped, and the queue shows no job with its
+    /// token (or could not be read): SLURM looks unresponsive, and the rest of the launch
+    /// stops rather than wait on each run.
+    Unanswered {
+        /// What happened, with the queue's answer.
+        reason: String,
+    },
     /// No job was accepted, as far as `launch` can tell.
     Failed {
         /// sbatch's own words (or why it could not run).
@@ -146,6 +197,8 @@ enum CallResult {
     Accepted(String),
     Transient(String),
     Rejected(String),
+    /// sbatch did not answer in time and was stopped: it may have submitted the job.
+    TimedOut(String),
 }
 
 /// The job id in `sbatch --parsable`'s answer: `123` or `123;cluster` -> `123`.
@@ -172,6 +225,9 @@ fn judge(answer: io::Result<SbatchAnswer>) -> CallResult {
         Ok(answer) => answer,
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
             return CallResult::Rejected(format!("`sbatch` not found on PATH ({err})"));
+        }
+        Err(err) if err.kind() == io::ErrorKind::TimedOut => {
+            return CallResult::TimedOut(err.to_string());
         }
         Err(err) => return CallResult::Rejected(format!("`sbatch` could not be run: {err}")),
     };
@@ -208,14 +264,23 @@ fn judge(answer: io::Result<SbatchAnswer>) -> CallResult {
     }
 }
 
-/// Submit `script`, whose `#SBATCH --comment` is `bench:{token}`.
+/// The queued job whose comment carries submission `token`, if any.
+fn job_with_token<'q>(queue: &'q [QueueEntry], token: &str) -> Option<&'q QueueEntry> {
+    queue
+        .iter()
+        .find(|job| parse_job_comment(&job.comment).is_some_and(|(found, _)| found == token))
+}
+
+/// Submit `script`, whose `#SBATCH --comment` carries `token`; the sbatch child inherits
+/// `hold`, the run's locked `submissions.jsonl`.
 ///
 /// Transient errors are retried after the pauses of [`BACKOFF`], at most
 /// [`MAX_SBATCH_CALLS`] calls in all; before each retry the queue is asked for a job with
-/// the comment, and one found is adopted instead of submitting again. When the queue cannot
+/// the token, and one found is adopted instead of submitting again. When the queue cannot
 /// be read, `sbatch` is not called again for that pause (a second job could be a duplicate).
-pub fn submit(slurm: &mut dyn Slurm, script: &Path, token: &str) -> Submission {
-    let comment = format!("bench:{token}");
+/// An sbatch that does not answer in time is stopped and the queue asked for its token at
+/// once: adopted when there, [`Submission::Unanswered`] otherwise, never retried blind.
+pub fn submit(slurm: &mut dyn Slurm, script: &Path, token: &str, hold: &File) -> Submission {
     let mut calls = 0;
     let mut words = String::new();
     let mut queue_problem = None;
@@ -225,7 +290,7 @@ pub fn submit(slurm: &mut dyn Slurm, script: &Path, token: &str) -> Submission {
             match read_queue(slurm) {
                 Ok(queue) => {
                     queue_problem = None;
-                    if let Some(job) = queue.iter().find(|job| job.comment == comment) {
+                    if let Some(job) = job_with_token(&queue, token) {
                         return Submission::Accepted {
                             job_id: job.job_id.clone(),
                             adopted: true,
@@ -240,7 +305,7 @@ pub fn submit(slurm: &mut dyn Slurm, script: &Path, token: &str) -> Submission {
             }
         }
         calls += 1;
-        match judge(slurm.sbatch(script)) {
+        match judge(slurm.sbatch(script, hold)) {
             CallResult::Accepted(job_id) => {
                 return Submission::Accepted {
                     job_id,
@@ -250,6 +315,7 @@ pub fn submit(slurm: &mut dyn Slurm, script: &Path, token: &str) -> Submission {
             }
             CallResult::Rejected(reason) => return Submission::Failed { reason, calls },
             CallResult::Transient(reason) => words = reason,
+            CallResult::TimedOut(reason) => return after_timeout(slurm, token, reason, calls),
         }
     }
     let reason = match queue_problem {
@@ -262,31 +328,86 @@ pub fn submit(slurm: &mut dyn Slurm, script: &Path, token: &str) -> Submission {
     Submission::Failed { reason, calls }
 }
 
-/// The real `squeue` and `sbatch` from PATH.
-#[derive(Debug, Default)]
-pub struct CommandSlurm;
+/// After an sbatch that did not answer (`reason`): its job adopted when the queue shows the
+/// token, else [`Submission::Unanswered`].
+fn after_timeout(slurm: &mut dyn Slurm, token: &str, reason: String, calls: usize) -> Submission {
+    match read_queue(slurm) {
+        Ok(queue) => match job_with_token(&queue, token) {
+            Some(job) => Submission::Accepted {
+                job_id: job.job_id.clone(),
+                adopted: true,
+                calls,
+            },
+            None => Submission::Unanswered {
+                reason: format!("{reason}; no job with its token is in the queue"),
+            },
+        },
+        Err(why) => Submission::Unanswered {
+            reason: format!("{reason}; the queue could not be read to find its job: {why}"),
+        },
+    }
+}
+
+/// The real `squeue` and `sbatch` from PATH, each call bounded in time.
+#[derive(Debug)]
+pub struct CommandSlurm {
+    /// The most one `squeue` call may take.
+    pub squeue_timeout: Duration,
+    /// The most one `sbatch` call may take.
+    pub sbatch_timeout: Duration,
+}
 
 impl Slurm for CommandSlurm {
     fn squeue(&mut self) -> Result<String, String> {
-        wait_squeue(start_squeue()?)
+        let mut command = Command::new("squeue");
+        command
+            .args(["--me", "-h", "-o", SQUEUE_FORMAT])
+            .stdin(Stdio::null());
+        let output = match run_bounded(command, self.squeue_timeout) {
+            Ok(Bounded::Finished(output)) => output,
+            Ok(Bounded::TimedOut) => {
+                return Err(format!(
+                    "`squeue --me -h -o {SQUEUE_FORMAT}` did not answer within {} s and was \
+                     stopped (`slurm.squeue-timeout`)",
+                    self.squeue_timeout.as_secs()
+                ));
+            }
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                return Err(format!("`squeue` not found on PATH ({err})"));
+            }
+            Err(err) => return Err(format!("`squeue` could not be run: {err}")),
+        };
+        if !output.status.success() {
+            let stderr = one_line(&String::from_utf8_lossy(&output.stderr));
+            return Err(format!("`squeue` failed ({}): {stderr}", output.status));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
-    fn sbatch(&mut self, script: &Path) -> io::Result<SbatchAnswer> {
-        use std::os::unix::process::CommandExt as _;
-        // Its own process group: a Ctrl-C meant for `launch` must not kill sbatch between
-        // the controller accepting the job and the job id reaching us.
-        let output = Command::new("sbatch")
+    fn sbatch(&mut self, script: &Path, hold: &File) -> io::Result<SbatchAnswer> {
+        let mut command = Command::new("sbatch");
+        command
             .arg("--parsable")
             .arg(script)
-            .stdin(Stdio::null())
-            .process_group(0)
-            .output()?;
-        Ok(SbatchAnswer {
-            success: output.status.success(),
-            status: output.status.to_string(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        })
+            // sbatch reads the script from its argument, never from its input: the
+            // inherited lock is all this is for.
+            .stdin(Stdio::from(hold.try_clone()?));
+        match run_bounded(command, self.sbatch_timeout)? {
+            Bounded::Finished(output) => Ok(SbatchAnswer {
+                success: output.status.success(),
+                status: output.status.to_string(),
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            }),
+            Bounded::TimedOut => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "`sbatch` did not answer within {} s and was stopped \
+                     (`slurm.sbatch-timeout`)",
+                    self.sbatch_timeout.as_secs()
+                ),
+            )),
+        }
     }
 
     fn sleep(&mut self, duration: Duration) {
@@ -299,6 +420,11 @@ mod tests {
     use std::collections::VecDeque;
 
     use super::*;
+
+    /// A file standing in for the run's locked `submissions.jsonl`.
+    fn hold() -> File {
+        File::open("/dev/null").unwrap()
+    }
 
     /// A scheduler answering from a script, recording the calls.
     #[derive(Default)]
@@ -315,7 +441,7 @@ mod tests {
             self.squeue_calls += 1;
             self.queues.pop_front().expect("an squeue answer scripted")
         }
-        fn sbatch(&mut self, _script: &Path) -> io::Result<SbatchAnswer> {
+        fn sbatch(&mut self, _script: &Path, _hold: &File) -> io::Result<SbatchAnswer> {
             self.sbatch_calls += 1;
             self.answers.pop_front().expect("an sbatch answer scripted")
         }
@@ -421,7 +547,7 @@ mod tests {
             ..Scripted::default()
         };
         assert_eq!(
-            submit(&mut slurm, Path::new("s.sh"), "t"),
+            submit(&mut slurm, Path::new("s.sh"), "t", &hold()),
             Submission::Accepted {
                 job_id: "41".into(),
                 adopted: false,
@@ -439,7 +565,7 @@ mod tests {
             ..Scripted::default()
         };
         assert_eq!(
-            submit(&mut slurm, Path::new("s.sh"), "t"),
+            submit(&mut slurm, Path::new("s.sh"), "t", &hold()),
             Submission::Failed {
                 reason: words.into(),
                 calls: 1
@@ -453,7 +579,8 @@ mod tests {
             answers: [ok("hello\n")].into(),
             ..Scripted::default()
         };
-        let Submission::Failed { reason, .. } = submit(&mut slurm, Path::new("s.sh"), "t") else {
+        let Submission::Failed { reason, .. } = submit(&mut slurm, Path::new("s.sh"), "t", &hold())
+        else {
             panic!("must fail");
         };
         assert_eq!(reason, "sbatch answered `hello`, not a job id");
@@ -461,7 +588,8 @@ mod tests {
             answers: [Err(io::Error::from(io::ErrorKind::NotFound))].into(),
             ..Scripted::default()
         };
-        let Submission::Failed { reason, .. } = submit(&mut slurm, Path::new("s.sh"), "t") else {
+        let Submission::Failed { reason, .. } = submit(&mut slurm, Path::new("s.sh"), "t", &hold())
+        else {
             panic!("must fail");
         };
         assert!(reason.starts_with("`sbatch` not found on PATH"), "{reason}");
@@ -475,7 +603,7 @@ mod tests {
             ..Scripted::default()
         };
         assert_eq!(
-            submit(&mut slurm, Path::new("s.sh"), "t"),
+            submit(&mut slurm, Path::new("s.sh"), "t", &hold()),
             Submission::Accepted {
                 job_id: "42".into(),
                 adopted: false,
@@ -493,7 +621,7 @@ mod tests {
             ..Scripted::default()
         };
         assert_eq!(
-            submit(&mut slurm, Path::new("s.sh"), "t"),
+            submit(&mut slurm, Path::new("s.sh"), "t", &hold()),
             Submission::Accepted {
                 job_id: "43".into(),
                 adopted: true,
@@ -511,7 +639,8 @@ mod tests {
                 .collect(),
             ..Scripted::default()
         };
-        let Submission::Failed { reason, calls } = submit(&mut slurm, Path::new("s.sh"), "t")
+        let Submission::Failed { reason, calls } =
+            submit(&mut slurm, Path::new("s.sh"), "t", &hold())
         else {
             panic!("must fail");
         };
@@ -543,7 +672,8 @@ mod tests {
                 queues: std::iter::repeat_n(answer, 3).collect(),
                 ..Scripted::default()
             };
-            let Submission::Failed { reason, calls } = submit(&mut slurm, Path::new("s.sh"), "t")
+            let Submission::Failed { reason, calls } =
+                submit(&mut slurm, Path::new("s.sh"), "t", &hold())
             else {
                 panic!("must fail");
             };

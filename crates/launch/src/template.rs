@@ -470,7 +470,7 @@ impl RunVars {
             run_dir: run.run_dir.to_string(),
             log_dir: run.run_dir.inference_logs(),
             slurm_logs: run.run_dir.slurm_logs(),
-            comment: job_comment(token),
+            comment: job_comment(token, &run.run_dir.key()),
             gpus: run.gpus,
             cpus_per_task: settings.slurm.cpus_per_gpu.saturating_mul(run.gpus),
             time: run.time.clone().unwrap_or_default(),
@@ -954,7 +954,7 @@ mod tests {
                 "#SBATCH --time=1:59:00",
                 "#SBATCH --qos=high",
                 "#SBATCH --partition=hopper-prod",
-                "#SBATCH --comment=bench:abc",
+                "#SBATCH --comment=bench:abc:76e892d2c99ad0f6",
                 "#SBATCH --constraint=h100",
                 "#SBATCH --exclusive",
             ]
@@ -1024,7 +1024,10 @@ mod tests {
             &settings(),
         )
         .unwrap();
-        assert!(script.contains("--comment \"bench:abc\""), "{script}");
+        assert!(
+            script.contains("--comment \"bench:abc:76e892d2c99ad0f6\""),
+            "{script}"
+        );
     }
 
     #[test]

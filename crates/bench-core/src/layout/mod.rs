@@ -78,9 +78,22 @@ pub mod rel {
 /// What a job's `--comment` starts with; the submission token follows.
 pub const COMMENT_PREFIX: &str = "bench:";
 
-/// The job comment that carries a submission token: `bench:<token>`.
-pub fn job_comment(token: &str) -> String {
-    format!("{COMMENT_PREFIX}{token}")
+/// The job comment of a submission: `bench:<token>:<run key>`, the token of this submission
+/// and the key of the run directory ([`RunDir::key`]), so the queue tells which run a job
+/// belongs to even when the run's `submissions.jsonl` is lost.
+pub fn job_comment(token: &str, run_key: &str) -> String {
+    format!("{COMMENT_PREFIX}{token}:{run_key}")
+}
+
+/// The token and the run key of a job comment written by [`job_comment`] (`bench:<token>`
+/// alone, as earlier versions wrote it, gives no run key); `None` for any other comment.
+pub fn parse_job_comment(comment: &str) -> Option<(&str, Option<&str>)> {
+    let rest = comment.trim().strip_prefix(COMMENT_PREFIX)?;
+    let (token, key) = match rest.split_once(':') {
+        Some((token, key)) => (token, Some(key).filter(|key| !key.is_empty())),
+        None => (rest, None),
+    };
+    (!token.is_empty()).then_some((token, key))
 }
 
 /// A run directory, `/`-separated as the config spells it (relative to the current
@@ -97,6 +110,18 @@ impl RunDir {
     /// The path as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A short key of this run directory for job comments: 16 hexadecimal digits of the
+    /// 64-bit FNV-1a hash of the path as written (stable across versions and machines).
+    pub fn key(&self) -> String {
+        let hash = self
+            .0
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+            });
+        format!("{hash:016x}")
     }
 
     /// A path below the run directory, e.g. `run.join(rel::STATS_JSON)`.
@@ -261,4 +286,17 @@ impl Segment {
 /// `tp{T}-pp{P}-dp{D}`, the parallelism segment.
 pub fn parallelism_segment(tp: u32, pp: u32, dp: u32) -> String {
     format!("tp{tp}-pp{pp}-dp{dp}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_key_is_fnv1a_64_of_the_path() {
+        // FNV-1a 64's published values: the offset basis for "", and "a".
+        assert_eq!(RunDir::new("").key(), "cbf29ce484222325");
+        assert_eq!(RunDir::new("a").key(), "af63dc4c8601ec8c");
+        assert_ne!(RunDir::new("data/a").key(), RunDir::new("data/b").key());
+    }
 }
