@@ -804,22 +804,22 @@ impl Reader<'_> {
     fn seconds(&mut self, value: &Yaml, location: &Location, key: &str) -> Option<u32> {
         match self.json(value, location, key)? {
             Value::Number(n) if !n.is_f64() => {
-                match n.as_u64().and_then(|s| u32::try_from(s).ok()) {
-                    Some(seconds @ 1..=MAX_SLURM_TIMEOUT) => Some(seconds),
-                    _ => {
-                        self.push(
-                            ConfigProblem::new(
-                                location.clone(),
-                                ProblemKind::OutOfRange {
-                                    rule: "must be from 1 to 3600 seconds",
-                                },
-                            )
-                            .key(key)
-                            .value(&Value::Number(n)),
-                        );
-                        None
-                    }
+                if let Some(seconds @ 1..=MAX_SLURM_TIMEOUT) =
+                    n.as_u64().and_then(|s| u32::try_from(s).ok())
+                {
+                    return Some(seconds);
                 }
+                self.push(
+                    ConfigProblem::new(
+                        location.clone(),
+                        ProblemKind::OutOfRange {
+                            rule: "must be from 1 to 3600 seconds",
+                        },
+                    )
+                    .key(key)
+                    .value(&Value::Number(n)),
+                );
+                None
             }
             other => {
                 self.wrong_type(location, key, "an integer number of seconds", &other);

@@ -132,7 +132,10 @@ pub fn is_format_char(c: char) -> bool {
 /// The first character refused.
 pub fn check_output_path_value(text: &str) -> Result<(), UnsafeDirectiveChar> {
     match text.chars().find(|&c| {
-        c == '%' || is_special_in_directive(c) || is_shell_special(c) || is_format_char(c)
+        c == '%'
+            || is_special_in_directive(c)
+            || is_shell_special(c)
+            || (!c.is_ascii() && is_format_char(c))
     }) {
         Some(c) => Err(UnsafeDirectiveChar(c)),
         None => Ok(()),

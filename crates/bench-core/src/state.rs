@@ -296,10 +296,10 @@ impl Evidence {
 /// 100,000-run sweep against a 100,000-job queue decides in about a second.
 #[derive(Debug, Default)]
 pub struct QueueIndex<'q> {
-    by_job_id: HashMap<&'q str, &'q QueueEntry>,
-    by_token: HashMap<&'q str, &'q QueueEntry>,
-    by_run_key: HashMap<&'q str, &'q QueueEntry>,
-    by_name: HashMap<&'q str, &'q QueueEntry>,
+    job_ids: HashMap<&'q str, &'q QueueEntry>,
+    tokens: HashMap<&'q str, &'q QueueEntry>,
+    run_keys: HashMap<&'q str, &'q QueueEntry>,
+    names: HashMap<&'q str, &'q QueueEntry>,
 }
 
 impl<'q> QueueIndex<'q> {
@@ -307,12 +307,12 @@ impl<'q> QueueIndex<'q> {
     pub fn new(queue: &'q [QueueEntry]) -> Self {
         let mut index = QueueIndex::default();
         for entry in queue {
-            index.by_job_id.entry(&entry.job_id).or_insert(entry);
-            index.by_name.entry(&entry.name).or_insert(entry);
+            index.job_ids.entry(&entry.job_id).or_insert(entry);
+            index.names.entry(&entry.name).or_insert(entry);
             if let Some((token, key)) = crate::layout::parse_job_comment(&entry.comment) {
-                index.by_token.entry(token).or_insert(entry);
+                index.tokens.entry(token).or_insert(entry);
                 if let Some(key) = key {
-                    index.by_run_key.entry(key).or_insert(entry);
+                    index.run_keys.entry(key).or_insert(entry);
                 }
             }
         }
@@ -321,7 +321,7 @@ impl<'q> QueueIndex<'q> {
 
     /// The queued job whose comment carries submission `token`, if any.
     pub fn by_token(&self, token: &str) -> Option<&'q QueueEntry> {
-        self.by_token.get(token).copied()
+        self.tokens.get(token).copied()
     }
 
     /// The queued job of a run, and how it was recognised: by the job id or the token of
@@ -337,7 +337,7 @@ impl<'q> QueueIndex<'q> {
             latest
                 .job_id
                 .as_deref()
-                .and_then(|job_id| self.by_job_id.get(job_id))
+                .and_then(|job_id| self.job_ids.get(job_id))
                 .map(|entry| (*entry, Evidence::RecordedJobId))
                 .or_else(|| {
                     self.by_token(&latest.token)
@@ -346,12 +346,12 @@ impl<'q> QueueIndex<'q> {
         });
         recorded
             .or_else(|| {
-                self.by_run_key
+                self.run_keys
                     .get(run_key)
                     .map(|entry| (*entry, Evidence::CommentRunKey))
             })
             .or_else(|| {
-                self.by_name
+                self.names
                     .get(format!("{run_name}_inference").as_str())
                     .map(|entry| (*entry, Evidence::OriginalLauncherName))
             })

@@ -305,17 +305,10 @@ fn decide<'a>(
     slurm: &mut dyn Slurm,
     console: &mut Console,
 ) -> Result<Vec<DecidedRun<'a>>, LaunchError> {
-    let recorded: Vec<Option<SubmissionRecord>> = planned
+    // Read before the queue; unreadable records are the run-state rule's to judge.
+    let recorded: Vec<Result<Option<SubmissionRecord>, String>> = planned
         .iter()
-        .map(|planned| {
-            if args.dry_run {
-                return None;
-            }
-            // Unreadable: the run-state rule reports it (`RecordsUnreadable`).
-            read_records(&DirRunFiles::new(&planned.run.run_dir))
-                .ok()
-                .flatten()
-        })
+        .map(|planned| read_records(&DirRunFiles::new(&planned.run.run_dir)))
         .collect();
     let queue = match slurm::read_queue(slurm) {
         Ok(queue) => Some(queue),
@@ -355,11 +348,28 @@ fn decide<'a>(
                     false,
                 ),
             };
+            // A lock can only be held on records that exist: the sbatch child keeps the file
+            // open, and a launch writes its intent line before calling sbatch.
+            let decision = if matches!(recorded, Ok(None)) {
+                decision
+            } else {
+                still_running(decision, &run.run_dir)
+            };
+            let decision = match (decision, &recorded) {
+                // In flight although its records are unreadable: say what is wrong with them.
+                (Decision::SkippedInFlight { job_id, reason }, Err(problem)) => {
+                    Decision::SkippedInFlight {
+                        job_id,
+                        reason: format!("{reason}; {problem}"),
+                    }
+                }
+                (decision, _) => decision,
+            };
             DecidedRun {
-                decision: still_running(decision, &run.run_dir),
+                decision,
                 planned,
                 in_flight_unknown,
-                recorded,
+                recorded: recorded.ok().flatten().filter(|_| !args.dry_run),
             }
         })
         .collect())

@@ -160,10 +160,9 @@ pub fn summary(decided: &[DecidedRun<'_>], sweep: &Sweep, cost: Option<&SweepCos
             Decision::Submitted { job_id } => {
                 let _ = write!(line, "  job {job_id}");
             }
-            Decision::SkippedInFlight { reason, .. } => {
-                let _ = write!(line, "  {reason}");
-            }
-            Decision::Failed { reason } | Decision::NotAttempted { reason } => {
+            Decision::SkippedInFlight { reason, .. }
+            | Decision::Failed { reason }
+            | Decision::NotAttempted { reason } => {
                 let _ = write!(line, "  {reason}");
             }
             Decision::SkippedFailure { class } => {

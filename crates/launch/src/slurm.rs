@@ -8,9 +8,10 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bench_core::layout::parse_job_comment;
 use bench_core::state::{QueueEntry, parse_squeue};
@@ -110,37 +111,32 @@ pub fn run_bounded(mut command: Command, limit: Duration) -> io::Result<Bounded>
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()?;
+    let group = rustix::process::Pid::from_child(&child);
     let stdout = read_in_background(child.stdout.take());
     let stderr = read_in_background(child.stderr.take());
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            break None;
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    let Some(status) = status else {
-        kill_group(&child);
-        child.wait()?;
+    // A thread waits for the child, so that its end is seen at once, not at the next poll.
+    let (ended, end) = mpsc::channel();
+    let waiter = thread::spawn(move || {
+        let status = child.wait();
+        let _ = ended.send(());
+        status
+    });
+    if end.recv_timeout(limit).is_err() {
+        // Already gone is fine: the waiter reaps it.
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+        let _ = waiter.join();
         // The pipes close with the group; the readers end.
         let _ = (stdout.join(), stderr.join());
         return Ok(Bounded::TimedOut);
-    };
+    }
+    let status = waiter
+        .join()
+        .map_err(|_| io::Error::other("the thread waiting for the command panicked"))??;
     Ok(Bounded::Finished(std::process::Output {
         status,
         stdout: stdout.join().unwrap_or_default(),
         stderr: stderr.join().unwrap_or_default(),
     }))
-}
-
-/// Kill the process group `child` leads (it was started with `process_group(0)`).
-fn kill_group(child: &Child) {
-    let pid = rustix::process::Pid::from_child(child);
-    // Already gone is fine: the wait that follows reaps it.
-    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
 }
 
 /// A thread reading `pipe` to its end.
@@ -315,7 +311,7 @@ pub fn submit(slurm: &mut dyn Slurm, script: &Path, token: &str, hold: &File) ->
             }
             CallResult::Rejected(reason) => return Submission::Failed { reason, calls },
             CallResult::Transient(reason) => words = reason,
-            CallResult::TimedOut(reason) => return after_timeout(slurm, token, reason, calls),
+            CallResult::TimedOut(reason) => return after_timeout(slurm, token, &reason, calls),
         }
     }
     let reason = match queue_problem {
@@ -330,7 +326,7 @@ pub fn submit(slurm: &mut dyn Slurm, script: &Path, token: &str, hold: &File) ->
 
 /// After an sbatch that did not answer (`reason`): its job adopted when the queue shows the
 /// token, else [`Submission::Unanswered`].
-fn after_timeout(slurm: &mut dyn Slurm, token: &str, reason: String, calls: usize) -> Submission {
+fn after_timeout(slurm: &mut dyn Slurm, token: &str, reason: &str, calls: usize) -> Submission {
     match read_queue(slurm) {
         Ok(queue) => match job_with_token(&queue, token) {
             Some(job) => Submission::Accepted {

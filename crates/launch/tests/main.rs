@@ -6,5 +6,6 @@ mod common;
 mod config_glue;
 mod help;
 mod hostile;
+mod no_duplicates;
 mod options;
 mod render;
