@@ -73,8 +73,18 @@ fn non_utf8_message(run: &FoundRun, skipped: &[std::path::PathBuf]) -> Option<St
     })
 }
 
-/// [`analyze_run`] over the run's files.
+/// [`analyze_run`] over the run's files, each problem said once (the server log is read for
+/// its metrics and searched for failure classes: one unreadable log is one problem).
 fn analyze_files(run: &FoundRun, files: &DirRunFiles) -> RunOutcome {
+    let mut outcome = analyze_files_once(run, files);
+    let mut seen = std::collections::HashSet::new();
+    outcome
+        .problems
+        .retain(|problem| seen.insert(problem.clone()));
+    outcome
+}
+
+fn analyze_files_once(run: &FoundRun, files: &DirRunFiles) -> RunOutcome {
     let parsed = fields_from_components(&run.components);
     let mut outcome = RunOutcome {
         unknown_components: parsed.unknown,
@@ -98,6 +108,13 @@ fn analyze_files(run: &FoundRun, files: &DirRunFiles) -> RunOutcome {
         return outcome;
     }
     let fields = parsed.fields;
+    // Every run's server log is read, completed or not: it holds the speculative-decoding
+    // counters, the vLLM version and the only throughput a timed-out run has. A log that
+    // cannot be read leaves those empty and is reported on stderr only.
+    let log = server_log_metrics(files).unwrap_or_else(|err| {
+        outcome.problems.push(unreadable_message(run, &err));
+        None
+    });
     let row = |name: &str, metrics: RowMetrics, comment: Comment| {
         let (job_id, task_index) = state::out_file_ids(name);
         Row {
@@ -107,6 +124,7 @@ fn analyze_files(run: &FoundRun, files: &DirRunFiles) -> RunOutcome {
             comment,
             job_id,
             task_index,
+            log: log.clone(),
         }
     };
     match state::completion(files) {
@@ -115,12 +133,6 @@ fn analyze_files(run: &FoundRun, files: &DirRunFiles) -> RunOutcome {
             merged_tasks,
         }) => {
             let gpus = gpu_count(fields.tp, fields.pp, fields.dp);
-            // The stats are valid: the run completed whatever its server log says. A log
-            // that cannot be read leaves its averages empty and is reported on stderr only.
-            let log = server_log_metrics(files).unwrap_or_else(|err| {
-                outcome.problems.push(unreadable_message(run, &err));
-                None
-            });
             outcome
                 .problems
                 .extend(malformed_message(run, &totals.malformed, merged_tasks));

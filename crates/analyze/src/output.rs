@@ -131,6 +131,7 @@ mod tests {
             comment: Comment::StatsNotFound,
             job_id: 0,
             task_index: 0,
+            log: None,
         }
     }
 
@@ -176,7 +177,7 @@ mod tests {
         assert_eq!(
             text,
             format!(
-                "{expected_header}\na,,,,,,,,,,kvc_auto,spec_none,quant_none,{}\"a/a,b.out\",stats.json not found\n",
+                "{expected_header}\na,,,,,,,,,,kvc_auto,spec_none,quant_none,{}\"a/a,b.out\",stats.json not found,,,,,,\n",
                 ",".repeat(20)
             )
         );

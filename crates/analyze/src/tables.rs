@@ -3,8 +3,11 @@
 
 use std::fmt::Write as _;
 
+use bench_core::failure::FailureClass;
 use bench_core::layout::{RunFields, Segment};
+use bench_core::metrics::Comment;
 use bench_core::rows::{Row, int_cell};
+use bench_core::server_log::SpecDecoding;
 use bench_core::summary::{ModelSummary, round_half_even};
 use itertools::Itertools;
 
@@ -70,7 +73,7 @@ const CONFIG_COLUMNS: [ConfigColumn; 12] = [
 ];
 
 /// The metric columns of the experiment tables (all right-aligned but `comment`).
-const METRIC_HEADERS: [&str; 8] = [
+const METRIC_HEADERS: [&str; 10] = [
     "gpus/1b/h",
     "out tps/gpu",
     "mean_in",
@@ -78,6 +81,8 @@ const METRIC_HEADERS: [&str; 8] = [
     "kvc%",
     "prefix%",
     "inf/1k/gpu",
+    "spec acc%",
+    "log tps/gpu",
     "comment",
 ];
 
@@ -170,6 +175,14 @@ fn experiment_section(experiment: &str, rows: &[&Row]) -> String {
                 one_decimal(m.avg_gpu_kvc_usage),
                 one_decimal(m.avg_prefix_cache_hit_rate),
                 hms(m.inference_per_1k_per_gpu),
+                // Acceptance of the runs with speculative decoding.
+                one_decimal(row.spec().and_then(SpecDecoding::acceptance_rate)),
+                // The throughput the server log showed, for a run that timed out.
+                if row.comment == Comment::Failure(FailureClass::Timeout) {
+                    integer(row.log_output_tps_per_gpu())
+                } else {
+                    String::new()
+                },
                 row.comment.to_string(),
             ]);
         text.push_str(&table_line(cells));
@@ -288,6 +301,7 @@ mod tests {
             comment: Comment::Empty,
             job_id: 1,
             task_index: 0,
+            log: None,
         };
         let rows = [
             row("SmolLM2_135M_Instruct", 512),
@@ -297,10 +311,10 @@ mod tests {
             render(&rows, &[]),
             "## tier0-tiny  (prompt=tutorial, model=SmolLM2_135M_Instruct, tp=1, pp=1, dp=1, mnbt=32768, gmu=90, bs=16, kvc=auto, spec=none, quant=none)\n\
              \n\
-             | mns | gpus/1b/h | out tps/gpu | mean_in | mean_out | kvc% | prefix% | inf/1k/gpu | comment |\n\
-             | --: | --: | --: | --: | --: | --: | --: | --: | :-- |\n\
-             | 512 | 6 | 45523 | 982 | 557 | 91.4 | 2.5 | 0:00:12 | |\n\
-             | 256 | 6 | 45523 | 982 | 557 | 91.4 | 2.5 | 0:00:12 | |\n"
+             | mns | gpus/1b/h | out tps/gpu | mean_in | mean_out | kvc% | prefix% | inf/1k/gpu | spec acc% | log tps/gpu | comment |\n\
+             | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | :-- |\n\
+             | 512 | 6 | 45523 | 982 | 557 | 91.4 | 2.5 | 0:00:12 | | | |\n\
+             | 256 | 6 | 45523 | 982 | 557 | 91.4 | 2.5 | 0:00:12 | | | |\n"
         );
     }
 }

@@ -381,3 +381,110 @@ fn an_inference_time_of_1e_320_leaves_empty_cells_and_a_warning() {
         "{stdout}"
     );
 }
+
+/// A timed-out run (no stats, slurmstepd's time-limit line in its `.out`) whose server log
+/// holds `log`.
+fn timed_out_run(tree: &common::Tree, run_dir: &str, log: &[u8]) {
+    tree.run(run_dir)
+        .out(
+            "41_0.out",
+            "slurmstepd: error: *** JOB 41 ON node07 CANCELLED AT 2026-12-04T12:00:00 DUE TO TIME LIMIT ***\n",
+        )
+        .server_log(log);
+}
+
+/// One metrics record of engine `engine` (`None`: no prefix).
+fn metrics_record(engine: Option<u32>, generation: f64, running: u32) -> String {
+    let prefix = engine
+        .map(|e| format!("Engine {e:03}: "))
+        .unwrap_or_default();
+    format!(
+        "(APIServer pid=5) INFO 12-04 11:00:00 [loggers.py:123] {prefix}Avg prompt throughput: \
+         10.0 tokens/s, Avg generation throughput: {generation} tokens/s, Running: {running} \
+         reqs, Waiting: 0 reqs, GPU KV cache usage: 5.0%, Prefix cache hit rate: 0.0%\n"
+    )
+}
+
+#[test]
+fn a_timed_out_run_gets_the_throughput_its_server_log_showed() {
+    let tree = common::Tree::new();
+    // tp 2: (900 + 1100) / 2 over the records with requests running (the idle one is out),
+    // / 2 GPUs = 500.
+    let log = [
+        metrics_record(Some(0), 900.0, 12),
+        metrics_record(Some(0), 0.0, 0),
+        metrics_record(Some(0), 1100.0, 30),
+    ]
+    .concat();
+    timed_out_run(
+        &tree,
+        "e/p/m/tp2-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none",
+        log.as_bytes(),
+    );
+    let (output, rows) = analyze_ok(&tree);
+    assert_eq!(rows[0]["comment"], "timeout");
+    assert_eq!(rows[0]["output_tps_per_gpu"], "");
+    assert_eq!(rows[0]["log_output_tps_per_gpu"], "500.000000");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("| 500 | timeout |"), "{stdout}");
+}
+
+#[test]
+fn two_engines_of_a_data_parallel_run_are_summed_then_divided_by_all_gpus() {
+    let tree = common::Tree::new();
+    // dp 2, tp 1: engine 0 averages (1000 + 1200) / 2 = 1100, engine 1 averages 800;
+    // 1100 + 800 = 1900 over 2 GPUs = 950.
+    let log = [
+        metrics_record(Some(0), 1000.0, 4),
+        metrics_record(Some(1), 800.0, 2),
+        metrics_record(Some(0), 1200.0, 3),
+        metrics_record(Some(1), 0.0, 0),
+    ]
+    .concat();
+    timed_out_run(
+        &tree,
+        "e/p/m/tp1-pp1-dp2/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none",
+        log.as_bytes(),
+    );
+    let (_, rows) = analyze_ok(&tree);
+    assert_eq!(rows[0]["log_output_tps_per_gpu"], "950.000000");
+}
+
+#[test]
+fn speculative_decoding_and_version_columns_come_from_the_server_log() {
+    let tree = common::Tree::new();
+    tree.run("e/p/m/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_ngram_6/quant_none")
+        .out("7_0.out", "")
+        .stats(&stats_json(
+            r#"{"prompt_tokens": 2000, "completion_tokens": 1000, "successful_requests": 10,
+                "inference_time": 100.0}"#,
+        ))
+        .server_log(common::fixture("vllm/spec-v1-mean-length.log"));
+    let (output, rows) = analyze_ok(&tree);
+    // (150 + 725) / (387 + 1488) = 46.666667%; (2.16 x 387 + 2.45 x 1488) / 1875 = 2.390144.
+    let row = &rows[0];
+    assert_eq!(row["spec_acceptance_rate"], "46.666667");
+    assert_eq!(row["spec_mean_acceptance_length"], "2.390144");
+    assert_eq!(row["spec_accepted_tokens"], "875");
+    assert_eq!(row["spec_drafted_tokens"], "1875");
+    assert_eq!(row["vllm_version"], "0.10.1");
+    assert_eq!(row["log_output_tps_per_gpu"], "");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("| 46.7 | | |"), "{stdout}");
+    // Without a speculative-decoding line or a version line: empty.
+    let tree = one_run_tree(&stats_json(
+        r#"{"prompt_tokens": 2000, "completion_tokens": 1000, "successful_requests": 10,
+            "inference_time": 100.0}"#,
+    ));
+    let (_, rows) = analyze_ok(&tree);
+    for column in [
+        "spec_acceptance_rate",
+        "spec_mean_acceptance_length",
+        "spec_accepted_tokens",
+        "spec_drafted_tokens",
+        "vllm_version",
+        "log_output_tps_per_gpu",
+    ] {
+        assert_eq!(rows[0][column], "", "{column}");
+    }
+}

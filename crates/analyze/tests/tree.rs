@@ -349,7 +349,8 @@ fn main_tree_rows_cells_summary_and_tables() {
          avg_running_reqs,avg_waiting_reqs,avg_gpu_kvc_usage,avg_prefix_cache_hit_rate,\
          prompt_tokens_total,completion_tokens_total,mean_input_tokens,mean_output_tokens,\
          successful_requests,e2e_time,inference_time,e2e_per_1k_per_gpu,inference_per_1k_per_gpu,\
-         path,comment"
+         path,comment,spec_acceptance_rate,spec_mean_acceptance_length,spec_accepted_tokens,\
+         spec_drafted_tokens,vllm_version,log_output_tps_per_gpu"
     );
 
     // Order: by experiment (byte order), then model, tp, ..., mns numerically.
@@ -427,6 +428,14 @@ fn main_tree_rows_cells_summary_and_tables() {
         "20.000000",
         "data/tier0-tiny/tutorial/SmolA/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none/inference_logs/slurm_logs/205_0.out",
         "",
+        // No speculative-decoding line and no version line in this log.
+        "",
+        "",
+        "",
+        "",
+        "",
+        // Its records with requests running: (310.5 + 2875.3) / 2 on 1 GPU.
+        "1592.900000",
     ];
     let actual_a: Vec<&str> = header.iter().map(|c| a[c].as_str()).collect();
     assert_eq!(actual_a, expected_a);

@@ -380,6 +380,7 @@ mod tests {
             avg_waiting_reqs: Some(63.0),
             avg_gpu_kvc_usage: Some(43.0),
             avg_prefix_cache_hit_rate: None,
+            ..LogMetrics::default()
         };
         let m = RowMetrics::completed(&totals(), Some(&log), 1);
         assert_eq!(m.avg_running_reqs, Some(106.666_666));

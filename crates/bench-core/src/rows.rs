@@ -4,7 +4,8 @@
 use std::cmp::Ordering;
 
 use crate::layout::{RunFields, Segment, compare_config};
-use crate::metrics::{Comment, RowMetrics};
+use crate::metrics::{Comment, RowMetrics, gpu_count};
+use crate::server_log::{LogMetrics, SpecDecoding};
 
 /// One row: one SLURM `.out` file of a run (`docs/results.md`).
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +22,27 @@ pub struct Row {
     pub job_id: u64,
     /// Task index from the `.out` file name `{jobid}_{n}.out` (0 for other names).
     pub task_index: u64,
+    /// What the run's server log holds (`None` without a server log), for the columns
+    /// after `comment`.
+    pub log: Option<LogMetrics>,
+}
+
+impl Row {
+    /// The run's speculative-decoding counters, from its server log.
+    pub fn spec(&self) -> Option<&SpecDecoding> {
+        self.log.as_ref().and_then(|log| log.spec.as_ref())
+    }
+
+    /// The generation throughput the server log shows while requests ran, per GPU of the
+    /// run (tp x pp x dp): the one number a timed-out run has.
+    pub fn log_output_tps_per_gpu(&self) -> Option<f64> {
+        let gpus = gpu_count(self.fields.tp, self.fields.pp, self.fields.dp).max(1);
+        self.log
+            .as_ref()
+            .and_then(|log| log.generation_tps_while_running)
+            .map(|tps| tps / gpus as f64)
+            .filter(|tps| tps.is_finite())
+    }
 }
 
 /// A float CSV cell: exactly six decimals (`100.000000`), empty when missing.
@@ -136,6 +158,28 @@ pub const CSV_COLUMNS: &[Column] = &[
     }),
     column("path", |r| r.path.clone()),
     column("comment", |r| r.comment.to_string()),
+    // Appended after `comment`: every column before keeps its position.
+    column("spec_acceptance_rate", |r| {
+        float_cell(r.spec().and_then(SpecDecoding::acceptance_rate))
+    }),
+    column("spec_mean_acceptance_length", |r| {
+        float_cell(r.spec().and_then(|spec| spec.mean_acceptance_length))
+    }),
+    column("spec_accepted_tokens", |r| {
+        int_cell(r.spec().map(|spec| spec.accepted))
+    }),
+    column("spec_drafted_tokens", |r| {
+        int_cell(r.spec().map(|spec| spec.drafted))
+    }),
+    column("vllm_version", |r| {
+        r.log
+            .as_ref()
+            .and_then(|log| log.vllm_version.clone())
+            .unwrap_or_default()
+    }),
+    column("log_output_tps_per_gpu", |r| {
+        float_cell(r.log_output_tps_per_gpu())
+    }),
 ];
 
 /// The header of the CSV files: the names of [`CSV_COLUMNS`].
@@ -207,7 +251,9 @@ mod tests {
              tokens_input_per_sec,tokens_output_per_sec,avg_running_reqs,avg_waiting_reqs,\
              avg_gpu_kvc_usage,avg_prefix_cache_hit_rate,prompt_tokens_total,\
              completion_tokens_total,mean_input_tokens,mean_output_tokens,successful_requests,\
-             e2e_time,inference_time,e2e_per_1k_per_gpu,inference_per_1k_per_gpu,path,comment"
+             e2e_time,inference_time,e2e_per_1k_per_gpu,inference_per_1k_per_gpu,path,comment,\
+             spec_acceptance_rate,spec_mean_acceptance_length,spec_accepted_tokens,\
+             spec_drafted_tokens,vllm_version,log_output_tps_per_gpu"
         );
     }
     use crate::stats::StatsTotals;
@@ -231,6 +277,7 @@ mod tests {
             comment: Comment::Empty,
             job_id,
             task_index,
+            log: None,
         }
     }
 

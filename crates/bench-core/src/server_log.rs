@@ -1,14 +1,17 @@
-//! Streaming parser of vLLM server-log metric records (`docs/results.md`).
+//! Streaming parser of the vLLM server-log lines `analyze` reads (`docs/server-log.md`).
 //!
 //! A metrics record is each occurrence of
 //! `Avg prompt throughput: X tokens/s, Avg generation throughput: Y tokens/s` once ANSI
-//! colour sequences are removed; its fields are read from its text up to the next record or
-//! the end of the line. Server logs can be many GB, so the parser reads through a buffer of
+//! colour sequences are removed; a speculative-decoding record each occurrence of
+//! `Speculative metrics: ` or `SpecDecoding metrics: `; a record's fields are read from its
+//! text up to the next record or the end of the line. The vLLM version comes from
+//! `vLLM API server version X`, else `... LLM engine (vX)`. Server logs can be many GB, so the parser reads through a buffer of
 //! fixed size and allocates nothing per line. Colour sequences are removed only from the
 //! lines that can hold a record: one `memmem` search for the record marker and one `memchr`
 //! pass over the escape bytes find them (see `MARKER_BYTES`); every other line is never
 //! copied or looked at again. Bytes need not be UTF-8.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 
 use memchr::memmem;
@@ -27,6 +30,34 @@ pub struct LogMetrics {
     pub avg_gpu_kvc_usage: Option<f64>,
     /// Mean of `Prefix cache hit rate: P%`, percent (0-100).
     pub avg_prefix_cache_hit_rate: Option<f64>,
+    /// The speculative-decoding counters; `None` when the log has no such line.
+    pub spec: Option<SpecDecoding>,
+    /// The vLLM version as printed, without a leading `v`; `None` when absent.
+    pub vllm_version: Option<String>,
+    /// The generation throughput the log shows while requests ran, tokens/s of the whole
+    /// server: per engine (`Engine NNN: `; records without one form one series) the mean of
+    /// `Avg generation throughput` over its records whose `Running` is above 0, summed over
+    /// the engines. `None` without such a record.
+    pub generation_tps_while_running: Option<f64>,
+}
+
+/// Speculative-decoding counters of a server log, all engines together.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpecDecoding {
+    /// Draft tokens accepted.
+    pub accepted: u64,
+    /// Draft tokens proposed.
+    pub drafted: u64,
+    /// The records' mean acceptance lengths averaged with each record's drafted tokens as
+    /// weight (records that carry one and drafted more than 0); `None` when none did.
+    pub mean_acceptance_length: Option<f64>,
+}
+
+impl SpecDecoding {
+    /// Accepted over drafted, percent; `None` when nothing was drafted.
+    pub fn acceptance_rate(&self) -> Option<f64> {
+        (self.drafted > 0).then(|| self.accepted as f64 / self.drafted as f64 * 100.0)
+    }
 }
 
 /// Parse a whole server log from a reader, in constant memory whatever its size.
@@ -59,23 +90,197 @@ pub const MIN_BUFFER_SIZE: usize = 1024;
 
 /// The text that starts every metrics record.
 const MARKER: &[u8] = b"Avg prompt throughput: ";
+
+/// What the texts of [`MARKERS`] start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A metrics record ([`MARKER`]).
+    Metrics,
+    /// `Speculative metrics: ` (vLLM's first logger).
+    SpecOld,
+    /// `SpecDecoding metrics: ` (vLLM's V1 logger).
+    SpecNew,
+    /// `vLLM API server version X`.
+    ServerVersion,
+    /// `Initializing a V1 LLM engine (vX)` / `Initializing an LLM engine (vX)`.
+    EngineVersion,
+}
+
+/// Every text the parser looks for, with what it starts.
+const MARKERS: [(&[u8], Kind); 5] = [
+    (MARKER, Kind::Metrics),
+    (b"Speculative metrics: ", Kind::SpecOld),
+    (b"SpecDecoding metrics: ", Kind::SpecNew),
+    (b"vLLM API server version ", Kind::ServerVersion),
+    (b"LLM engine (v", Kind::EngineVersion),
+];
+
+/// The length of the marker of `kind`.
+fn marker_len(kind: Kind) -> usize {
+    MARKERS
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map_or(1, |(marker, _)| marker.len())
+}
+
+/// The most markers [`Markers::all`] hands back per call.
+const MAX_HITS_PER_SCAN: usize = 16;
+
+/// The two speculative-decoding markers share their end, searched for once.
+const SPEC_TAIL: &[u8] = b" metrics: ";
+
+/// Searchers for [`MARKERS`]: one `memmem` searcher per distinct text (the two
+/// speculative-decoding markers through their shared tail), each a vectorised pass.
+struct Markers {
+    metrics: memmem::Finder<'static>,
+    spec: memmem::Finder<'static>,
+    server_version: memmem::Finder<'static>,
+    engine_version: memmem::Finder<'static>,
+}
+
+impl Markers {
+    fn new() -> Self {
+        Markers {
+            metrics: memmem::Finder::new(MARKER),
+            spec: memmem::Finder::new(SPEC_TAIL),
+            server_version: memmem::Finder::new(MARKERS[3].0),
+            engine_version: memmem::Finder::new(MARKERS[4].0),
+        }
+    }
+
+    /// The first marker of kind `searcher` (0: metrics, 1: speculative decoding, 2: server
+    /// version, 3: engine version) at or after `from` in `text`: its start and kind.
+    fn first(&self, searcher: usize, text: &[u8], mut from: usize) -> Option<(usize, Kind)> {
+        let finder = match searcher {
+            0 => &self.metrics,
+            1 => &self.spec,
+            2 => &self.server_version,
+            _ => &self.engine_version,
+        };
+        loop {
+            let at = from + finder.find(text.get(from..)?)?;
+            if searcher != 1 {
+                let kind = [
+                    Kind::Metrics,
+                    Kind::SpecOld,
+                    Kind::ServerVersion,
+                    Kind::EngineVersion,
+                ][searcher];
+                return Some((at, kind));
+            }
+            // `Speculative metrics: ` or `SpecDecoding metrics: `, else another `metrics: `.
+            let before = &text[..at];
+            if before.ends_with(b"Speculative") {
+                return Some((at - b"Speculative".len(), Kind::SpecOld));
+            }
+            if before.ends_with(b"SpecDecoding") {
+                return Some((at - b"SpecDecoding".len(), Kind::SpecNew));
+            }
+            from = at + 1;
+        }
+    }
+
+    /// The markers at or after `from` in `text` (a line or a piece of one), in order: up to
+    /// [`MAX_HITS_PER_SCAN`] of them into `hits`; their number.
+    /// `versions` says whether the server and the engine version are still looked for.
+    fn all(
+        &self,
+        text: &[u8],
+        from: usize,
+        versions: [bool; 2],
+        hits: &mut [Option<(usize, Kind)>],
+    ) -> usize {
+        let wanted = [true, true, versions[0], versions[1]];
+        let mut next: [Option<(usize, Kind)>; 4] = std::array::from_fn(|searcher| {
+            if wanted[searcher] {
+                self.first(searcher, text, from)
+            } else {
+                None
+            }
+        });
+        let mut found = 0;
+        while found < hits.len() {
+            let Some(searcher) = (0..4)
+                .filter(|&s| next[s].is_some())
+                .min_by_key(|&s| next[s].map(|(at, _)| at))
+            else {
+                break;
+            };
+            let hit = next[searcher].expect("chosen among the found");
+            hits[found] = Some(hit);
+            found += 1;
+            next[searcher] = self.first(searcher, text, hit.0 + marker_len(hit.1));
+        }
+        found
+    }
+}
+
+/// Finds the lines worth reading in raw text: one vectorised pass (Teddy) for all of
+/// [`MARKERS`] at once, each call going on from where the text was consumed. Built once
+/// per process (building it costs more than searching a small log).
+struct LineFinder(&'static aho_corasick::AhoCorasick);
+
+/// The automaton of [`LineFinder`].
+static LINE_FINDER: std::sync::LazyLock<aho_corasick::AhoCorasick> =
+    std::sync::LazyLock::new(|| {
+        // Leftmost-first matching lets the searcher use its vectorised prefilter over a
+        // handful of literals.
+        aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(MARKERS.map(|(marker, _)| marker))
+            .expect("a handful of short literal patterns")
+    });
+
+impl LineFinder {
+    fn new() -> Self {
+        LineFinder(&LINE_FINDER)
+    }
+
+    /// The start of the first marker at or after `from` in `text`.
+    fn next(&self, text: &[u8], from: usize) -> Option<usize> {
+        self.0
+            .find(text.get(from..)?)
+            .map(|found| from + found.start())
+    }
+}
+
+/// The most bytes of an engine prefix before a record: `Engine 000: ` and longer numbers.
+const ENGINE_PREFIX_BYTES: usize = 16;
+
+/// The longest of [`MARKERS`], bytes.
+const LONGEST_MARKER: usize = {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < MARKERS.len() {
+        if MARKERS[i].0.len() > longest {
+            longest = MARKERS[i].0.len();
+        }
+        i += 1;
+    }
+    longest
+};
 /// What follows the prompt throughput's number in a record.
 const MIDDLE: &[u8] = b" tokens/s, Avg generation throughput: ";
 /// What follows the generation throughput's number in a record.
 const TAIL: &[u8] = b" tokens/s";
 /// The escape byte that starts an ANSI colour sequence (ESC `[` digits and `;` then `m`).
 const ESC: u8 = 0x1b;
-/// The bytes of [`MARKER`]. A line whose text holds the marker once its colour sequences are
+/// The bytes of [`MARKERS`]. A line whose text holds a marker once its colour sequences are
 /// removed holds it as raw bytes too, unless a colour sequence interrupts it; the first
 /// sequence that does comes right after the marker's first bytes, so its escape byte follows
-/// one of these. A line with neither the raw marker nor such an escape byte holds no record,
-/// and is skipped without removing its colours.
+/// one of these. A line with neither a raw marker nor such an escape byte holds nothing to
+/// read, and is skipped without removing its colours.
 const MARKER_BYTES: [bool; 256] = {
     let mut set = [false; 256];
-    let mut i = 0;
-    while i < MARKER.len() {
-        set[MARKER[i] as usize] = true;
-        i += 1;
+    let mut m = 0;
+    while m < MARKERS.len() {
+        let marker = MARKERS[m].0;
+        let mut i = 0;
+        while i < marker.len() {
+            set[marker[i] as usize] = true;
+            i += 1;
+        }
+        m += 1;
     }
     set
 };
@@ -104,18 +309,53 @@ pub struct ServerLogParser {
 
 /// Finds records in text and sums their fields.
 struct RecordScanner {
-    marker: memmem::Finder<'static>,
+    /// Finds any of [`MARKERS`] in a line.
+    markers: Markers,
+    /// Finds the lines that hold any of [`MARKERS`].
+    lines: LineFinder,
     fields: Fields,
     sums: Sums,
+    spec: SpecSums,
+    /// The version of `vLLM API server version X`, then of `LLM engine (vX)`: the first of
+    /// each.
+    server_version: Option<String>,
+    engine_version: Option<String>,
+    /// Per engine (`None`: records without `Engine NNN: `), the generation throughput of
+    /// its records while requests ran.
+    running_generation: BTreeMap<Option<u32>, Mean>,
 }
 
-/// Searchers for the field labels of a record.
+/// Speculative-decoding counters as read so far.
+#[derive(Default)]
+struct SpecSums {
+    /// Whether any speculative-decoding record was seen.
+    seen: bool,
+    /// Summed counters of the records that count per interval.
+    accepted: u64,
+    drafted: u64,
+    /// The last record whose counters are cumulative (`System efficiency`): accepted,
+    /// drafted.
+    cumulative: Option<(u64, u64)>,
+    /// Sum of mean acceptance length x drafted tokens, and of those drafted tokens.
+    length_sum: f64,
+    length_weight: f64,
+}
+
+/// Searchers for the field labels of a record, built once: a searcher built per record
+/// would cost more than the search on logs dense with records.
 struct Fields {
     running: memmem::Finder<'static>,
     waiting: memmem::Finder<'static>,
     pending: memmem::Finder<'static>,
     kv_cache: memmem::Finder<'static>,
     prefix_cache: memmem::Finder<'static>,
+    generation: memmem::Finder<'static>,
+    old_accepted: memmem::Finder<'static>,
+    old_drafted: memmem::Finder<'static>,
+    system_efficiency: memmem::Finder<'static>,
+    new_accepted: memmem::Finder<'static>,
+    new_drafted: memmem::Finder<'static>,
+    mean_length: memmem::Finder<'static>,
 }
 
 /// Running sums and counts of each field.
@@ -178,13 +418,25 @@ impl ServerLogParser {
             filled: 0,
             line: Vec::with_capacity(size),
             scanner: RecordScanner {
-                marker: memmem::Finder::new(MARKER),
+                markers: Markers::new(),
+                lines: LineFinder::new(),
+                spec: SpecSums::default(),
+                server_version: None,
+                engine_version: None,
+                running_generation: BTreeMap::new(),
                 fields: Fields {
                     running: memmem::Finder::new(b"Running: "),
                     waiting: memmem::Finder::new(b"Waiting: "),
                     pending: memmem::Finder::new(b"Pending: "),
                     kv_cache: memmem::Finder::new(b"GPU KV cache usage: "),
                     prefix_cache: memmem::Finder::new(b"Prefix cache hit rate: "),
+                    generation: memmem::Finder::new(b"Avg generation throughput: "),
+                    old_accepted: memmem::Finder::new(b"Number of accepted tokens: "),
+                    old_drafted: memmem::Finder::new(b"Number of draft tokens: "),
+                    system_efficiency: memmem::Finder::new(b"System efficiency"),
+                    new_accepted: memmem::Finder::new(b"Accepted: "),
+                    new_drafted: memmem::Finder::new(b"Drafted: "),
+                    mean_length: memmem::Finder::new(b"Mean acceptance length: "),
                 },
                 sums: Sums::default(),
             },
@@ -207,13 +459,22 @@ impl ServerLogParser {
         // An unfinished colour sequence at the very end is plain text.
         self.clean = self.filled;
         self.scanner.scan_lines(&self.buf[..self.clean]);
-        let sums = &self.scanner.sums;
+        let scanner = self.scanner;
+        let sums = &scanner.sums;
+        let generation = scanner
+            .running_generation
+            .values()
+            .filter_map(|mean| mean.get());
         LogMetrics {
             records: sums.records,
             avg_running_reqs: sums.running.get(),
             avg_waiting_reqs: sums.waiting.get(),
             avg_gpu_kvc_usage: sums.kv_cache.get(),
             avg_prefix_cache_hit_rate: sums.prefix_cache.get(),
+            spec: scanner.spec.totals(),
+            vllm_version: scanner.server_version.or(scanner.engine_version),
+            generation_tps_while_running: generation
+                .fold(None, |sum, mean| Some(sum.unwrap_or(0.0) + mean)),
         }
     }
 
@@ -262,7 +523,7 @@ impl ServerLogParser {
         } = self;
         let text = &buf[start..end];
         let mut next_escape = next_interrupting_escape(text, 0);
-        let mut next_marker = scanner.marker.find(text);
+        let mut next_marker = scanner.lines.next(text, 0);
         while let Some(at) = earliest(next_escape, next_marker) {
             let line_start = memchr::memrchr(b'\n', &text[..at]).map_or(0, |i| i + 1);
             let line_end = memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |i| at + i + 1);
@@ -273,7 +534,7 @@ impl ServerLogParser {
                 next_escape = next_interrupting_escape(text, line_end);
             }
             if next_marker.is_some_and(|i| i < line_end) {
-                next_marker = scanner.marker.find(&text[line_end..]).map(|i| line_end + i);
+                next_marker = scanner.lines.next(text, line_end);
             }
         }
     }
@@ -320,15 +581,18 @@ impl ServerLogParser {
     /// keep only what may belong to one that is not.
     fn split_long_line(&mut self) {
         let text = &self.buf[..self.clean];
+        // What is kept also keeps the bytes before it that may name the engine
+        // (`Engine 000: `), which are too few to hold an earlier record's start.
         let keep_from = match self.scanner.scan(text, false) {
-            Some(start) if start > 0 => start,
+            Some(start) if start > 0 => start.saturating_sub(ENGINE_PREFIX_BYTES),
             open => {
                 if open.is_some() {
                     // One record fills the buffer: read it as far as it goes.
                     self.scanner.scan(text, true);
                 }
                 // Keep what could be the start of a marker.
-                self.clean.saturating_sub(MARKER.len() - 1)
+                self.clean
+                    .saturating_sub(LONGEST_MARKER - 1 + ENGINE_PREFIX_BYTES)
             }
         };
         self.discard(keep_from);
@@ -339,12 +603,11 @@ impl RecordScanner {
     /// Parse every record in `text`, colour-free whole lines (the last one's end may be
     /// the end of the log).
     fn scan_lines(&mut self, text: &[u8]) {
-        let mut pos = 0;
-        while let Some(i) = self.marker.find(&text[pos..]) {
-            let first = pos + i;
-            let eol = memchr::memchr(b'\n', &text[first..]).map_or(text.len(), |j| first + j);
-            self.scan(&text[first..eol], true);
-            pos = eol;
+        let mut start = 0;
+        while start < text.len() {
+            let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |i| start + i);
+            self.scan(&text[start..end], true);
+            start = end + 1;
         }
     }
 
@@ -352,41 +615,120 @@ impl RecordScanner {
     /// with `text`), every record is parsed and `None` returned. Otherwise the last record,
     /// or text that may become one, is left unparsed and its start returned.
     fn scan(&mut self, text: &[u8], complete: bool) -> Option<usize> {
-        let mut current: Option<usize> = None;
-        let mut pos = 0;
-        while let Some(i) = self.marker.find(&text[pos..]) {
-            let at = pos + i;
-            pos = at + MARKER.len();
-            let undecided = match read_header(&text[at..]) {
-                Header::Record => false,
-                // At a line's end, text that ends mid-header is no record.
-                Header::Undecided if !complete => true,
-                Header::Undecided | Header::NotRecord => continue,
+        let mut current: Option<(usize, Kind)> = None;
+        let mut hits = [None; MAX_HITS_PER_SCAN];
+        let mut from = 0;
+        loop {
+            let versions = [
+                self.server_version.is_none(),
+                self.server_version.is_none() && self.engine_version.is_none(),
+            ];
+            let found = self.markers.all(text, from, versions, &mut hits);
+            if found == 0 {
+                break;
+            }
+            for &(at, kind) in hits[..found].iter().flatten() {
+                if let Some(stop) = self.scan_hit(text, at, kind, complete, &mut current) {
+                    return Some(stop);
+                }
+            }
+            let Some((last, kind)) = hits[found - 1] else {
+                break;
             };
-            if let Some(start) = current.take() {
-                self.add_record(&text[start..at]);
-            }
-            if undecided {
-                return Some(at);
-            }
-            current = Some(at);
+            from = last + marker_len(kind);
         }
-        let start = current?;
+        let (start, kind) = current?;
         if complete {
-            self.add_record(&text[start..]);
+            self.add(kind, text, start, text.len());
             None
         } else {
             Some(start)
         }
     }
 
-    /// Count one record and its fields.
-    fn add_record(&mut self, record: &[u8]) {
+    /// One marker found at `at` by [`RecordScanner::scan`]: a version is read, a record
+    /// ends the one `current` holds and becomes current. `Some(at)` when the scan ends here:
+    /// a header cut off at the end of an incomplete piece, kept from `at`.
+    fn scan_hit(
+        &mut self,
+        text: &[u8],
+        at: usize,
+        kind: Kind,
+        complete: bool,
+        current: &mut Option<(usize, Kind)>,
+    ) -> Option<usize> {
+        let mut undecided = None;
+        {
+            match kind {
+                Kind::ServerVersion | Kind::EngineVersion => {
+                    self.read_version(kind, &text[at + marker_len(kind)..]);
+                    return None;
+                }
+                Kind::Metrics => match read_header(&text[at..]) {
+                    Header::Record => {}
+                    // At a line's end, text that ends mid-header is no record.
+                    Header::Undecided if !complete => {
+                        undecided = Some(at);
+                    }
+                    Header::Undecided | Header::NotRecord => return None,
+                },
+                Kind::SpecOld | Kind::SpecNew => {}
+            }
+        }
+        if let Some((start, kind)) = current.take() {
+            self.add(kind, text, start, at);
+        }
+        if undecided.is_some() {
+            return undecided;
+        }
+        *current = Some((at, kind));
+        None
+    }
+
+    /// Count the record `text[start..end]` of `kind`; the text before `start` may name its
+    /// engine.
+    fn add(&mut self, kind: Kind, text: &[u8], start: usize, end: usize) {
+        let record = &text[start..end];
+        match kind {
+            Kind::Metrics => self.add_record(record, engine_before(&text[..start])),
+            Kind::SpecOld => self.spec.add_old(record, &self.fields),
+            Kind::SpecNew => self.spec.add_new(record, &self.fields),
+            Kind::ServerVersion | Kind::EngineVersion => {}
+        }
+    }
+
+    /// Keep the version that follows a version marker (`after`), the first of its kind.
+    fn read_version(&mut self, kind: Kind, after: &[u8]) {
+        let slot = if kind == Kind::ServerVersion {
+            &mut self.server_version
+        } else {
+            &mut self.engine_version
+        };
+        if slot.is_some() {
+            return;
+        }
+        let end = after
+            .iter()
+            .position(|&b| b.is_ascii_whitespace() || b == b')' || b == b',')
+            .unwrap_or(after.len());
+        let version = &after[..end];
+        let version = version.strip_prefix(b"v").unwrap_or(version);
+        if !version.is_empty()
+            && version.len() <= 80
+            && version.first().is_some_and(u8::is_ascii_digit)
+            && let Ok(version) = std::str::from_utf8(version)
+        {
+            *slot = Some(version.to_owned());
+        }
+    }
+
+    /// Count one metrics record and its fields; `engine` is the engine it names.
+    fn add_record(&mut self, record: &[u8], engine: Option<u32>) {
         let fields = &self.fields;
         let sums = &mut self.sums;
         sums.records += 1;
-        sums.running
-            .add(field(record, &fields.running, b" reqs").and_then(|(_, v)| v));
+        let running = field(record, &fields.running, b" reqs").and_then(|(_, v)| v);
+        sums.running.add(running);
         let waiting = field(record, &fields.waiting, b" reqs");
         let pending = field(record, &fields.pending, b" reqs");
         let first = match (waiting, pending) {
@@ -398,7 +740,135 @@ impl RecordScanner {
             .add(field(record, &fields.kv_cache, b"%").and_then(|(_, v)| v));
         sums.prefix_cache
             .add(field(record, &fields.prefix_cache, b"%").and_then(|(_, v)| v));
+        if running.is_some_and(|running| running > 0.0) {
+            self.running_generation
+                .entry(engine)
+                .or_default()
+                .add(number_after(record, &self.fields.generation));
+        }
     }
+}
+
+impl SpecSums {
+    /// A `Speculative metrics: ` record: cumulative counters when it carries
+    /// `System efficiency` (the last such record counts), per interval otherwise (summed).
+    fn add_old(&mut self, record: &[u8], fields: &Fields) {
+        self.seen = true;
+        let accepted = count_after(record, &fields.old_accepted);
+        let drafted = count_after(record, &fields.old_drafted);
+        if fields.system_efficiency.find(record).is_some() {
+            self.cumulative = Some((accepted.unwrap_or(0), drafted.unwrap_or(0)));
+        } else {
+            self.add_interval(accepted, drafted, None);
+        }
+    }
+
+    /// A `SpecDecoding metrics: ` record: counters per interval, summed.
+    fn add_new(&mut self, record: &[u8], fields: &Fields) {
+        self.seen = true;
+        let accepted = count_after(record, &fields.new_accepted);
+        let drafted = count_after(record, &fields.new_drafted);
+        let mean_length = number_after(record, &fields.mean_length);
+        self.add_interval(accepted, drafted, mean_length);
+    }
+
+    fn add_interval(&mut self, accepted: Option<u64>, drafted: Option<u64>, length: Option<f64>) {
+        self.accepted = self.accepted.saturating_add(accepted.unwrap_or(0));
+        let drafted = drafted.unwrap_or(0);
+        self.drafted = self.drafted.saturating_add(drafted);
+        if let Some(length) = length.filter(|length| length.is_finite())
+            && drafted > 0
+        {
+            self.length_sum += length * drafted as f64;
+            self.length_weight += drafted as f64;
+        }
+    }
+
+    /// The totals; `None` when no speculative-decoding record was seen.
+    fn totals(&self) -> Option<SpecDecoding> {
+        self.seen.then(|| {
+            let (accepted, drafted) = self.cumulative.unwrap_or((0, 0));
+            SpecDecoding {
+                accepted: self.accepted.saturating_add(accepted),
+                drafted: self.drafted.saturating_add(drafted),
+                mean_acceptance_length: (self.length_weight > 0.0)
+                    .then(|| self.length_sum / self.length_weight),
+            }
+        })
+    }
+}
+
+/// The engine a record's prefix names: `Engine 000: ` right before it.
+fn engine_before(before: &[u8]) -> Option<u32> {
+    let before = before.strip_suffix(b": ")?;
+    let digits = before
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let (rest, number) = before.split_at(before.len() - digits);
+    if digits == 0 || !rest.ends_with(b"Engine ") {
+        return None;
+    }
+    std::str::from_utf8(number).ok()?.parse().ok()
+}
+
+/// The number (digits and dots) right after the first `label` in `record`.
+fn number_after(record: &[u8], label: &memmem::Finder<'_>) -> Option<f64> {
+    let start = label.find(record)? + label.needle().len();
+    let digits = number_len(&record[start..]);
+    parse_decimal(&record[start..start + digits])
+}
+
+/// `digits[.digits]` as a number, exactly as `str::parse::<f64>` reads it (the digits as an
+/// integer below 2^53, divided by a power of ten up to 10^22: both exact, so the one
+/// rounding is the correctly rounded result); other shapes through `str::parse`.
+fn parse_decimal(text: &[u8]) -> Option<f64> {
+    const POWERS: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let mut mantissa: u64 = 0;
+    let mut decimals: Option<usize> = None;
+    let mut digits = 0;
+    for &b in text {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(b - b'0');
+                digits += 1;
+                if let Some(d) = decimals.as_mut() {
+                    *d += 1;
+                }
+                if digits > 15 {
+                    return std::str::from_utf8(text).ok()?.parse().ok();
+                }
+            }
+            b'.' if decimals.is_none() => decimals = Some(0),
+            _ => return None,
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "at most 15 digits: below 2^53, exact"
+    )]
+    let mantissa = mantissa as f64;
+    Some(mantissa / POWERS[decimals.unwrap_or(0)])
+}
+
+/// The whole number (digits only) right after the first `label` in `record`.
+fn count_after(record: &[u8], label: &memmem::Finder<'_>) -> Option<u64> {
+    let start = label.find(record)? + label.needle().len();
+    let digits = record[start..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    std::str::from_utf8(&record[start..start + digits])
+        .ok()?
+        .parse()
+        .ok()
 }
 
 /// What an ESC byte starts.
@@ -518,12 +988,8 @@ fn field(record: &[u8], label: &memmem::Finder<'_>, suffix: &[u8]) -> Option<(us
         let start = at + label_len;
         let digits = number_len(&record[start..]);
         let number = &record[start..start + digits];
-        (digits > 0 && record[start + digits..].starts_with(suffix)).then(|| {
-            let value = std::str::from_utf8(number)
-                .ok()
-                .and_then(|s| s.parse().ok());
-            (at, value)
-        })
+        (digits > 0 && record[start + digits..].starts_with(suffix))
+            .then(|| (at, parse_decimal(number)))
     })
 }
 
@@ -618,9 +1084,148 @@ mod tests {
         );
     }
 
+    /// The speculative-decoding columns of a fixture (accepted, drafted, acceptance rate
+    /// and mean acceptance length with six decimals), its version and its generation
+    /// throughput while running; fed whole and byte by byte.
+    fn spec_row(name: &str) -> (Option<[String; 4]>, Option<String>, Option<f64>) {
+        let metrics = parse_bytes(&fixture(name));
+        let mut parser = ServerLogParser::with_buffer_size(MIN_BUFFER_SIZE);
+        for byte in fixture(name) {
+            parser.feed(&[byte]);
+        }
+        assert_eq!(parser.finish(), metrics, "byte-by-byte feeding of `{name}`");
+        let six = |x: Option<f64>| x.map_or_else(|| "empty".to_owned(), |x| format!("{x:.6}"));
+        let spec = metrics.spec.map(|spec| {
+            [
+                spec.accepted.to_string(),
+                spec.drafted.to_string(),
+                six(spec.acceptance_rate()),
+                six(spec.mean_acceptance_length),
+            ]
+        });
+        (
+            spec,
+            metrics.vllm_version,
+            metrics.generation_tps_while_running,
+        )
+    }
+
+    fn strings<const N: usize>(values: [&str; N]) -> [String; N] {
+        values.map(str::to_owned)
+    }
+
+    #[test]
+    fn fixture_spec_cumulative_takes_the_last_line() {
+        // Cumulative counters (`System efficiency`): 8547 / 13311 = 64.210052%.
+        assert_eq!(
+            spec_row("spec-cumulative.log"),
+            (
+                Some(strings(["8547", "13311", "64.210052", "empty"])),
+                Some("0.6.3.post1".to_owned()),
+                Some(300.0)
+            )
+        );
+    }
+
+    #[test]
+    fn fixture_spec_interval_counters_are_summed() {
+        // (66 + 30) / (66 + 90) = 61.538462%.
+        assert_eq!(
+            spec_row("spec-interval.log"),
+            (
+                Some(strings(["96", "156", "61.538462", "empty"])),
+                Some("0.6.1".to_owned()),
+                None
+            )
+        );
+    }
+
+    #[test]
+    fn fixture_spec_v1_basic_with_nan() {
+        // The `nan%` interval drafted nothing: 66 / 66.
+        assert_eq!(
+            spec_row("spec-v1-basic.log"),
+            (
+                Some(strings(["66", "66", "100.000000", "empty"])),
+                Some("0.8.5".to_owned()),
+                None
+            )
+        );
+    }
+
+    #[test]
+    fn fixture_spec_v1_two_engines_with_mean_length() {
+        // (150 + 725) / (387 + 1488) = 46.666667%; (2.16 x 387 + 2.45 x 1488) / 1875 = 2.390144.
+        assert_eq!(
+            spec_row("spec-v1-mean-length.log"),
+            (
+                Some(strings(["875", "1875", "46.666667", "2.390144"])),
+                Some("0.10.1".to_owned()),
+                None
+            )
+        );
+    }
+
+    #[test]
+    fn fixture_spec_v1_throughputs_glued_coloured_and_cut() {
+        // Glued to a metrics record, coloured inside, the last line cut at the end of the
+        // log: (40 + 90) / (100 + 150) = 52%; (2 x 100 + 3 x 150) / 250 = 2.6.
+        assert_eq!(
+            spec_row("spec-v1-throughput-glued.log"),
+            (
+                Some(strings(["130", "250", "52.000000", "2.600000"])),
+                Some("0.10.2.dev2+gf5635d62e.d20250807".to_owned()),
+                Some(20.0)
+            )
+        );
+    }
+
+    #[test]
+    fn fixture_spec_v1_rate_last() {
+        // 648 / 788 = 82.233503%.
+        assert_eq!(
+            spec_row("spec-v1-rate-last.log"),
+            (
+                Some(strings(["648", "788", "82.233503", "1.800000"])),
+                None,
+                None
+            )
+        );
+    }
+
+    #[test]
+    fn generation_throughput_while_running_is_per_engine_then_summed() {
+        let line = |engine: &str, generation: f64, running: u32| {
+            format!(
+                "INFO [loggers.py:1] {engine}Avg prompt throughput: 1.0 tokens/s, Avg generation \
+                 throughput: {generation} tokens/s, Running: {running} reqs, Waiting: 0 reqs\n"
+            )
+        };
+        // Engine 0: (1000 + 1200) / 2 (the idle record is left out); engine 1: 800; the
+        // records without an engine prefix: 50.
+        let log = [
+            line("Engine 000: ", 1000.0, 4),
+            line("Engine 001: ", 800.0, 2),
+            line("Engine 000: ", 0.0, 0),
+            line("Engine 000: ", 1200.0, 3),
+            line("", 50.0, 1),
+        ]
+        .concat();
+        assert_eq!(
+            parse_bytes(log.as_bytes()).generation_tps_while_running,
+            Some(1100.0 + 800.0 + 50.0)
+        );
+    }
+
     #[test]
     fn every_vllm_fixture_has_a_test() {
         let tested = [
+            "spec-cumulative.log",
+            "spec-interval.log",
+            "spec-v1-basic.log",
+            "spec-v1-mean-length.log",
+            "spec-v1-throughput-glued.log",
+            "spec-v1-rate-last.log",
             "v0-swapped-pending.log",
             "v1-plain-idle.log",
             "v1-apiserver-ansi.log",
@@ -705,6 +1310,10 @@ mod tests {
                 avg_waiting_reqs: Some(5.0),
                 avg_gpu_kvc_usage: Some(50.0),
                 avg_prefix_cache_hit_rate: Some(12.5),
+
+                spec: None,
+                vllm_version: None,
+                generation_tps_while_running: Some(2200.0),
             }
         );
     }
@@ -724,6 +1333,10 @@ mod tests {
                 avg_waiting_reqs: Some(2.0),
                 avg_gpu_kvc_usage: Some(30.0),
                 avg_prefix_cache_hit_rate: Some(50.0),
+
+                spec: None,
+                vllm_version: None,
+                generation_tps_while_running: Some(5.0),
             }
         );
     }
@@ -743,6 +1356,10 @@ mod tests {
                 avg_waiting_reqs: Some(3.0),
                 avg_gpu_kvc_usage: Some(50.0),
                 avg_prefix_cache_hit_rate: Some(6.0),
+
+                spec: None,
+                vllm_version: None,
+                generation_tps_while_running: Some(2200.0),
             }
         );
     }
@@ -761,6 +1378,10 @@ mod tests {
                 avg_waiting_reqs: Some(0.0),
                 avg_gpu_kvc_usage: Some(0.0),
                 avg_prefix_cache_hit_rate: Some(0.0),
+
+                spec: None,
+                vllm_version: None,
+                generation_tps_while_running: None,
             }
         );
         // The engine's other idle chatter holds no record.
@@ -787,6 +1408,10 @@ mod tests {
                 avg_waiting_reqs: Some(100.0),
                 avg_gpu_kvc_usage: Some(50.0),
                 avg_prefix_cache_hit_rate: Some(5.0),
+
+                spec: None,
+                vllm_version: None,
+                generation_tps_while_running: Some(2510.5),
             }
         );
     }
@@ -802,6 +1427,10 @@ mod tests {
             avg_waiting_reqs: Some(7.0),
             avg_gpu_kvc_usage: Some(63.2),
             avg_prefix_cache_hit_rate: None,
+
+            spec: None,
+            vllm_version: None,
+            generation_tps_while_running: Some(1.0),
         };
         assert_eq!(parse_bytes(log.as_bytes()), expected);
         // Split anywhere, even inside a colour sequence.
@@ -875,6 +1504,10 @@ mod tests {
             avg_waiting_reqs: Some(f64::from(1 + 20 * 2 + 6) / 22.0),
             avg_gpu_kvc_usage: Some((1.0 + 20.0 * 3.0 + 50.0) / 22.0),
             avg_prefix_cache_hit_rate: Some((1.0 + 20.0 * 4.0 + 10.0) / 22.0),
+
+            spec: None,
+            vllm_version: None,
+            generation_tps_while_running: Some(2200.0),
         };
         // Buffer sizes that cut the long line at many places in and between records.
         for size in (MIN_BUFFER_SIZE..MIN_BUFFER_SIZE + 400).step_by(13) {

@@ -218,6 +218,7 @@ mod tests {
             comment: Comment::Empty,
             job_id: 0,
             task_index: 0,
+            log: None,
         }
     }
 

@@ -42,6 +42,11 @@ struct Args {
     /// Seed of the pseudo-random generator.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Server logs dense with records: each ten-second interval is one request line, one
+    /// metrics record and one speculative-decoding record (a third of the lines are metrics
+    /// records), the worst case for parsing.
+    #[arg(long)]
+    dense: bool,
 }
 
 const MODELS: [&str; 8] = [
@@ -89,7 +94,7 @@ fn main() -> anyhow::Result<()> {
         } else {
             1
         };
-        write_run(&dir, &run, outcome, attempts, args.log_bytes, &mut rng)
+        write_run(&dir, &run, outcome, attempts, &args, &mut rng)
             .with_context(|| format!("failed to write `{dir}`"))?;
     }
     Ok(())
@@ -161,7 +166,7 @@ fn write_run(
     run: &RunSpec,
     outcome: Outcome,
     attempts: u64,
-    log_bytes: u64,
+    args: &Args,
     rng: &mut fastrand::Rng,
 ) -> anyhow::Result<()> {
     let slurm_logs = PathBuf::from(dir.slurm_logs());
@@ -195,7 +200,8 @@ fn write_run(
     }
     write_server_log(
         &Path::new(&dir.server_logs()).join("server_rank_0.log"),
-        log_bytes,
+        args.log_bytes,
+        args.dense,
         outcome,
         rng,
     )?;
@@ -271,6 +277,7 @@ fn clock(second: u64) -> String {
 fn write_server_log(
     path: &Path,
     target: u64,
+    dense: bool,
     outcome: Outcome,
     rng: &mut fastrand::Rng,
 ) -> anyhow::Result<()> {
@@ -285,8 +292,11 @@ fn write_server_log(
     let mut second = 60u64;
     while log.written < target {
         let jitter = server.requests_per_interval / 5;
-        let requests =
-            rng.u64(server.requests_per_interval - jitter..=server.requests_per_interval + jitter);
+        let requests = if dense {
+            1
+        } else {
+            rng.u64(server.requests_per_interval - jitter..=server.requests_per_interval + jitter)
+        };
         for _ in 0..requests {
             let port = rng.u32(30_000..60_000);
             log.line(
@@ -321,6 +331,28 @@ fn write_server_log(
                 rng.u32(0..10),
             ),
         )?;
+        if dense {
+            let drafted = rng.u32(1..4_000);
+            log.line(
+                api,
+                format_args!(
+                    "INFO {} [loggers.py:123] Engine 000: SpecDecoding metrics: Draft acceptance rate: {}.{}%, Mean acceptance length: {}.{:02}, Accepted throughput: {}.{:02} tokens/s, Drafted throughput: {}.{:02} tokens/s, Accepted: {} tokens, Drafted: {drafted} tokens, Per-position acceptance rate: 0.{}, 0.{}, 0.{}",
+                    clock(second),
+                    rng.u32(0..100),
+                    rng.u32(0..10),
+                    rng.u32(1..4),
+                    rng.u32(0..100),
+                    rng.u32(0..400),
+                    rng.u32(0..100),
+                    rng.u32(0..400),
+                    rng.u32(0..100),
+                    rng.u32(0..drafted),
+                    rng.u32(100..999),
+                    rng.u32(100..999),
+                    rng.u32(100..999),
+                ),
+            )?;
+        }
     }
     let end = clock(second + 5);
     if outcome == Outcome::Oom {
