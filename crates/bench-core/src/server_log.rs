@@ -313,7 +313,6 @@ struct RecordScanner {
     markers: Markers,
     /// Finds the lines that hold any of [`MARKERS`].
     lines: LineFinder,
-    fields: Fields,
     sums: Sums,
     spec: SpecSums,
     /// The version of `vLLM API server version X`, then of `LLM engine (vX)`: the first of
@@ -339,23 +338,6 @@ struct SpecSums {
     /// Sum of mean acceptance length x drafted tokens, and of those drafted tokens.
     length_sum: f64,
     length_weight: f64,
-}
-
-/// Searchers for the field labels of a record, built once: a searcher built per record
-/// would cost more than the search on logs dense with records.
-struct Fields {
-    running: memmem::Finder<'static>,
-    waiting: memmem::Finder<'static>,
-    pending: memmem::Finder<'static>,
-    kv_cache: memmem::Finder<'static>,
-    prefix_cache: memmem::Finder<'static>,
-    generation: memmem::Finder<'static>,
-    old_accepted: memmem::Finder<'static>,
-    old_drafted: memmem::Finder<'static>,
-    system_efficiency: memmem::Finder<'static>,
-    new_accepted: memmem::Finder<'static>,
-    new_drafted: memmem::Finder<'static>,
-    mean_length: memmem::Finder<'static>,
 }
 
 /// Running sums and counts of each field.
@@ -424,20 +406,6 @@ impl ServerLogParser {
                 server_version: None,
                 engine_version: None,
                 running_generation: BTreeMap::new(),
-                fields: Fields {
-                    running: memmem::Finder::new(b"Running: "),
-                    waiting: memmem::Finder::new(b"Waiting: "),
-                    pending: memmem::Finder::new(b"Pending: "),
-                    kv_cache: memmem::Finder::new(b"GPU KV cache usage: "),
-                    prefix_cache: memmem::Finder::new(b"Prefix cache hit rate: "),
-                    generation: memmem::Finder::new(b"Avg generation throughput: "),
-                    old_accepted: memmem::Finder::new(b"Number of accepted tokens: "),
-                    old_drafted: memmem::Finder::new(b"Number of draft tokens: "),
-                    system_efficiency: memmem::Finder::new(b"System efficiency"),
-                    new_accepted: memmem::Finder::new(b"Accepted: "),
-                    new_drafted: memmem::Finder::new(b"Drafted: "),
-                    mean_length: memmem::Finder::new(b"Mean acceptance length: "),
-                },
                 sums: Sums::default(),
             },
         }
@@ -619,9 +587,12 @@ impl RecordScanner {
         let mut hits = [None; MAX_HITS_PER_SCAN];
         let mut from = 0;
         loop {
+            // vLLM prints its version while starting, before any record: once records come,
+            // version lines are no longer looked for on every line.
+            let starting = self.sums.records == 0 && !self.spec.seen;
             let versions = [
-                self.server_version.is_none(),
-                self.server_version.is_none() && self.engine_version.is_none(),
+                starting && self.server_version.is_none(),
+                starting && self.server_version.is_none() && self.engine_version.is_none(),
             ];
             let found = self.markers.all(text, from, versions, &mut hits);
             if found == 0 {
@@ -691,8 +662,8 @@ impl RecordScanner {
         let record = &text[start..end];
         match kind {
             Kind::Metrics => self.add_record(record, engine_before(&text[..start])),
-            Kind::SpecOld => self.spec.add_old(record, &self.fields),
-            Kind::SpecNew => self.spec.add_new(record, &self.fields),
+            Kind::SpecOld => self.spec.add_old(record),
+            Kind::SpecNew => self.spec.add_new(record),
             Kind::ServerVersion | Kind::EngineVersion => {}
         }
     }
@@ -724,39 +695,171 @@ impl RecordScanner {
 
     /// Count one metrics record and its fields; `engine` is the engine it names.
     fn add_record(&mut self, record: &[u8], engine: Option<u32>) {
-        let fields = &self.fields;
+        let fields = MetricsFields::read(record);
         let sums = &mut self.sums;
         sums.records += 1;
-        let running = field(record, &fields.running, b" reqs").and_then(|(_, v)| v);
+        let running = fields.running.get();
         sums.running.add(running);
-        let waiting = field(record, &fields.waiting, b" reqs");
-        let pending = field(record, &fields.pending, b" reqs");
-        let first = match (waiting, pending) {
-            (Some(w), Some(p)) => Some(if p.0 < w.0 { p } else { w }),
-            (w, p) => w.or(p),
-        };
-        sums.waiting.add(first.and_then(|(_, v)| v));
-        sums.kv_cache
-            .add(field(record, &fields.kv_cache, b"%").and_then(|(_, v)| v));
-        sums.prefix_cache
-            .add(field(record, &fields.prefix_cache, b"%").and_then(|(_, v)| v));
+        sums.waiting.add(fields.waiting.get());
+        sums.kv_cache.add(fields.kv_cache.get());
+        sums.prefix_cache.add(fields.prefix_cache.get());
         if running.is_some_and(|running| running > 0.0) {
             self.running_generation
                 .entry(engine)
                 .or_default()
-                .add(number_after(record, &self.fields.generation));
+                .add(fields.generation.get());
         }
     }
+}
+
+/// A field of a record: not found yet, or found with its value (`None` when it does not read
+/// as a number, e.g. `1.2.3`). The first one found counts.
+#[derive(Debug, Clone, Copy)]
+struct Slot<T> {
+    found: bool,
+    value: Option<T>,
+}
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot {
+            found: false,
+            value: None,
+        }
+    }
+}
+
+impl<T> Slot<T> {
+    fn found(value: Option<T>) -> Self {
+        Slot { found: true, value }
+    }
+
+    fn is_empty(&self) -> bool {
+        !self.found
+    }
+
+    fn get(self) -> Option<T> {
+        self.value
+    }
+}
+
+/// The fields of a metrics record, read in one pass over its `: ` separators: for each, the
+/// first `Label: N suffix` of the record. Waiting is the first of `Waiting:` and the old
+/// engine's `Pending:`.
+#[derive(Default)]
+struct MetricsFields {
+    running: Slot<f64>,
+    waiting: Slot<f64>,
+    kv_cache: Slot<f64>,
+    prefix_cache: Slot<f64>,
+    /// `Avg generation throughput: Y` (no suffix needed).
+    generation: Slot<f64>,
+}
+
+impl MetricsFields {
+    fn read(record: &[u8]) -> Self {
+        let mut fields = MetricsFields::default();
+        for_each_label(record, |head, tail| {
+            if fields.running.is_empty() && head.ends_with(b"Running") {
+                fields.running = labelled(tail, b" reqs");
+            } else if fields.waiting.is_empty()
+                && (head.ends_with(b"Waiting") || head.ends_with(b"Pending"))
+            {
+                fields.waiting = labelled(tail, b" reqs");
+            } else if fields.kv_cache.is_empty() && head.ends_with(b"GPU KV cache usage") {
+                fields.kv_cache = labelled(tail, b"%");
+            } else if fields.prefix_cache.is_empty() && head.ends_with(b"Prefix cache hit rate") {
+                fields.prefix_cache = labelled(tail, b"%");
+            } else if fields.generation.is_empty() && head.ends_with(b"Avg generation throughput") {
+                fields.generation = Slot::found(parse_decimal(&tail[..number_len(tail)]));
+            }
+        });
+        fields
+    }
+}
+
+/// The fields of a speculative-decoding record, read as [`MetricsFields`] (each the first
+/// occurrence of its label).
+#[derive(Default)]
+struct SpecFields {
+    old_accepted: Slot<u64>,
+    old_drafted: Slot<u64>,
+    system_efficiency: bool,
+    new_accepted: Slot<u64>,
+    new_drafted: Slot<u64>,
+    mean_length: Slot<f64>,
+}
+
+impl SpecFields {
+    fn read(record: &[u8]) -> Self {
+        let mut fields = SpecFields::default();
+        for_each_label(record, |head, tail| {
+            let slot = if head.ends_with(b"Number of accepted tokens") {
+                &mut fields.old_accepted
+            } else if head.ends_with(b"Number of draft tokens") {
+                &mut fields.old_drafted
+            } else if head.ends_with(b"Accepted") {
+                &mut fields.new_accepted
+            } else if head.ends_with(b"Drafted") {
+                &mut fields.new_drafted
+            } else {
+                if head.ends_with(b"System efficiency") {
+                    fields.system_efficiency = true;
+                } else if fields.mean_length.is_empty() && head.ends_with(b"Mean acceptance length")
+                {
+                    fields.mean_length = Slot::found(parse_decimal(&tail[..number_len(tail)]));
+                }
+                return;
+            };
+            if slot.is_empty() {
+                *slot = Slot::found(whole_number(tail));
+            }
+        });
+        fields
+    }
+}
+
+/// Call `f(head, tail)` for every `: ` of `record`: `head` the text before the colon,
+/// `tail` the text after the space.
+fn for_each_label(record: &[u8], mut f: impl FnMut(&[u8], &[u8])) {
+    for colon in memchr::memchr_iter(b':', record) {
+        if record.get(colon + 1) == Some(&b' ') {
+            f(&record[..colon], &record[colon + 2..]);
+        }
+    }
+}
+
+/// `N suffix` at the start of `tail` (N digits and dots): found when it is there, empty
+/// otherwise.
+fn labelled(tail: &[u8], suffix: &[u8]) -> Slot<f64> {
+    let digits = number_len(tail);
+    if digits > 0 && tail[digits..].starts_with(suffix) {
+        Slot::found(parse_decimal(&tail[..digits]))
+    } else {
+        Slot::default()
+    }
+}
+
+/// The whole number (digits only) at the start of `tail`; `None` without digits or past
+/// `u64`.
+fn whole_number(tail: &[u8]) -> Option<u64> {
+    let digits = tail.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return None;
+    }
+    tail[..digits].iter().try_fold(0u64, |n, &b| {
+        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
 }
 
 impl SpecSums {
     /// A `Speculative metrics: ` record: cumulative counters when it carries
     /// `System efficiency` (the last such record counts), per interval otherwise (summed).
-    fn add_old(&mut self, record: &[u8], fields: &Fields) {
+    fn add_old(&mut self, record: &[u8]) {
         self.seen = true;
-        let accepted = count_after(record, &fields.old_accepted);
-        let drafted = count_after(record, &fields.old_drafted);
-        if fields.system_efficiency.find(record).is_some() {
+        let fields = SpecFields::read(record);
+        let (accepted, drafted) = (fields.old_accepted.get(), fields.old_drafted.get());
+        if fields.system_efficiency {
             self.cumulative = Some((accepted.unwrap_or(0), drafted.unwrap_or(0)));
         } else {
             self.add_interval(accepted, drafted, None);
@@ -764,11 +867,12 @@ impl SpecSums {
     }
 
     /// A `SpecDecoding metrics: ` record: counters per interval, summed.
-    fn add_new(&mut self, record: &[u8], fields: &Fields) {
+    fn add_new(&mut self, record: &[u8]) {
         self.seen = true;
-        let accepted = count_after(record, &fields.new_accepted);
-        let drafted = count_after(record, &fields.new_drafted);
-        let mean_length = number_after(record, &fields.mean_length);
+        let fields = SpecFields::read(record);
+        let accepted = fields.new_accepted.get();
+        let drafted = fields.new_drafted.get();
+        let mean_length = fields.mean_length.get();
         self.add_interval(accepted, drafted, mean_length);
     }
 
@@ -813,13 +917,6 @@ fn engine_before(before: &[u8]) -> Option<u32> {
     std::str::from_utf8(number).ok()?.parse().ok()
 }
 
-/// The number (digits and dots) right after the first `label` in `record`.
-fn number_after(record: &[u8], label: &memmem::Finder<'_>) -> Option<f64> {
-    let start = label.find(record)? + label.needle().len();
-    let digits = number_len(&record[start..]);
-    parse_decimal(&record[start..start + digits])
-}
-
 /// `digits[.digits]` as a number, exactly as `str::parse::<f64>` reads it (the digits as an
 /// integer below 2^53, divided by a power of ten up to 10^22: both exact, so the one
 /// rounding is the correctly rounded result); other shapes through `str::parse`.
@@ -856,19 +953,6 @@ fn parse_decimal(text: &[u8]) -> Option<f64> {
     )]
     let mantissa = mantissa as f64;
     Some(mantissa / POWERS[decimals.unwrap_or(0)])
-}
-
-/// The whole number (digits only) right after the first `label` in `record`.
-fn count_after(record: &[u8], label: &memmem::Finder<'_>) -> Option<u64> {
-    let start = label.find(record)? + label.needle().len();
-    let digits = record[start..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    std::str::from_utf8(&record[start..start + digits])
-        .ok()?
-        .parse()
-        .ok()
 }
 
 /// What an ESC byte starts.
@@ -978,19 +1062,6 @@ fn read_header(text: &[u8]) -> Header {
         pos += literal.len();
     }
     Header::Record
-}
-
-/// The first match of `label N suffix` in a record (N a run of digits and dots): its
-/// position, and N's value (`None` when N does not read as a number, e.g. `1.2.3`).
-fn field(record: &[u8], label: &memmem::Finder<'_>, suffix: &[u8]) -> Option<(usize, Option<f64>)> {
-    let label_len = label.needle().len();
-    label.find_iter(record).find_map(|at| {
-        let start = at + label_len;
-        let digits = number_len(&record[start..]);
-        let number = &record[start..start + digits];
-        (digits > 0 && record[start + digits..].starts_with(suffix))
-            .then(|| (at, parse_decimal(number)))
-    })
 }
 
 #[cfg(test)]
