@@ -488,3 +488,34 @@ fn speculative_decoding_and_version_columns_come_from_the_server_log() {
         assert_eq!(rows[0][column], "", "{column}");
     }
 }
+
+#[test]
+fn an_executor_json_naming_a_trillion_tasks_is_a_run_not_completed_in_bounded_memory() {
+    let tree = common::Tree::new();
+    tree.run("e/p/m/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none")
+        .out("7_0.out", "")
+        .file(
+            "inference_logs/executor.json",
+            r#"{"tasks": 1000000000000, "workers": -1}"#,
+        )
+        .file("inference_logs/stats/00000.json", "[]");
+    // Under 1 GiB of address space: allocating a name per task would abort.
+    let output = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1048576 && exec \"$@\"")
+        .arg("sh")
+        .arg(assert_cmd::cargo::cargo_bin!("analyze"))
+        .args(["--root", "data"])
+        .current_dir(tree.base())
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (_, rows) = tree.csv("benchmarking_results.csv");
+    assert_eq!(rows[0]["comment"], "stats.json not found");
+    assert_eq!(rows[0]["output_tps_per_gpu"], "");
+}
