@@ -36,17 +36,7 @@ fn config(models: &[&str], slurm_extra: &str) -> String {
 /// `launch ARGS` in `sweep`, under `ulimit -v` (1 GiB of address space): a read that grew
 /// without bound would fail there instead of filling the machine.
 fn launch_bounded(sweep: &SweepDir, path: &OsString, args: &[&str]) -> Output {
-    let binary = assert_cmd::cargo::cargo_bin!("launch");
-    Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -v 1048576 && exec \"$@\"")
-        .arg("sh")
-        .arg(binary)
-        .args(args)
-        .current_dir(sweep.path())
-        .env("PATH", path)
-        .output()
-        .unwrap()
+    sweep.launch_bounded(args, path)
 }
 
 /// The one `--json` line of `launch --config c.yaml --dry-run --json` (exit 0).

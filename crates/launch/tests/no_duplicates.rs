@@ -17,7 +17,7 @@ use common::{SweepDir, lines_by_name, path_with, show};
 /// The fake `squeue`: prints the queue file (or hangs, when `squeue-hangs` exists).
 const FAKE_SQUEUE: &str = r#"#!/bin/sh
 dir=$(dirname "$0")/..
-if [ -e "$dir/squeue-hangs" ]; then exec sleep 1000.001; fi
+if [ -e "$dir/squeue-hangs" ]; then exec sleep "$(cat "$dir/hang-seconds")"; fi
 cat "$dir/queue.txt" 2>/dev/null
 exit 0
 "#;
@@ -37,7 +37,7 @@ queue() {
 }
 if [ -e "$dir/sbatch-hangs" ]; then
     if [ "$(cat "$dir/sbatch-hangs")" = after ]; then queue; fi
-    exec sleep 1000.002
+    exec sleep "$(cat "$dir/hang-seconds")"
 fi
 sleep "$(cat "$dir/delay" 2>/dev/null || echo 0)"
 queue
@@ -50,6 +50,14 @@ echo "$id"
 struct FakeSlurm {
     sweep: SweepDir,
     path: OsString,
+    /// The `sleep` argument of a hung fake command.
+    hang: String,
+}
+
+/// Six digits that differ between the fake clusters of one test process.
+fn unique_counter() -> u32 {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1_000_000
 }
 
 impl FakeSlurm {
@@ -67,7 +75,11 @@ impl FakeSlurm {
             ),
         );
         let path = path_with(&bin);
-        FakeSlurm { sweep, path }
+        // A hung command sleeps this long: a number no other process on the machine uses,
+        // so that the test can look for what is left of it.
+        let hang = format!("1000.{}{:06}", std::process::id(), unique_counter());
+        sweep.write("hang-seconds", &hang);
+        FakeSlurm { sweep, path, hang }
     }
 
     fn dir(&self) -> &Path {
@@ -88,18 +100,9 @@ impl FakeSlurm {
 
     /// `launch --config c.yaml --json EXTRA`, under `ulimit -v` (1 GiB).
     fn launch(&self, extra: &[&str]) -> Output {
-        let binary = assert_cmd::cargo::cargo_bin!("launch");
-        Command::new("sh")
-            .arg("-c")
-            .arg("ulimit -v 1048576 && exec \"$@\"")
-            .arg("sh")
-            .arg(binary)
-            .args(["--config", "c.yaml", "--json"])
-            .args(extra)
-            .current_dir(self.dir())
-            .env("PATH", &self.path)
-            .output()
-            .unwrap()
+        let mut args = vec!["--config", "c.yaml", "--json"];
+        args.extend_from_slice(extra);
+        self.sweep.launch_bounded(&args, &self.path)
     }
 
     fn lines(&self, name: &str) -> usize {
@@ -147,8 +150,8 @@ fn signal(child: &Child, name: &str) {
     assert!(status.success());
 }
 
-/// Every process whose command line holds `marker` (the fake commands' unusual `sleep`
-/// arguments): none may outlive a launch.
+/// Every process whose command line holds `marker` (a fake command's unique `sleep`
+/// argument): none may outlive a launch.
 fn processes_with(marker: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -320,7 +323,7 @@ fn a_hung_squeue_ends_a_real_launch_with_exit_3_and_no_process_left() {
         "error: the queue could not be read, so nothing was submitted: `squeue --me -h -o \
          %i|%j|%T|%k` did not answer within 1 s and was stopped (`slurm.squeue-timeout`)"
     );
-    assert_eq!(processes_with("1000.001"), Vec::<String>::new());
+    assert_eq!(processes_with(&slurm.hang), Vec::<String>::new());
     assert_eq!(slurm.lines("sbatch-calls"), 0);
 }
 
@@ -350,7 +353,7 @@ fn a_hung_sbatch_is_stopped_looked_up_and_the_launch_ends_with_a_summary() {
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("summary:"), "{stderr}");
-        assert_eq!(processes_with("1000.002"), Vec::<String>::new());
+        assert_eq!(processes_with(&slurm.hang), Vec::<String>::new());
     }
 }
 

@@ -120,6 +120,22 @@ impl SweepDir {
         std::fs::write(path, bytes).unwrap();
     }
 
+    /// `launch ARGS` in this directory with `path` as PATH, under `ulimit -v` (1 GiB of
+    /// address space): a read that grew without bound fails there instead of filling the
+    /// machine.
+    pub fn launch_bounded(&self, args: &[&str], path: &OsString) -> Output {
+        Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 1048576 && exec \"$@\"")
+            .arg("sh")
+            .arg(assert_cmd::cargo::cargo_bin!("launch"))
+            .args(args)
+            .current_dir(self.path())
+            .env("PATH", path)
+            .output()
+            .expect("launch runs")
+    }
+
     /// `launch ARGS` in this folder, with PATH as the test's own (or `path` when given).
     pub fn launch(&self, args: &[&str], path: Option<&OsString>) -> Output {
         self.launch_command(args, path)
