@@ -45,9 +45,13 @@ impl Row {
     }
 }
 
-/// A float CSV cell: exactly six decimals (`100.000000`), empty when missing.
+/// A float CSV cell: exactly six decimals (`100.000000`), empty when missing; never `inf`
+/// or `NaN` (such a value is empty too), and never `-0.000000`.
 pub fn float_cell(value: Option<f64>) -> String {
-    value.map(|v| format!("{v:.6}")).unwrap_or_default()
+    value
+        .filter(|v| v.is_finite())
+        .map(|v| format!("{:.6}", v + 0.0))
+        .unwrap_or_default()
 }
 
 /// An integer CSV cell, empty when missing.

@@ -587,12 +587,9 @@ impl RecordScanner {
         let mut hits = [None; MAX_HITS_PER_SCAN];
         let mut from = 0;
         loop {
-            // vLLM prints its version while starting, before any record: once records come,
-            // version lines are no longer looked for on every line.
-            let starting = self.sums.records == 0 && !self.spec.seen;
             let versions = [
-                starting && self.server_version.is_none(),
-                starting && self.server_version.is_none() && self.engine_version.is_none(),
+                self.server_version.is_none(),
+                self.server_version.is_none() && self.engine_version.is_none(),
             ];
             let found = self.markers.all(text, from, versions, &mut hits);
             if found == 0 {
@@ -687,6 +684,8 @@ impl RecordScanner {
         if !version.is_empty()
             && version.len() <= 80
             && version.first().is_some_and(u8::is_ascii_digit)
+            // Printable ASCII only: a log's stray bytes never reach the CSV.
+            && version.iter().all(u8::is_ascii_graphic)
             && let Ok(version) = std::str::from_utf8(version)
         {
             *slot = Some(version.to_owned());
@@ -880,8 +879,9 @@ impl SpecSums {
         self.accepted = self.accepted.saturating_add(accepted.unwrap_or(0));
         let drafted = drafted.unwrap_or(0);
         self.drafted = self.drafted.saturating_add(drafted);
-        if let Some(length) = length.filter(|length| length.is_finite())
+        if let Some(length) = length
             && drafted > 0
+            && (length * drafted as f64).is_finite()
         {
             self.length_sum += length * drafted as f64;
             self.length_weight += drafted as f64;
@@ -896,7 +896,8 @@ impl SpecSums {
                 accepted: self.accepted.saturating_add(accepted),
                 drafted: self.drafted.saturating_add(drafted),
                 mean_acceptance_length: (self.length_weight > 0.0)
-                    .then(|| self.length_sum / self.length_weight),
+                    .then(|| self.length_sum / self.length_weight)
+                    .filter(|length| length.is_finite()),
             }
         })
     }
@@ -1261,6 +1262,34 @@ mod tests {
                 None,
                 None
             )
+        );
+    }
+
+    #[test]
+    fn huge_values_never_make_a_mean_length_infinite_and_the_version_comes_any_time() {
+        // A mean length of 300 nines times 10^18 drafted tokens is beyond any f64.
+        let line = format!(
+            "SpecDecoding metrics: Mean acceptance length: {}, Accepted: 5 tokens, \
+             Drafted: 1000000000000000000 tokens\n",
+            "9".repeat(300)
+        );
+        let huge = line.repeat(2);
+        let metrics = parse_bytes(huge.as_bytes());
+        let spec = metrics.spec.unwrap();
+        assert_eq!(
+            (spec.accepted, spec.drafted),
+            (10, 2_000_000_000_000_000_000)
+        );
+        assert_eq!(spec.mean_acceptance_length, None);
+        // A version line after the records, and one with stray bytes (not read).
+        let log = format!(
+            "{}vLLM API server version 0.9{}1\nvLLM API server version 0.11.0\n",
+            record(1, 0, "1.0", "1.0"),
+            '\u{202e}'
+        );
+        assert_eq!(
+            parse_bytes(log.as_bytes()).vllm_version.as_deref(),
+            Some("0.11.0")
         );
     }
 

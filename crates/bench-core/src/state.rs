@@ -451,11 +451,15 @@ pub fn read_records(files: &dyn RunFiles) -> Result<Option<SubmissionRecord>, St
             Some(latest) => Ok(Some(latest)),
             None if bytes.iter().all(u8::is_ascii_whitespace) => Ok(None),
             None => Err(format!(
-                "`{SUBMISSIONS_JSONL}` holds no readable submission record ({} bytes)",
+                "`{SUBMISSIONS_JSONL}` holds no readable submission record ({} bytes; when no \
+                 job of the run is queued, move it away to submit the run again)",
                 bytes.len()
             )),
         },
-        Err(err) => Err(format!("`{SUBMISSIONS_JSONL}` cannot be read: {err}")),
+        Err(err) => Err(format!(
+            "`{SUBMISSIONS_JSONL}` cannot be read: {err} (when no job of the run is queued, \
+             move it away to submit the run again)"
+        )),
     }
 }
 
@@ -773,7 +777,8 @@ mod tests {
             run_state(&files, RUN, Some(&QueueIndex::new(&others))).unwrap(),
             RunState::RecordsUnreadable {
                 reason: "`inference_logs/launch/submissions.jsonl` holds no readable submission \
-                         record (10 bytes)"
+                         record (10 bytes; when no job of the run is queued, move it away to \
+                         submit the run again)"
                     .into()
             }
         );

@@ -200,6 +200,9 @@ fn names_that_would_shift_the_columns_are_refused() {
         assert!(check_prompt_name(prompt).is_err(), "{prompt}");
     }
     assert!(check_dir_name("inference_logs").is_err());
+    // Two spellings of one directory.
+    assert!(check_output_dir("results//a").is_err());
+    assert!(check_output_dir("results/a/").is_ok());
     // Names that only start like a segment are fine.
     assert!(check_model("org/tp2-sweep").is_ok());
     assert!(check_prompt_name("tp2-sweep").is_ok());

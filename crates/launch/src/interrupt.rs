@@ -31,6 +31,11 @@ impl Interrupt {
         Ok(Interrupt { flag })
     }
 
+    /// The flag itself, for waits that must end early on a signal.
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.flag)
+    }
+
     /// Whether a signal arrived.
     pub fn is_raised(&self) -> bool {
         self.flag.load(Ordering::SeqCst)

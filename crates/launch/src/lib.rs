@@ -123,18 +123,34 @@ impl Loaded {
 ///
 /// Errors: see [`LaunchError`]; every error ends here, and `main` maps it to its exit code.
 pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), LaunchError> {
+    // From the start: a signal while the queue is read is handled too (exit 130, no child
+    // left), not only while submitting.
+    let interrupt = Interrupt::install().map_err(|err| {
+        LaunchError::Invalid(format!("failed to install the signal handlers: {err}"))
+    })?;
     let loaded = load(args, console)?;
     let planned = plan(&loaded)?;
     let timeouts = &loaded.sweep.settings.slurm;
     let mut slurm = CommandSlurm {
         squeue_timeout: Duration::from_secs(timeouts.squeue_timeout.into()),
         sbatch_timeout: Duration::from_secs(timeouts.sbatch_timeout.into()),
+        interrupt: Some(interrupt.flag()),
     };
+    if interrupt.is_raised() {
+        return Err(LaunchError::Interrupted);
+    }
     let decided = decide(args, planned, &mut slurm, console)?;
     if args.dry_run {
         dry_run(args, &loaded.sweep, &decided, console)
     } else {
-        submit_all(args, &loaded.sweep, &mut slurm, decided, console)
+        submit_all(
+            args,
+            &loaded.sweep,
+            &mut slurm,
+            decided,
+            console,
+            &interrupt,
+        )
     }
 }
 
@@ -312,6 +328,10 @@ fn decide<'a>(
         .collect();
     let queue = match slurm::read_queue(slurm) {
         Ok(queue) => Some(queue),
+        Err(why) if why == slurm::INTERRUPTED => {
+            console.err_line("interrupted while the queue was read: nothing was submitted");
+            return Err(LaunchError::Interrupted);
+        }
         Err(why) if args.dry_run => {
             console.err_line(format_args!(
                 "warning: the queue could not be read: {why}\n  runs in flight cannot be \
@@ -443,10 +463,8 @@ fn submit_all(
     slurm: &mut dyn Slurm,
     decided: Vec<DecidedRun<'_>>,
     console: &mut Console,
+    interrupt: &Interrupt,
 ) -> Result<(), LaunchError> {
-    let interrupt = Interrupt::install().map_err(|err| {
-        LaunchError::Invalid(format!("failed to install the signal handlers: {err}"))
-    })?;
     let to_submit = decided
         .iter()
         .filter(|d| d.decision == Decision::WouldSubmit)

@@ -9,12 +9,16 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
 use bench_core::layout::parse_job_comment;
 use bench_core::state::{QueueEntry, parse_squeue};
+
+/// The reason of a queue read abandoned because `launch` was interrupted.
+pub const INTERRUPTED: &str = "interrupted while `squeue` ran";
 
 /// The `squeue` format `launch` asks for: job id, name, state, comment.
 pub const SQUEUE_FORMAT: &str = "%i|%j|%T|%k";
@@ -95,16 +99,29 @@ fn parse_queue(output: &str) -> Result<Vec<QueueEntry>, String> {
 pub enum Bounded {
     /// It ended: exit status, standard output, standard error.
     Finished(std::process::Output),
-    /// It did not end within the limit; it and every process of its group were killed.
+    /// It did not end within the limit (or its output did not close); it and every process
+    /// of its group were killed.
     TimedOut,
+    /// `launch` was interrupted while waiting; the command's group was killed.
+    Interrupted,
 }
+
+/// How long the output of an ended command may stay open (held by a process it left in
+/// the background) before that process's group is killed and the call counted as hung.
+const OUTPUT_GRACE: Duration = Duration::from_millis(500);
 
 /// Run `command` in a process group of its own, its output captured, for at most `limit`;
 /// past it the whole group is killed (a shell wrapper's children too, so nothing is left
-/// running). The group also keeps a Ctrl-C meant for `launch` from reaching the command.
+/// running). When the command ends, what it left running in its group is killed too, so
+/// nothing holds its output open. The group also keeps a Ctrl-C meant for `launch` from
+/// reaching the command; `interrupt`, when given, ends the wait early (the group killed).
 ///
 /// Errors: the command could not be started, or waited for.
-pub fn run_bounded(mut command: Command, limit: Duration) -> io::Result<Bounded> {
+pub fn run_bounded(
+    mut command: Command,
+    limit: Duration,
+    interrupt: Option<&AtomicBool>,
+) -> io::Result<Bounded> {
     use std::os::unix::process::CommandExt as _;
     let mut child = command
         .stdout(Stdio::piped())
@@ -112,8 +129,13 @@ pub fn run_bounded(mut command: Command, limit: Duration) -> io::Result<Bounded>
         .process_group(0)
         .spawn()?;
     let group = rustix::process::Pid::from_child(&child);
-    let stdout = read_in_background(child.stdout.take());
-    let stderr = read_in_background(child.stderr.take());
+    let kill_group = || {
+        // Already gone is fine.
+        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+    };
+    let (out_sent, out) = mpsc::channel();
+    read_in_background(child.stdout.take(), out_sent.clone(), 0);
+    read_in_background(child.stderr.take(), out_sent, 1);
     // A thread waits for the child, so that its end is seen at once, not at the next poll.
     let (ended, end) = mpsc::channel();
     let waiter = thread::spawn(move || {
@@ -121,33 +143,58 @@ pub fn run_bounded(mut command: Command, limit: Duration) -> io::Result<Bounded>
         let _ = ended.send(());
         status
     });
-    if end.recv_timeout(limit).is_err() {
-        // Already gone is fine: the waiter reaps it.
-        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-        let _ = waiter.join();
-        // The pipes close with the group; the readers end.
-        let _ = (stdout.join(), stderr.join());
-        return Ok(Bounded::TimedOut);
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match end.recv_timeout(left.min(Duration::from_millis(100))) {
+            Ok(()) => break,
+            Err(_) if interrupt.is_some_and(|flag| flag.load(Ordering::SeqCst)) => {
+                kill_group();
+                let _ = waiter.join();
+                return Ok(Bounded::Interrupted);
+            }
+            Err(_) if left.is_zero() => {
+                kill_group();
+                let _ = waiter.join();
+                return Ok(Bounded::TimedOut);
+            }
+            Err(_) => {}
+        }
     }
     let status = waiter
         .join()
         .map_err(|_| io::Error::other("the thread waiting for the command panicked"))??;
+    // Whatever the command left in its group must not hold its output open.
+    kill_group();
+    let mut streams = [None, None];
+    for _ in 0..2 {
+        match out.recv_timeout(OUTPUT_GRACE) {
+            Ok((index, bytes)) => streams[index] = Some(bytes),
+            // A process that left the group still holds the output: counted as hung.
+            Err(_) => return Ok(Bounded::TimedOut),
+        }
+    }
+    let [stdout, stderr] = streams.map(Option::unwrap_or_default);
     Ok(Bounded::Finished(std::process::Output {
         status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
+        stdout,
+        stderr,
     }))
 }
 
-/// A thread reading `pipe` to its end.
-fn read_in_background(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<Vec<u8>> {
+/// A thread reading `pipe` to its end, then sending `(index, bytes)`.
+fn read_in_background(
+    pipe: Option<impl Read + Send + 'static>,
+    sent: mpsc::Sender<(usize, Vec<u8>)>,
+    index: usize,
+) {
     thread::spawn(move || {
         let mut bytes = Vec::new();
         if let Some(mut pipe) = pipe {
             let _ = pipe.read_to_end(&mut bytes);
         }
-        bytes
-    })
+        let _ = sent.send((index, bytes));
+    });
 }
 
 /// At most this many characters of a bad `squeue` line are quoted.
@@ -351,6 +398,9 @@ pub struct CommandSlurm {
     pub squeue_timeout: Duration,
     /// The most one `sbatch` call may take.
     pub sbatch_timeout: Duration,
+    /// Raised by a signal: a `squeue` call is abandoned (an `sbatch` call is not: it may be
+    /// submitting, and its answer must be recorded).
+    pub interrupt: Option<Arc<AtomicBool>>,
 }
 
 impl Slurm for CommandSlurm {
@@ -359,8 +409,9 @@ impl Slurm for CommandSlurm {
         command
             .args(["--me", "-h", "-o", SQUEUE_FORMAT])
             .stdin(Stdio::null());
-        let output = match run_bounded(command, self.squeue_timeout) {
+        let output = match run_bounded(command, self.squeue_timeout, self.interrupt.as_deref()) {
             Ok(Bounded::Finished(output)) => output,
+            Ok(Bounded::Interrupted) => return Err(INTERRUPTED.to_owned()),
             Ok(Bounded::TimedOut) => {
                 return Err(format!(
                     "`squeue --me -h -o {SQUEUE_FORMAT}` did not answer within {} s and was \
@@ -388,14 +439,14 @@ impl Slurm for CommandSlurm {
             // sbatch reads the script from its argument, never from its input: the
             // inherited lock is all this is for.
             .stdin(Stdio::from(hold.try_clone()?));
-        match run_bounded(command, self.sbatch_timeout)? {
+        match run_bounded(command, self.sbatch_timeout, None)? {
             Bounded::Finished(output) => Ok(SbatchAnswer {
                 success: output.status.success(),
                 status: output.status.to_string(),
                 stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
                 stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
             }),
-            Bounded::TimedOut => Err(io::Error::new(
+            Bounded::TimedOut | Bounded::Interrupted => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!(
                     "`sbatch` did not answer within {} s and was stopped \
@@ -677,5 +728,41 @@ mod tests {
             assert!(reason.contains(why), "{reason}");
             assert_eq!(reason.matches("not retried").count(), 1, "{reason}");
         }
+    }
+
+    #[test]
+    fn what_an_ended_command_leaves_running_is_killed_and_holds_nothing_open() {
+        let marker = format!("1000.{}7", std::process::id());
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("sleep {marker} & echo 42"))
+            .stdin(Stdio::null());
+        let started = std::time::Instant::now();
+        let Bounded::Finished(output) =
+            run_bounded(command, Duration::from_secs(30), None).unwrap()
+        else {
+            panic!("not finished");
+        };
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "42\n");
+        let left = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+            .filter(|cmdline| String::from_utf8_lossy(cmdline).contains(&marker))
+            .count();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn an_interrupt_ends_the_wait_and_kills_the_command() {
+        let flag = AtomicBool::new(true);
+        let mut command = Command::new("sleep");
+        command.arg("1000").stdin(Stdio::null());
+        assert!(matches!(
+            run_bounded(command, Duration::from_secs(30), Some(&flag)).unwrap(),
+            Bounded::Interrupted
+        ));
     }
 }

@@ -262,7 +262,8 @@ fn corrupt_or_emptied_records_with_the_job_queued_are_not_submitted_again() {
     assert_eq!(
         lines["a"]["reason"],
         "job 1000 is queued (found by the run directory's key in the job's comment); \
-         `inference_logs/launch/submissions.jsonl` holds no readable submission record (16 bytes)"
+         `inference_logs/launch/submissions.jsonl` holds no readable submission record (16 bytes; when no job of the run is queued, \
+         move it away to submit the run again)"
     );
     assert_eq!(
         lines["b"]["reason"],
@@ -366,4 +367,37 @@ fn a_config_sets_the_time_limits_within_bounds() {
     assert!(text.contains("`squeue-timeout`"), "{text}");
     assert!(text.contains("must be from 1 to 3600 seconds"), "{text}");
     assert!(text.contains("`sbatch-timeout`"), "{text}");
+}
+
+#[test]
+fn a_signal_while_the_queue_is_read_ends_launch_with_130_and_no_process_left() {
+    for name in ["INT", "TERM", "HUP"] {
+        let slurm = FakeSlurm::new("  squeue-timeout: 60\n");
+        slurm.set("squeue-hangs", "");
+        let child = slurm
+            .command(&[])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Until the hung squeue runs.
+        let started = Instant::now();
+        while processes_with(&slurm.hang).is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "squeue never ran"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        signal(&child, name);
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(130), "{name}");
+        assert!(
+            String::from_utf8_lossy(&output.stderr)
+                .contains("interrupted while the queue was read: nothing was submitted"),
+            "{name}"
+        );
+        assert_eq!(processes_with(&slurm.hang), Vec::<String>::new(), "{name}");
+        assert_eq!(slurm.lines("sbatch-calls"), 0);
+    }
 }

@@ -481,6 +481,10 @@ pub fn check_output_dir(path: &str) -> Result<(), NameError> {
     if path.is_empty() {
         return Err(NameError::Empty);
     }
+    // `x//y` is the directory `x/y`: two spellings would share run directories.
+    if path.trim_end_matches('/').contains("//") {
+        return Err(NameError::EmptyComponent);
+    }
     check_path_chars(path)
 }
 
