@@ -353,16 +353,9 @@ fn an_inference_time_of_1e_320_leaves_empty_cells_and_a_warning() {
             "{column}: {cell}"
         );
     }
-    for column in [
-        "gpus_for_1b_tokens_per_hour",
-        "node_days_to_process_1b_tokens",
-        "gpu_days_to_process_1b_tokens",
-        "input_tps_per_gpu",
-        "output_tps_per_gpu",
-        "tokens_input_per_sec",
-        "tokens_output_per_sec",
-    ] {
-        assert_eq!(rows[0][column], "", "{column}");
+    // The throughputs and what is computed from them: the first seven metric columns.
+    for column in &common::METRIC_COLUMNS[..7] {
+        assert_eq!(rows[0][*column], "", "{column}");
     }
     // What is finite stays: the time itself and the per-1k figure (1e-320 s / 10 x 1000).
     assert_eq!(rows[0]["inference_time"], "0.000000");

@@ -128,53 +128,58 @@ const MAX_HITS_PER_SCAN: usize = 16;
 
 /// The two speculative-decoding markers share their end, searched for once.
 const SPEC_TAIL: &[u8] = b" metrics: ";
+const _: () = {
+    // Both speculative-decoding markers end with the tail (compared from their ends).
+    let mut m = 1;
+    while m < 3 {
+        let marker = MARKERS[m].0;
+        let mut i = 0;
+        while i < SPEC_TAIL.len() {
+            assert!(marker[marker.len() - SPEC_TAIL.len() + i] == SPEC_TAIL[i]);
+            i += 1;
+        }
+        m += 1;
+    }
+};
 
 /// Searchers for [`MARKERS`]: one `memmem` searcher per distinct text (the two
 /// speculative-decoding markers through their shared tail), each a vectorised pass.
 struct Markers {
-    metrics: memmem::Finder<'static>,
-    spec: memmem::Finder<'static>,
-    server_version: memmem::Finder<'static>,
-    engine_version: memmem::Finder<'static>,
+    /// Each searcher with the kind of what it finds; `None` for the shared tail, whose kind
+    /// is told by the text before it.
+    finders: [(memmem::Finder<'static>, Option<Kind>); 4],
 }
 
 impl Markers {
     fn new() -> Self {
+        let direct =
+            |(marker, kind): (&'static [u8], Kind)| (memmem::Finder::new(marker), Some(kind));
         Markers {
-            metrics: memmem::Finder::new(MARKER),
-            spec: memmem::Finder::new(SPEC_TAIL),
-            server_version: memmem::Finder::new(MARKERS[3].0),
-            engine_version: memmem::Finder::new(MARKERS[4].0),
+            finders: [
+                direct(MARKERS[0]),
+                (memmem::Finder::new(SPEC_TAIL), None),
+                direct(MARKERS[3]),
+                direct(MARKERS[4]),
+            ],
         }
     }
 
-    /// The first marker of kind `searcher` (0: metrics, 1: speculative decoding, 2: server
-    /// version, 3: engine version) at or after `from` in `text`: its start and kind.
+    /// The first marker of searcher `searcher` (see [`Markers::finders`]) at or after
+    /// `from` in `text`: its start and kind.
     fn first(&self, searcher: usize, text: &[u8], mut from: usize) -> Option<(usize, Kind)> {
-        let finder = match searcher {
-            0 => &self.metrics,
-            1 => &self.spec,
-            2 => &self.server_version,
-            _ => &self.engine_version,
-        };
+        let (finder, kind) = &self.finders[searcher];
         loop {
             let at = from + finder.find(text.get(from..)?)?;
-            if searcher != 1 {
-                let kind = [
-                    Kind::Metrics,
-                    Kind::SpecOld,
-                    Kind::ServerVersion,
-                    Kind::EngineVersion,
-                ][searcher];
-                return Some((at, kind));
+            if let Some(kind) = kind {
+                return Some((at, *kind));
             }
             // `Speculative metrics: ` or `SpecDecoding metrics: `, else another `metrics: `.
-            let before = &text[..at];
-            if before.ends_with(b"Speculative") {
-                return Some((at - b"Speculative".len(), Kind::SpecOld));
-            }
-            if before.ends_with(b"SpecDecoding") {
-                return Some((at - b"SpecDecoding".len(), Kind::SpecNew));
+            let end = at + SPEC_TAIL.len();
+            if let Some((marker, kind)) = MARKERS[1..3]
+                .iter()
+                .find(|(marker, _)| text[..end].ends_with(marker))
+            {
+                return Some((end - marker.len(), *kind));
             }
             from = at + 1;
         }

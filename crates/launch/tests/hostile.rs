@@ -46,6 +46,13 @@ fn dry_run_line(sweep: &SweepDir, path: &OsString) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|err| panic!("{err}: {}", show(&output)))
 }
 
+/// The stderr of `launch ARGS` (under `ulimit -v`), which must refuse the input: exit 2.
+fn refusal(sweep: &SweepDir, path: &OsString, args: &[&str]) -> String {
+    let output = launch_bounded(sweep, path, args);
+    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+    stderr(&output)
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -184,13 +191,8 @@ fn names_with_shell_syntax_are_refused_naming_the_character() {
     }
     // A bidirectional override reads as nothing at all.
     sweep.write("c.yaml", &config(&["org/abc\u{202e}fed"], ""));
-    let output = launch_bounded(&sweep, &path, &["--config", "c.yaml", "--dry-run"]);
-    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
-    assert!(
-        stderr(&output).contains("must not contain `\\u{202e}`"),
-        "{}",
-        show(&output)
-    );
+    let text = refusal(&sweep, &path, &["--config", "c.yaml", "--dry-run"]);
+    assert!(text.contains("must not contain `\\u{202e}`"), "{text}");
 }
 
 #[test]
@@ -295,9 +297,7 @@ fn recursive_endless_and_outputless_templates_are_refused_with_exit_2() {
 fn a_dot_component_in_a_model_or_output_dir_is_refused() {
     let (sweep, path) = sweep();
     sweep.write("c.yaml", &config(&["org/a/b", "org/a/./b"], ""));
-    let output = launch_bounded(&sweep, &path, &["--config", "c.yaml", "--dry-run"]);
-    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
-    let text = stderr(&output);
+    let text = refusal(&sweep, &path, &["--config", "c.yaml", "--dry-run"]);
     assert!(
         text.contains("`org/a/./b`") && text.contains("must not contain a `.` component"),
         "{text}"
@@ -306,13 +306,8 @@ fn a_dot_component_in_a_model_or_output_dir_is_refused() {
         "c.yaml",
         &config(&["org/a"], "").replace("fixed_args:\n", "fixed_args:\n  output-dir: ./out\n"),
     );
-    let output = launch_bounded(&sweep, &path, &["--config", "c.yaml", "--dry-run"]);
-    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
-    assert!(
-        stderr(&output).contains("write the path without `./`"),
-        "{}",
-        show(&output)
-    );
+    let text = refusal(&sweep, &path, &["--config", "c.yaml", "--dry-run"]);
+    assert!(text.contains("write the path without `./`"), "{text}");
 }
 
 #[test]
@@ -326,13 +321,11 @@ fn a_config_nested_100000_levels_deep_is_refused_before_it_is_parsed() {
             "]".repeat(100_000)
         ),
     );
-    let output = launch_bounded(&sweep, &path, &["--config", "c.yaml", "--dry-run"]);
-    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+    let text = refusal(&sweep, &path, &["--config", "c.yaml", "--dry-run"]);
     assert!(
-        stderr(&output).contains(
+        text.contains(
             "malformed YAML at line 1, column 142: `[` and `{` nested more than 128 levels deep"
         ),
-        "{}",
-        show(&output)
+        "{text}"
     );
 }
