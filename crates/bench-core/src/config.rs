@@ -101,7 +101,13 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
 pub const MAX_CPUS_PER_GPU: u32 = 1024;
 
 /// The keys of an experiment entry.
-pub const EXPERIMENT_KEYS: &[&str] = &["name", "args"];
+pub const EXPERIMENT_KEYS: &[&str] = &["name", "from", "args"];
+
+/// The keys of a stage's `from:` mapping (`docs/stages.md`).
+pub const FROM_KEYS: &[&str] = &["experiment", "inherit", "top"];
+
+/// The most winners per group a stage may take (`from.top`).
+pub const MAX_TOP: u64 = 100;
 
 /// The keys of the `slurm:` section (`docs/config.md`).
 pub const SLURM_KEYS: &[&str] = &[
@@ -432,6 +438,55 @@ pub enum ProblemKind {
         /// `block-size` x `max-num-batched-tokens` x `max-num-seqs`".
         breakdown: String,
     },
+    /// `from.experiment` names the stage itself.
+    #[error(
+        "names this stage itself; a stage takes the winners of an experiment listed before it"
+    )]
+    StageSourceSelf,
+    /// `from.experiment` names an experiment listed only after the stage.
+    #[error(
+        "names an experiment listed after this entry; a stage takes the winners of an \
+         experiment listed before it (move this stage below it)"
+    )]
+    StageSourceLater,
+    /// `from.experiment` names no experiment at all.
+    #[error(
+        "names no experiment listed before this entry{}",
+        suggestion.as_ref().map_or(String::new(), |s| format!("; did you mean `{s}`?"))
+    )]
+    StageSourceUnknown {
+        /// The closest name of an experiment listed before the stage.
+        suggestion: Option<String>,
+    },
+    /// `from.inherit` is an empty list.
+    #[error(
+        "empty list; name the keys that take the winners' values, e.g. `[tp, max-num-seqs]`"
+    )]
+    EmptyInherit,
+    /// `from.inherit` names `model-name-or-path` or `prompt-template`.
+    #[error(
+        "cannot be inherited: the source's runs are grouped by `model-name-or-path` and \
+         `prompt-template`, and each group's stage runs keep the group's own"
+    )]
+    InheritGroupKey,
+    /// `from.inherit` names a key outside the run directory.
+    #[error(
+        "is not part of the run directory, so the stage runs of two winners could share one \
+         directory; inherit only {}",
+        crate::layout::RUN_DIR_ARGS.join(", ")
+    )]
+    InheritOutsideRunDir,
+    /// A stage's own `args` set a key its source gives.
+    #[error("{}; remove it from the stage's `args`", if *inherited {
+        "is inherited from the source's winners (`from.inherit`)"
+    } else {
+        "comes from the source: the stage runs each model and prompt template of its source"
+    })]
+    StageSetsSourceKey {
+        /// Whether the key is inherited (else it is `model-name-or-path` or
+        /// `prompt-template`).
+        inherited: bool,
+    },
     /// tp does not divide the model's attention heads.
     #[error(
         "tp does not divide the {heads} attention heads of `{model}` (from its local `config.json`)"
@@ -541,6 +596,20 @@ pub(crate) struct ExperimentEntry {
     pub name: String,
     /// Its args in file order.
     pub args: Vec<Arg>,
+    /// `from:`, when the entry is a stage (`docs/stages.md`).
+    pub from: Option<StageFrom>,
+}
+
+/// A stage's `from:` as read; parts that were refused are left empty (a problem is
+/// recorded).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StageFrom {
+    /// `experiment`: the source's name (empty when missing or not a string).
+    pub experiment: String,
+    /// `inherit`: each key in kebab case with its spelling as written.
+    pub inherit: Vec<(String, String)>,
+    /// `top`: winners per group (1 when absent or refused).
+    pub top: usize,
 }
 
 /// A sweep config as written, before expansion.
@@ -718,6 +787,29 @@ impl Reader<'_> {
         known: &[&str],
         kebab: bool,
     ) -> Vec<(String, Yaml)> {
+        self.read_entries(map, location, known, kebab, "")
+    }
+
+    /// [`Reader::mapping_entries`] of a nested mapping whose keys are shown as
+    /// `{path}{key}` (`from.top`).
+    fn mapping_entries_in(
+        &mut self,
+        map: &serde_yaml::Mapping,
+        location: &Location,
+        known: &[&str],
+        path: &str,
+    ) -> Vec<(String, Yaml)> {
+        self.read_entries(map, location, known, false, path)
+    }
+
+    fn read_entries(
+        &mut self,
+        map: &serde_yaml::Mapping,
+        location: &Location,
+        known: &[&str],
+        kebab: bool,
+        path: &str,
+    ) -> Vec<(String, Yaml)> {
         let mut entries: Vec<(String, Yaml)> = Vec::new();
         let mut written: Vec<String> = Vec::new();
         for (key, value) in map {
@@ -742,7 +834,7 @@ impl Reader<'_> {
                             arg: false,
                         },
                     )
-                    .key(key.clone()),
+                    .key(format!("{path}{key}")),
                 );
                 continue;
             }
@@ -754,7 +846,7 @@ impl Reader<'_> {
                             other: written[i].clone(),
                         },
                     )
-                    .key(key.clone()),
+                    .key(format!("{path}{key}")),
                 );
                 continue;
             }
@@ -1035,6 +1127,96 @@ impl Reader<'_> {
         out
     }
 
+    /// A stage's `from:` (`docs/stages.md`): its shape and values; whether the source
+    /// exists and the inherited keys may be inherited is judged with the whole list
+    /// ([`crate::stage`]).
+    fn stage_from(&mut self, value: &Yaml, location: &Location) -> StageFrom {
+        let mut from = StageFrom {
+            experiment: String::new(),
+            inherit: Vec::new(),
+            top: 1,
+        };
+        let Yaml::Mapping(map) = value else {
+            if let Some(json) = self.json(value, location, "from") {
+                self.wrong_type(
+                    location,
+                    "from",
+                    "a mapping with `experiment`, `inherit` and optionally `top`",
+                    &json,
+                );
+            }
+            return from;
+        };
+        let fields = self.mapping_entries_in(map, location, FROM_KEYS, "from.");
+        let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+        for (key, hint) in [
+            ("experiment", "name the experiment whose winners this stage takes"),
+            (
+                "inherit",
+                "list the keys that take the winners' values, e.g. `[tp, max-num-seqs]`",
+            ),
+        ] {
+            if get(key).is_none() {
+                self.push(
+                    ConfigProblem::new(location.clone(), ProblemKind::MissingKey { hint })
+                        .key(format!("from.{key}")),
+                );
+            }
+        }
+        if let Some(value) = get("experiment") {
+            from.experiment = self
+                .string(value, location, "from.experiment")
+                .unwrap_or_default();
+        }
+        if let Some(value) = get("inherit") {
+            match self.json(value, location, "from.inherit") {
+                Some(Value::Array(keys)) if keys.iter().all(Value::is_string) => {
+                    if keys.is_empty() {
+                        self.push(
+                            ConfigProblem::new(location.clone(), ProblemKind::EmptyInherit)
+                                .key("from.inherit"),
+                        );
+                    }
+                    for key in keys.iter().filter_map(Value::as_str) {
+                        let normal = kebab_case(key);
+                        if !from.inherit.iter().any(|(k, _)| *k == normal) {
+                            from.inherit.push((normal, key.to_owned()));
+                        }
+                    }
+                }
+                Some(other) => self.wrong_type(
+                    location,
+                    "from.inherit",
+                    "a list of arg keys, e.g. `[tp, max-num-seqs]`",
+                    &other,
+                ),
+                None => {}
+            }
+        }
+        if let Some(value) = get("top") {
+            match self.json(value, location, "from.top") {
+                Some(Value::Number(n)) if !n.is_f64() => match n.as_u64() {
+                    Some(top @ 1..=MAX_TOP) => from.top = usize::try_from(top).unwrap_or(1),
+                    _ => self.push(
+                        ConfigProblem::new(
+                            location.clone(),
+                            ProblemKind::OutOfRange {
+                                rule: "must be from 1 to 100 winners per group",
+                            },
+                        )
+                        .key("from.top")
+                        .value(&Value::Number(n)),
+                    ),
+                },
+                Some(other) => {
+                    self.wrong_type(location, "from.top", "an integer from 1 to 100", &other);
+                }
+                None => {}
+            }
+        }
+        from
+    }
+
     fn experiments(&mut self, value: &Yaml) -> Vec<ExperimentEntry> {
         let items = match value {
             Yaml::Sequence(items) => items,
@@ -1106,10 +1288,12 @@ impl Reader<'_> {
                 name: name.clone(),
             };
             let args = get("args").map_or_else(Vec::new, |v| self.args(v, &location, "args"));
+            let from = get("from").map(|v| self.stage_from(v, &location));
             entries.push(ExperimentEntry {
                 location,
                 name: name.unwrap_or_default(),
                 args,
+                from,
             });
         }
         entries

@@ -9,6 +9,7 @@
 
 pub mod args;
 pub mod config;
+pub mod decision;
 pub mod failure;
 pub mod json_kind;
 pub mod layout;
@@ -20,6 +21,7 @@ pub mod run;
 pub mod sbatch_options;
 pub mod server_log;
 pub mod slurm_time;
+pub mod stage;
 pub mod state;
 pub mod stats;
 pub mod summary;

@@ -31,6 +31,16 @@ pub fn gpu_count(tp: Option<u64>, pp: Option<u64>, dp: Option<u64>) -> u64 {
         .fold(1, u64::saturating_mul)
 }
 
+/// Output (completion) tokens/s per GPU of a completed run: completion tokens /
+/// `inference_time` / GPUs, the `output_tps_per_gpu` column; `None` without a positive
+/// inference time. The one definition of the figure runs are ranked by, in `analyze`'s
+/// tables and in a stage's winners (`docs/stages.md`). It may come out infinite (an
+/// `inference_time` of 1e-320 s): callers drop what is not finite.
+pub fn output_tps_per_gpu(totals: &StatsTotals, gpus: u64) -> Option<f64> {
+    let inference_time = totals.inference_time.filter(|&t| t > 0.0)?;
+    Some(totals.completion_tokens_total as f64 / inference_time / gpus.max(1) as f64)
+}
+
 /// The metric columns of one row; `None` is an empty CSV cell.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RowMetrics {
@@ -143,14 +153,14 @@ impl RowMetrics {
     }
 
     /// The values as computed, finite or not.
-    fn computed(totals: &StatsTotals, log: Option<&LogMetrics>, gpus: u64) -> Self {
-        let gpus = gpus.max(1) as f64;
+    fn computed(totals: &StatsTotals, log: Option<&LogMetrics>, gpu_count: u64) -> Self {
+        let gpus = gpu_count.max(1) as f64;
         let successful = totals.successful_requests as f64;
         let inference_time = totals.inference_time.filter(|&t| t > 0.0);
         let per_second = |tokens: u64| inference_time.map(|t| tokens as f64 / t);
         let tokens_input_per_sec = per_second(totals.prompt_tokens_total);
         let tokens_output_per_sec = per_second(totals.completion_tokens_total);
-        let output_tps_per_gpu = tokens_output_per_sec.map(|tps| tps / gpus);
+        let output_tps_per_gpu = output_tps_per_gpu(totals, gpu_count);
         let per_1k_per_gpu =
             |time: f64| (successful > 0.0).then(|| time / successful * 1000.0 * gpus);
         // Derived only from a positive, finite throughput (an infinite one is dropped below).

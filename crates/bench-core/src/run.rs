@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::layout::RunDir;
+use crate::layout::{PathFields, RunDir};
 use crate::slurm_time::SlurmTime;
 
 /// One run of a sweep: one sbatch job, one run directory.
@@ -10,6 +10,8 @@ use crate::slurm_time::SlurmTime;
 pub struct Run {
     /// The experiment name (`docs/config.md`), a directory name.
     pub experiment: String,
+    /// Index of the experiment entry it comes from (0-based, in file order).
+    pub entry: usize,
     /// The run name, also the SLURM job name (`docs/run-directory.md`). Not unique.
     pub name: String,
     /// The run directory. Unique per run: a run is identified by it.
@@ -32,6 +34,8 @@ pub struct Run {
     pub reservation: Option<String>,
     /// The prompt template when it is a `[name, template]` pair.
     pub prompt_template: Option<(String, String)>,
+    /// What its directory says: the values of the run-directory keys, defaults applied.
+    pub fields: PathFields,
 }
 
 impl Run {

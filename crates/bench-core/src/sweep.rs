@@ -11,6 +11,7 @@ use crate::config::{
     Arg, ConfigErrors, ConfigProblem, ExperimentEntry, Location, ProblemKind, Problems,
     SweepSettings, parse_config, render_value,
 };
+use crate::stage::{Stage, check_stages};
 use crate::model_config::{AttentionHeadsError, ModelConfigSource, attention_heads};
 use crate::numbers::thousands;
 pub use crate::run::{Run, SweepCost};
@@ -29,9 +30,14 @@ pub const MAX_RUNS: u64 = 100_000;
 pub struct Sweep {
     /// Top-level settings (script, `continue_on_failure`, `slurm:` section).
     pub settings: SweepSettings,
-    /// Every run, experiments in file order, then the documented product order; runs whose
-    /// settings are exactly equal appear once.
+    /// Every run of the experiments that are not stages, experiments in file order, then the
+    /// documented product order; runs whose settings are exactly equal appear once.
     pub runs: Vec<Run>,
+    /// The stages (`docs/stages.md`), in file order: their runs are known once their
+    /// source's groups resolve ([`crate::stage::resolve`]).
+    pub stages: Vec<Stage>,
+    /// `fixed_args`, from which every stage run starts.
+    pub(crate) fixed_args: Vec<Arg>,
     /// Warnings to show the user (unknown keys passed through, missing script in a dry run,
     /// models whose attention heads could not be checked).
     pub warnings: Vec<String>,
@@ -113,6 +119,8 @@ pub fn load_sweep(
         ctx.model_configs,
         &mut problems,
     ));
+    let plain_runs: Vec<Run> = runs.into_iter().map(|e| e.draft.run).collect();
+    let stages = check_stages(&file, &plain_runs, &mut problems);
     if !file.settings.script.is_empty() {
         let problem = match (ctx.script_file)(&file.settings.script) {
             ScriptFile::File => None,
@@ -140,10 +148,33 @@ pub fn load_sweep(
     }
     Ok(Sweep {
         settings: file.settings,
-        runs: runs.into_iter().map(|e| e.draft.run).collect(),
+        runs: plain_runs,
+        stages,
+        fixed_args: file.fixed_args,
         warnings,
         notes,
     })
+}
+
+/// The runs of one experiment entry (`entry_index` in the file), checked and identified as
+/// a config's are (a run listed twice is one; two settings in one directory are a
+/// problem); for stages, whose entries are built from their source's groups and winners.
+pub(crate) fn expand_entry(
+    fixed_args: &[Arg],
+    entry: &ExperimentEntry,
+    entry_index: usize,
+    strict: bool,
+    problems: &mut Problems,
+) -> Vec<Run> {
+    let sweeps = [EntrySweep::new(fixed_args, entry)];
+    let drafts = expand_entries(&sweeps, &[entry_index], strict, problems);
+    let (runs, _notes) = identify_runs(drafts, &sweeps, problems);
+    runs.into_iter().map(|e| e.draft.run).collect()
+}
+
+/// How many runs one experiment entry expands to (saturating), from its list lengths.
+pub(crate) fn entry_runs(fixed_args: &[Arg], entry: &ExperimentEntry) -> u128 {
+    EntrySweep::new(fixed_args, entry).runs()
 }
 
 /// One experiment entry's merged args and what it sweeps. Its runs are numbered
@@ -241,10 +272,30 @@ impl Expanded {
     }
 }
 
-/// Every run of every experiment entry, in file order then product order; nothing when the
-/// sweep has more than [`MAX_RUNS`] runs (a problem is pushed).
+/// Every run of every experiment entry that is not a stage, in file order then product
+/// order; nothing when the sweep has more than [`MAX_RUNS`] runs (a problem is pushed).
 fn expand(sweeps: &[EntrySweep<'_>], strict: bool, problems: &mut Problems) -> Vec<Expanded> {
-    let counts: Vec<u128> = sweeps.iter().map(EntrySweep::runs).collect();
+    let indices: Vec<usize> = (0..sweeps.len()).collect();
+    expand_entries(sweeps, &indices, strict, problems)
+}
+
+/// [`expand`], the entry of `sweeps[i]` standing at `entry_indices[i]` in the file.
+fn expand_entries(
+    sweeps: &[EntrySweep<'_>],
+    entry_indices: &[usize],
+    strict: bool,
+    problems: &mut Problems,
+) -> Vec<Expanded> {
+    let counts: Vec<u128> = sweeps
+        .iter()
+        .map(|sweep| {
+            if sweep.entry.from.is_some() {
+                0
+            } else {
+                sweep.runs()
+            }
+        })
+        .collect();
     let total = counts.iter().fold(0u128, |sum, &n| sum.saturating_add(n));
     if total > u128::from(MAX_RUNS) {
         let mut largest: Vec<usize> = (0..sweeps.len()).collect();
@@ -283,7 +334,8 @@ fn expand(sweeps: &[EntrySweep<'_>], strict: bool, problems: &mut Problems) -> V
         let count = usize::try_from(counts[index]).unwrap_or(usize::MAX);
         for combination in 0..count {
             let choices = sweep.choices(combination);
-            if let Some(draft) = build_run(sweep.entry, &choices, strict, problems) {
+            let entry_index = entry_indices[index];
+            if let Some(draft) = build_run(sweep.entry, entry_index, &choices, strict, problems) {
                 runs.push(Expanded {
                     draft,
                     entry: index,
@@ -463,9 +515,9 @@ fn check_attention_heads(
         Broken(String, AttentionHeadsError),
     }
     let mut heads_of: BTreeMap<(&str, &str), Result<u64, Unchecked>> = BTreeMap::new();
-    for expanded in runs.iter().filter(|e| e.draft.fields.tp > 1) {
+    for expanded in runs.iter().filter(|e| e.draft.run.fields.tp > 1) {
         let draft = &expanded.draft;
-        let key = (draft.fields.model.as_str(), draft.model_revision.as_str());
+        let key = (draft.run.fields.model.as_str(), draft.model_revision.as_str());
         let heads = heads_of.entry(key).or_insert_with(|| {
             let config = source
                 .config_json(key.0, key.1)
@@ -474,14 +526,14 @@ fn check_attention_heads(
                 .map_err(|e| Unchecked::Broken(config.path.display().to_string(), e))
         });
         if let Ok(heads) = *heads
-            && heads % u64::from(draft.fields.tp) != 0
+            && heads % u64::from(draft.run.fields.tp) != 0
         {
             problems.push(ConfigProblem {
                 location: expanded.location(sweeps).clone(),
                 key: Some("tp".into()),
-                value: Some(draft.fields.tp.to_string()),
+                value: Some(draft.run.fields.tp.to_string()),
                 kind: ProblemKind::AttentionHeads {
-                    model: draft.fields.model.clone(),
+                    model: draft.run.fields.model.clone(),
                     heads,
                 },
             });

@@ -34,7 +34,6 @@ pub(crate) struct Choice<'a> {
 #[derive(Debug, Clone)]
 pub(crate) struct RunDraft {
     pub run: Run,
-    pub fields: PathFields,
     /// `model-revision` (default `main`).
     pub model_revision: String,
 }
@@ -72,6 +71,7 @@ pub(crate) fn check_keys(args: &[Arg], strict: bool, problems: &mut Problems) ->
 /// pushed) or a key is unknown in strict mode.
 pub(crate) fn build_run(
     entry: &ExperimentEntry,
+    entry_index: usize,
     choices: &[Choice<'_>],
     strict: bool,
     problems: &mut Problems,
@@ -170,6 +170,7 @@ pub(crate) fn build_run(
     };
     let run = Run {
         experiment: entry.name.clone(),
+        entry: entry_index,
         name: run_name(&fields),
         run_dir: fields.run_dir(),
         experiment_dir: fields.experiment_dir(),
@@ -179,11 +180,11 @@ pub(crate) fn build_run(
         qos: sbatch_text("qos"),
         reservation: sbatch_text("reservation"),
         prompt_template,
+        fields,
     };
     Some(RunDraft {
         model_revision: text("model-revision").unwrap_or("main").to_owned(),
         run,
-        fields,
     })
 }
 

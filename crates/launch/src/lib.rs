@@ -12,6 +12,7 @@ pub mod skip;
 pub mod slurm;
 pub mod template;
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
@@ -21,8 +22,9 @@ use std::time::Duration;
 use bench_core::layout::{RunDir, job_comment};
 use bench_core::model_config::{LocalModelConfigs, hub_cache_dir};
 use bench_core::run::Run;
+use bench_core::stage::{self, Outcome, StageGroup, StageItem};
 use bench_core::state::{
-    QueueIndex, RunIdentity, RunState, SubmissionRecord, read_records, run_state,
+    QueueEntry, QueueIndex, RunIdentity, RunState, SubmissionRecord, read_records, run_state,
 };
 use bench_core::sweep::{LoadContext, ScriptFile, Sweep, SweepCost, load_sweep};
 use bench_io::bounded::{
@@ -105,6 +107,8 @@ fn with_hint(message: &str, hint: Option<&str>) -> String {
 
 /// Phase 1: the config, validated and expanded, with the template and the selection.
 struct Loaded {
+    /// The config file as the user named it.
+    file_name: String,
     sweep: Sweep,
     template: Template,
     only: Option<Regex>,
@@ -116,6 +120,13 @@ impl Loaded {
         self.only
             .as_ref()
             .is_none_or(|only| only.is_match(&run.name) || only.is_match(&run.experiment))
+    }
+
+    /// Whether `--only` selects a stage group: its name as far as known, or its stage.
+    fn selects_group(&self, group: &StageGroup) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.is_match(&group.name) || only.is_match(&group.stage))
     }
 }
 
@@ -129,7 +140,8 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), LaunchError> {
         LaunchError::Invalid(format!("failed to install the signal handlers: {err}"))
     })?;
     let loaded = load(args, console)?;
-    let planned = plan(&loaded)?;
+    let mut scripts = loaded.template.renderer(&loaded.sweep.settings)?;
+    let planned = plan(&loaded, &mut scripts)?;
     let timeouts = &loaded.sweep.settings.slurm;
     let mut slurm = CommandSlurm {
         squeue_timeout: Duration::from_secs(timeouts.squeue_timeout.into()),
@@ -139,15 +151,42 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), LaunchError> {
     if interrupt.is_raised() {
         return Err(LaunchError::Interrupted);
     }
-    let decided = decide(args, planned, &mut slurm, console)?;
+    let observed = observe(args, &loaded, &planned, &mut slurm, console)?;
+    let index = observed.queue.as_deref().map(QueueIndex::new);
+    let mut judge = Judge {
+        args,
+        index: index.as_ref(),
+        queue_read: observed.queue.is_some(),
+        recorded: &observed.recorded,
+        judged: HashMap::new(),
+    };
+    let resolution = stage::resolve(&loaded.sweep, &loaded.file_name, &mut |run| {
+        judge.judge(run).outcome()
+    })
+    .map_err(|errors| LaunchError::Invalid(errors.to_string()))?;
+    let mut planned = planned;
+    planned.extend(plan_runs(&loaded, &mut scripts, resolution.runs.iter())?);
+    // Plain runs and stage runs in file order (a stage's runs after the entries before it).
+    planned.sort_by_key(|p| p.run.entry);
+    let decided = decide(planned, &mut judge, &observed);
+    let groups: Vec<StageGroup> = resolution
+        .items
+        .into_iter()
+        .filter_map(|item| match item {
+            StageItem::Group(group) => Some(group),
+            StageItem::Run(_) => None,
+        })
+        .filter(|group| loaded.selects_group(group))
+        .collect();
     if args.dry_run {
-        dry_run(args, &loaded.sweep, &decided, console)
+        dry_run(args, &loaded.sweep, &decided, &groups, console)
     } else {
         submit_all(
             args,
             &loaded.sweep,
             &mut slurm,
             decided,
+            &groups,
             console,
             &interrupt,
         )
@@ -202,13 +241,20 @@ fn load(args: &cli::Args, console: &mut Console) -> Result<Loaded, LaunchError> 
             LaunchError::Invalid(format!("`--only` is not a valid regular expression: {err}"))
         })?;
     let loaded = Loaded {
+        file_name: args.config.display().to_string(),
         sweep,
         template,
         only,
     };
+    let stages = &loaded.sweep.stages;
     if let (Some(only), false) = (
         &loaded.only,
-        loaded.sweep.runs.iter().any(|run| loaded.selects(run)),
+        loaded.sweep.runs.iter().any(|run| loaded.selects(run))
+            || loaded.only.as_ref().is_some_and(|only| {
+                stages
+                    .iter()
+                    .any(|stage| only_matches_stage(only, &stage.name, &stage.probe))
+            }),
     ) {
         console.err_line(format_args!(
             "warning: `--only {only}` matches neither the name nor the experiment of any of \
@@ -259,16 +305,40 @@ fn select_template(args: &cli::Args, sweep: &Sweep) -> Result<Template, LaunchEr
     Ok(Template::parse(&path.display().to_string(), &text)?)
 }
 
-/// Phase 2: render every run of the config (selected or not), each with a fresh token, and
-/// keep the selected ones; any template problem stops everything before SLURM is contacted.
-fn plan(loaded: &Loaded) -> Result<Vec<PlannedRun<'_>>, LaunchError> {
-    let mut scripts = loaded.template.renderer(&loaded.sweep.settings)?;
-    let runs = &loaded.sweep.runs;
-    let mut planned = Vec::with_capacity(runs.len());
+/// Whether `--only` could select runs of a stage: its name, or a run name of the probe's
+/// form (the model and prompt of its runs are those of its source).
+fn only_matches_stage(only: &Regex, stage: &str, probe: &[Run]) -> bool {
+    only.is_match(stage) || probe.iter().any(|run| only.is_match(&run.name))
+}
+
+/// Phase 2: render every run of the config (selected or not) and the probe runs of every
+/// stage (what its runs will look like), and keep the selected runs; any template problem
+/// stops everything before SLURM is contacted.
+fn plan<'a>(
+    loaded: &'a Loaded,
+    scripts: &mut template::Renderer<'_>,
+) -> Result<Vec<PlannedRun<'a>>, LaunchError> {
+    let probes = loaded.sweep.stages.iter().flat_map(|stage| &stage.probe);
+    let mut planned = plan_runs(loaded, scripts, loaded.sweep.runs.iter().chain(probes))?;
+    // The probes only check the template: their runs are not the stage's yet.
+    planned.retain(|p| loaded.sweep.stages.iter().all(|s| s.entry != p.run.entry));
+    Ok(planned)
+}
+
+/// Render `runs`, each with a fresh token, and keep the selected ones; every template
+/// problem is reported together.
+fn plan_runs<'a>(
+    loaded: &Loaded,
+    scripts: &mut template::Renderer<'_>,
+    runs: impl IntoIterator<Item = &'a Run>,
+) -> Result<Vec<PlannedRun<'a>>, LaunchError> {
+    let mut count = 0;
+    let mut planned = Vec::new();
     let mut problems: Vec<String> = Vec::new();
     let mut hints: Vec<String> = Vec::new();
     let mut failed_runs = 0;
     for run in runs {
+        count += 1;
         let token = record::new_token();
         match scripts.render(run, &token) {
             Ok(rendered) => {
@@ -295,9 +365,8 @@ fn plan(loaded: &Loaded) -> Result<Vec<PlannedRun<'_>>, LaunchError> {
     }
     if failed_runs > 0 {
         let mut message = format!(
-            "the template cannot be rendered for {failed_runs} of {} runs; nothing was \
+            "the template cannot be rendered for {failed_runs} of {count} runs; nothing was \
              submitted:\n  - {}",
-            runs.len(),
             problems.join("\n  - ")
         );
         if failed_runs > problems.len() {
@@ -311,21 +380,51 @@ fn plan(loaded: &Loaded) -> Result<Vec<PlannedRun<'_>>, LaunchError> {
     Ok(planned)
 }
 
-/// Phase 3: decide each planned run from its files and one reading of the queue.
+/// What a launch reads once, at its start: the latest submission of each run it may submit
+/// (read before the queue: one recorded after that comes from another `launch`, see
+/// [`submit_one`]) and the queue (`None`: a dry run that could not read it).
+struct Observed {
+    recorded: HashMap<RunDir, Result<Option<SubmissionRecord>, String>>,
+    queue: Option<Vec<QueueEntry>>,
+}
+
+/// Phase 3: read the records of every run this launch may submit, then the queue, once.
 ///
-/// A real submission first reads each run's latest submission (before the queue): one
-/// recorded after that comes from another `launch` (see [`submit_one`]).
-fn decide<'a>(
+/// With stages, the stage runs this launch may submit are those of the groups resolved by
+/// the files alone: the queue can only keep a group waiting (a run of it in flight), never
+/// resolve one, so their records too are read before the queue.
+fn observe(
     args: &cli::Args,
-    planned: Vec<PlannedRun<'a>>,
+    loaded: &Loaded,
+    planned: &[PlannedRun<'_>],
     slurm: &mut dyn Slurm,
     console: &mut Console,
-) -> Result<Vec<DecidedRun<'a>>, LaunchError> {
-    // Read before the queue; unreadable records are the run-state rule's to judge.
-    let recorded: Vec<Result<Option<SubmissionRecord>, String>> = planned
+) -> Result<Observed, LaunchError> {
+    let no_records = HashMap::new();
+    let mut by_files = Judge {
+        args,
+        index: None,
+        queue_read: true,
+        recorded: &no_records,
+        judged: HashMap::new(),
+    };
+    // Errors are the resolution's to report, after the queue is read.
+    let candidates = stage::resolve(&loaded.sweep, &loaded.file_name, &mut |run| {
+        by_files.judge(run).outcome()
+    })
+    .map(|resolution| resolution.runs)
+    .unwrap_or_default();
+    let mut recorded = HashMap::with_capacity(planned.len() + candidates.len());
+    let selected = planned
         .iter()
-        .map(|planned| read_records(&DirRunFiles::new(&planned.run.run_dir)))
-        .collect();
+        .map(|p| p.run)
+        .chain(candidates.iter().filter(|run| loaded.selects(run)));
+    for run in selected {
+        recorded.insert(
+            run.run_dir.clone(),
+            read_records(&DirRunFiles::new(&run.run_dir)),
+        );
+    }
     let queue = match slurm::read_queue(slurm) {
         Ok(queue) => Some(queue),
         Err(why) if why == slurm::INTERRUPTED => {
@@ -341,58 +440,125 @@ fn decide<'a>(
         }
         Err(why) => return Err(LaunchError::QueueUnreadable(why)),
     };
-    let index = queue.as_deref().map(QueueIndex::new);
-    Ok(planned
-        .into_iter()
-        .zip(recorded)
-        .map(|(planned, recorded)| {
-            let run = planned.run;
-            let files = DirRunFiles::new(&run.run_dir);
-            let key = run.run_dir.key();
-            let identity = RunIdentity {
-                name: &run.name,
-                key: &key,
-            };
-            let (decision, in_flight_unknown) = match run_state(&files, identity, index.as_ref()) {
-                Ok(state) => (
-                    plan::decide(&state, &args.skip_failure_reasons),
-                    index.is_none() && !matches!(state, RunState::Completed { .. }),
-                ),
-                Err(err) => (
-                    Decision::Failed {
-                        reason: format!(
-                            "the run's files under `{}` could not be read: {err}",
-                            run.run_dir
-                        ),
-                    },
-                    false,
-                ),
-            };
-            // A lock can only be held on records that exist: the sbatch child keeps the file
-            // open, and a launch writes its intent line before calling sbatch.
-            let decision = if matches!(recorded, Ok(None)) {
-                decision
-            } else {
-                still_running(decision, &run.run_dir)
-            };
-            let decision = match (decision, &recorded) {
-                // In flight although its records are unreadable: say what is wrong with them.
-                (Decision::SkippedInFlight { job_id, reason }, Err(problem)) => {
-                    Decision::SkippedInFlight {
-                        job_id,
-                        reason: format!("{reason}; {problem}"),
-                    }
+    Ok(Observed { recorded, queue })
+}
+
+/// A run's decision, and its throughput when completed (for a stage's winners).
+#[derive(Debug, Clone)]
+struct Judged {
+    decision: Decision,
+    in_flight_unknown: bool,
+    output_tps_per_gpu: Option<f64>,
+}
+
+impl Judged {
+    /// What a stage sees of the run (`docs/stages.md` section 2).
+    fn outcome(&self) -> Outcome {
+        match &self.decision {
+            Decision::SkippedCompleted => Outcome::Completed(self.output_tps_per_gpu),
+            Decision::SkippedFailure { class } => Outcome::Failed(*class),
+            _ => Outcome::Unfinished,
+        }
+    }
+}
+
+/// Decides runs from their files, the queue and their records read before it; each run
+/// once (a source run is judged for its stage, then again only for printing).
+struct Judge<'j> {
+    args: &'j cli::Args,
+    index: Option<&'j QueueIndex<'j>>,
+    /// Whether the queue was read (else runs not completed are `in_flight_unknown`).
+    queue_read: bool,
+    recorded: &'j HashMap<RunDir, Result<Option<SubmissionRecord>, String>>,
+    judged: HashMap<RunDir, Judged>,
+}
+
+impl Judge<'_> {
+    fn judge(&mut self, run: &Run) -> Judged {
+        if let Some(judged) = self.judged.get(&run.run_dir) {
+            return judged.clone();
+        }
+        let files = DirRunFiles::new(&run.run_dir);
+        let key = run.run_dir.key();
+        let identity = RunIdentity {
+            name: &run.name,
+            key: &key,
+        };
+        let recorded = self.recorded.get(&run.run_dir);
+        let mut output_tps_per_gpu = None;
+        let (decision, in_flight_unknown) = match run_state(&files, identity, self.index) {
+            Ok(state) => {
+                if let RunState::Completed { totals, .. } = &state {
+                    output_tps_per_gpu = output_tps_per_gpu_of(totals, run.gpus);
                 }
-                (decision, _) => decision,
-            };
+                (
+                    plan::decide(&state, &self.args.skip_failure_reasons),
+                    !self.queue_read && !matches!(state, RunState::Completed { .. }),
+                )
+            }
+            Err(err) => (
+                Decision::Failed {
+                    reason: format!(
+                        "the run's files under `{}` could not be read: {err}",
+                        run.run_dir
+                    ),
+                },
+                false,
+            ),
+        };
+        // A lock can only be held on records that exist: the sbatch child keeps the file
+        // open, and a launch writes its intent line before calling sbatch.
+        let decision = if matches!(recorded, Some(Ok(None)) | None) {
+            decision
+        } else {
+            still_running(decision, &run.run_dir)
+        };
+        let decision = match (decision, recorded) {
+            // In flight although its records are unreadable: say what is wrong with them.
+            (Decision::SkippedInFlight { job_id, reason }, Some(Err(problem))) => {
+                Decision::SkippedInFlight {
+                    job_id,
+                    reason: format!("{reason}; {problem}"),
+                }
+            }
+            (decision, _) => decision,
+        };
+        let judged = Judged {
+            decision,
+            in_flight_unknown,
+            output_tps_per_gpu,
+        };
+        self.judged.insert(run.run_dir.clone(), judged.clone());
+        judged
+    }
+}
+
+/// The figure runs are ranked by, as `analyze` reports it; `None` when not finite.
+fn output_tps_per_gpu_of(totals: &bench_core::stats::StatsTotals, gpus: u32) -> Option<f64> {
+    bench_core::metrics::output_tps_per_gpu(totals, u64::from(gpus)).filter(|tps| tps.is_finite())
+}
+
+/// Phase 4: decide each planned run (the judge has seen the stages' sources already).
+fn decide<'a>(
+    planned: Vec<PlannedRun<'a>>,
+    judge: &mut Judge<'_>,
+    observed: &Observed,
+) -> Vec<DecidedRun<'a>> {
+    planned
+        .into_iter()
+        .map(|planned| {
+            let judged = judge.judge(planned.run);
+            let recorded = observed.recorded.get(&planned.run.run_dir);
             DecidedRun {
-                decision,
+                decision: judged.decision,
+                in_flight_unknown: judged.in_flight_unknown,
+                recorded: recorded
+                    .and_then(|r| r.as_ref().ok().cloned().flatten())
+                    .filter(|_| !judge.args.dry_run),
                 planned,
-                in_flight_unknown,
-                recorded: recorded.ok().flatten().filter(|_| !args.dry_run),
             }
         })
-        .collect())
+        .collect()
 }
 
 /// `decision`, unless it would submit a run whose `submissions.jsonl` another process holds
@@ -419,15 +585,33 @@ fn json_line(args: &cli::Args, decided: &DecidedRun<'_>, console: &mut Console) 
     }
 }
 
+/// `--json` lines of stage groups without runs, one per group and stage.
+fn group_json_line(args: &cli::Args, group: &StageGroup, console: &mut Console) {
+    if args.json {
+        console.out_line(report::group_json_line(group));
+    }
+}
+
 /// Phase 4 of a dry run: decisions, directives and cost; nothing written anywhere.
 fn dry_run(
     args: &cli::Args,
     sweep: &Sweep,
     decided: &[DecidedRun<'_>],
+    groups: &[StageGroup],
     console: &mut Console,
 ) -> Result<(), LaunchError> {
     let mut blocks = String::new();
-    for d in decided {
+    for line in report::lines(decided, groups) {
+        let d = match line {
+            report::Line::Run(d) => d,
+            report::Line::Group(group) => {
+                group_json_line(args, group, console);
+                if !args.json {
+                    blocks.push_str(&report::group_block(group));
+                }
+                continue;
+            }
+        };
         json_line(args, d, console);
         if !args.json {
             blocks.push_str(&report::run_block(d, args.show_script));
@@ -447,7 +631,7 @@ fn dry_run(
             .filter(|d| d.decision == Decision::WouldSubmit)
             .map(DecidedRun::run),
     );
-    blocks.push_str(&report::summary(decided, sweep, Some(&cost)));
+    blocks.push_str(&report::summary(decided, groups, sweep, Some(&cost)));
     console.err(blocks);
     match console.take_failure() {
         Some(failure) => Err(failure.into()),
@@ -462,6 +646,7 @@ fn submit_all(
     sweep: &Sweep,
     slurm: &mut dyn Slurm,
     decided: Vec<DecidedRun<'_>>,
+    groups: &[StageGroup],
     console: &mut Console,
     interrupt: &Interrupt,
 ) -> Result<(), LaunchError> {
@@ -529,7 +714,10 @@ fn submit_all(
         json_line(args, &d, console);
         submitted.push(d);
     }
-    console.err(report::summary(&submitted, sweep, None));
+    for group in groups {
+        group_json_line(args, group, console);
+    }
+    console.err(report::summary(&submitted, groups, sweep, None));
     if interrupted {
         return Err(LaunchError::Interrupted);
     }

@@ -6,12 +6,96 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use bench_core::decision::DecisionCounts;
+use bench_core::stage::StageGroup;
 use bench_core::sweep::{Sweep, SweepCost};
 
 use crate::directives;
 use strum::IntoEnumIterator as _;
 
 use crate::plan::{DecidedRun, Decision, DecisionKind};
+
+/// One line of what a launch shows: a run, or a stage group without runs.
+#[derive(Clone, Copy)]
+pub enum Line<'l, 'a> {
+    /// A run with its decision.
+    Run(&'l DecidedRun<'a>),
+    /// A stage group that waits or has no winner.
+    Group(&'l StageGroup),
+}
+
+/// Runs and stage groups in file order: by experiment entry, a stage's groups after its runs.
+pub fn lines<'l, 'a>(decided: &'l [DecidedRun<'a>], groups: &'l [StageGroup]) -> Vec<Line<'l, 'a>> {
+    let mut lines: Vec<(usize, Line<'l, 'a>)> = decided
+        .iter()
+        .map(|d| (d.run().entry, Line::Run(d)))
+        .chain(groups.iter().map(|g| (g.entry, Line::Group(g))))
+        .collect();
+    lines.sort_by_key(|(entry, _)| *entry);
+    lines.into_iter().map(|(_, line)| line).collect()
+}
+
+/// The counts per experiment and decision of `lines` (a group counts its runs).
+pub fn counts(lines: &[Line<'_, '_>]) -> DecisionCounts {
+    let mut counts = DecisionCounts::default();
+    for line in lines {
+        match line {
+            Line::Run(d) => counts.add(&d.run().experiment, d.decision.kind(), 1),
+            Line::Group(g) => counts.add(&g.stage, g.decision().kind(), g.runs),
+        }
+    }
+    counts
+}
+
+/// One `--json` line of a stage group.
+#[derive(Serialize)]
+struct GroupJsonLine<'a> {
+    experiment: &'a str,
+    name: &'a str,
+    run_dir: Option<&'a str>,
+    decision: &'static str,
+    reason: Option<String>,
+    job_id: Option<&'a str>,
+    in_flight_unknown: bool,
+    gpus: Option<u32>,
+    sbatch: Option<()>,
+    runs: u64,
+}
+
+/// The `--json` object of a stage group that waits or has no winner, on one line.
+pub fn group_json_line(group: &StageGroup) -> String {
+    let decision = group.decision();
+    let line = GroupJsonLine {
+        experiment: &group.stage,
+        name: &group.name,
+        run_dir: None,
+        decision: decision.as_str(),
+        reason: decision.reason(),
+        job_id: None,
+        in_flight_unknown: false,
+        gpus: None,
+        sbatch: None,
+        runs: group.runs,
+    };
+    serde_json::to_string(&line).expect("plain strings and numbers serialize")
+}
+
+/// The dry run's block for a stage group: decision, stage and name, then its runs and why.
+pub fn group_block(group: &StageGroup) -> String {
+    format!(
+        "{} {} [{}]\n    {}: {}\n",
+        group.decision().as_str(),
+        group.name,
+        group.stage,
+        plural_runs(group.runs),
+        group.reason
+    )
+}
+
+/// `1 run`, `12 runs`.
+fn plural_runs(runs: u64) -> String {
+    format!("{} {}", thousands(runs), if runs == 1 { "run" } else { "runs" })
+}
 
 /// One `--json` line.
 #[derive(Serialize)]
@@ -88,6 +172,9 @@ pub fn decision_text(decision: &Decision) -> String {
         Decision::Failed { reason } => format!("failed: {reason}"),
         Decision::NotAttempted { reason } => format!("not_attempted ({reason})"),
         Decision::SkippedFailure { class } => format!("skipped_failure ({class})"),
+        Decision::Waiting { reason } | Decision::SkippedNoWinner { reason } => {
+            format!("{} ({reason})", decision.as_str())
+        }
         Decision::WouldSubmit | Decision::SkippedCompleted => decision.as_str().to_owned(),
     }
 }
@@ -140,49 +227,67 @@ pub fn gpu_hours_text(hours: f64) -> String {
     thousands_f64(hours)
 }
 
-/// The summary: every run with its decision, then the counts per decision, then the cost
-/// (dry run) or the `squeue` and `scancel` lines for the new jobs.
-pub fn summary(decided: &[DecidedRun<'_>], sweep: &Sweep, cost: Option<&SweepCost>) -> String {
+/// The summary: every run and stage group with its decision, then the counts per decision
+/// (per experiment too when there are several), the runs waiting for earlier stages, then
+/// the cost (dry run) or the `squeue` and `scancel` lines for the new jobs.
+pub fn summary(
+    decided: &[DecidedRun<'_>],
+    groups: &[StageGroup],
+    sweep: &Sweep,
+    cost: Option<&SweepCost>,
+) -> String {
+    let lines = lines(decided, groups);
     let mut text = String::from("summary:\n");
-    let width = decided
-        .iter()
-        .map(|p| p.decision.as_str().len())
-        .max()
-        .unwrap_or(0);
-    for p in decided {
-        let mut line = format!(
-            "  {:width$}  {}  [{}]",
-            p.decision.as_str(),
-            p.run().name,
-            p.run().experiment
-        );
-        match &p.decision {
-            Decision::Submitted { job_id } => {
-                let _ = write!(line, "  job {job_id}");
-            }
-            Decision::SkippedInFlight { reason, .. }
-            | Decision::Failed { reason }
-            | Decision::NotAttempted { reason } => {
-                let _ = write!(line, "  {reason}");
-            }
-            Decision::SkippedFailure { class } => {
-                let _ = write!(line, "  {class}");
-            }
-            Decision::WouldSubmit | Decision::SkippedCompleted => {}
+    let kind_of = |line: &Line<'_, '_>| match line {
+        Line::Run(d) => d.decision.as_str(),
+        Line::Group(g) => g.decision().as_str(),
+    };
+    let width = lines.iter().map(|l| kind_of(l).len()).max().unwrap_or(0);
+    for line in &lines {
+        let (name, experiment, detail) = match line {
+            Line::Run(d) => (
+                d.run().name.as_str(),
+                d.run().experiment.as_str(),
+                match &d.decision {
+                    Decision::Submitted { job_id } => format!("job {job_id}"),
+                    Decision::SkippedFailure { class } => class.to_string(),
+                    decision => decision.reason().unwrap_or_default(),
+                },
+            ),
+            Line::Group(g) => (
+                g.name.as_str(),
+                g.stage.as_str(),
+                format!("{}: {}", plural_runs(g.runs), g.reason),
+            ),
+        };
+        let mut row = format!("  {:width$}  {name}  [{experiment}]", kind_of(line));
+        if !detail.is_empty() {
+            let _ = write!(row, "  {detail}");
         }
-        text.push_str(&line);
+        text.push_str(&row);
         text.push('\n');
     }
-    let counts: Vec<String> = DecisionKind::iter()
-        .filter_map(|kind| {
-            let count = decided.iter().filter(|p| p.decision.kind() == kind).count();
-            (count > 0).then(|| format!("{} {}", thousands(count as u64), kind.as_str()))
-        })
-        .collect();
+    let counts = counts(&lines);
+    let counted = |kinds: Vec<(DecisionKind, u64)>| -> String {
+        let parts: Vec<String> = kinds
+            .into_iter()
+            .filter(|(kind, _)| *kind != DecisionKind::Waiting)
+            .map(|(kind, n)| format!("{} {}", thousands(n), kind.as_str()))
+            .collect();
+        if parts.is_empty() {
+            "nothing to decide yet".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    };
     let total = decided.len() as u64;
     let mut names: Vec<&str> = decided.iter().map(|p| p.run().name.as_str()).collect();
     names.sort_unstable();
     names.dedup();
+    let all: Vec<(DecisionKind, u64)> = DecisionKind::iter()
+        .map(|kind| (kind, counts.total(kind)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
     let _ = writeln!(
         text,
         "{} {} ({} distinct {}): {}",
@@ -190,12 +295,33 @@ pub fn summary(decided: &[DecidedRun<'_>], sweep: &Sweep, cost: Option<&SweepCos
         if total == 1 { "run" } else { "runs" },
         thousands(names.len() as u64),
         if names.len() == 1 { "name" } else { "names" },
-        if counts.is_empty() {
+        if lines.is_empty() {
             "nothing selected".to_owned()
         } else {
-            counts.join(", ")
+            counted(all)
         }
     );
+    let per_experiment: Vec<(&str, Vec<(DecisionKind, u64)>)> = counts.per_experiment().collect();
+    if per_experiment.len() > 1 {
+        for (experiment, kinds) in per_experiment {
+            let waiting = kinds
+                .iter()
+                .find(|(kind, _)| *kind == DecisionKind::Waiting)
+                .map(|(_, n)| format!("{} waiting", plural_runs(*n)));
+            let decided = (kinds.len() > usize::from(waiting.is_some())).then(|| counted(kinds));
+            let parts: Vec<String> = decided.into_iter().chain(waiting).collect();
+            let _ = writeln!(text, "  {experiment}: {}", parts.join(", "));
+        }
+    }
+    let waiting = counts.total(DecisionKind::Waiting);
+    if waiting > 0 {
+        let _ = writeln!(
+            text,
+            "{} waiting for earlier stages (not submitted, not in the cost; run `launch` again \
+             when their sources are finished)",
+            plural_runs(waiting)
+        );
+    }
     if let Some(cost) = cost {
         let _ = writeln!(
             text,

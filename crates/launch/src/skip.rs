@@ -2,44 +2,15 @@
 //! again (`docs/launch.md`). The names and their parsing are bench-core's
 //! ([`FailureClass::parse_skip_set`]).
 
-use std::collections::BTreeSet;
-
+pub use bench_core::decision::SkipSet;
 use bench_core::failure::FailureClass;
-
-/// A set of failure classes whose runs are not submitted again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkipSet(BTreeSet<FailureClass>);
-
-impl Default for SkipSet {
-    /// The original launcher's set: `OOM,timeout,server_fail`.
-    fn default() -> Self {
-        SkipSet(FailureClass::DEFAULT_SKIP.into_iter().collect())
-    }
-}
-
-impl SkipSet {
-    /// Whether runs whose latest attempt failed with `class` are skipped.
-    pub fn contains(&self, class: FailureClass) -> bool {
-        self.0.contains(&class)
-    }
-}
-
-impl std::fmt::Display for SkipSet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.0.is_empty() {
-            return f.write_str("none");
-        }
-        let names: Vec<&str> = self.0.iter().map(|class| class.as_str()).collect();
-        f.write_str(&names.join(","))
-    }
-}
 
 /// Parse `LIST|none` for clap: class names separated by commas, spelled exactly as
 /// `docs/failures.md` spells them, or `none` alone. Errors suggest the closest name (`oom` ->
 /// `OOM`).
 pub fn parse(text: &str) -> Result<SkipSet, String> {
     FailureClass::parse_skip_set(text)
-        .map(SkipSet)
+        .map(SkipSet::from_classes)
         .map_err(|err| err.to_string())
 }
 
@@ -58,7 +29,7 @@ mod tests {
             parse("OOM,timeout,server_fail").unwrap(),
             SkipSet::default()
         );
-        assert!(parse("none").unwrap().0.is_empty());
+        assert!(parse("none").unwrap().is_empty());
     }
 
     #[test]

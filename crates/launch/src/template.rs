@@ -899,6 +899,7 @@ mod tests {
         };
         Run {
             experiment: "exp".into(),
+            entry: 0,
             name: "Qwen3_0.6B".into(),
             run_dir: RunDir::new(
                 "data/exp/default/Qwen3_0.6B/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none",
@@ -910,6 +911,10 @@ mod tests {
             qos: None,
             reservation: None,
             prompt_template: None,
+            fields: bench_core::layout::PathFields {
+                experiment: "exp".into(),
+                ..Default::default()
+            },
         }
     }
 

@@ -283,6 +283,22 @@ impl Segment {
     }
 }
 
+/// The config args the run directory spells, in path order: tp, pp and dp (the
+/// parallelism segment), then each [`Segment`]'s. A stage may inherit only these
+/// (`docs/stages.md`).
+pub const RUN_DIR_ARGS: [&str; 10] = [
+    "tp",
+    "pp",
+    "dp",
+    Segment::ALL[0].arg(),
+    Segment::ALL[1].arg(),
+    Segment::ALL[2].arg(),
+    Segment::ALL[3].arg(),
+    Segment::ALL[4].arg(),
+    Segment::ALL[5].arg(),
+    Segment::ALL[6].arg(),
+];
+
 /// `tp{T}-pp{P}-dp{D}`, the parallelism segment.
 pub fn parallelism_segment(tp: u32, pp: u32, dp: u32) -> String {
     format!("tp{tp}-pp{pp}-dp{dp}")

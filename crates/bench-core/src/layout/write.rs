@@ -117,6 +117,30 @@ impl PathFields {
         RunDir::new(dir)
     }
 
+    /// What the run directory says of one of [`super::RUN_DIR_ARGS`] (`tp2`, `mns_512`,
+    /// `gmu_90`, `spec_ngram_6`); `None` for an arg the directory does not spell. Two runs
+    /// agree on an arg exactly when these are equal.
+    pub fn arg_segment(&self, arg: &str) -> Option<String> {
+        Some(match arg {
+            "tp" => format!("tp{}", self.tp),
+            "pp" => format!("pp{}", self.pp),
+            "dp" => format!("dp{}", self.dp),
+            arg => match Segment::ALL.into_iter().find(|s| s.arg() == arg)? {
+                Segment::MaxNumSeqs => Segment::MaxNumSeqs.with(self.max_num_seqs),
+                Segment::MaxNumBatchedTokens => {
+                    Segment::MaxNumBatchedTokens.with(self.max_num_batched_tokens)
+                }
+                Segment::GpuMemoryUtilization => {
+                    Segment::GpuMemoryUtilization.with(gmu_percent(self.gpu_memory_utilization))
+                }
+                Segment::BlockSize => Segment::BlockSize.with(self.block_size),
+                Segment::KvCacheDtype => self.kv_cache_dtype.segment(),
+                Segment::Speculative => self.speculative.segment(),
+                Segment::Quantization => self.quantization.segment(),
+            },
+        })
+    }
+
     /// GPUs the run holds: tp x pp x dp.
     pub fn gpus(&self) -> u32 {
         self.tp.saturating_mul(self.pp).saturating_mul(self.dp)

@@ -1,0 +1,616 @@
+//! Staged sweeps (`docs/stages.md`): an experiment entry with `from:` takes the winners of
+//! an experiment listed before it, per group of (model, prompt template), and runs its own
+//! sweep with the winners' values of the inherited keys.
+//!
+//! Loading checks every stage up front ([`check_stages`], called by
+//! [`crate::sweep::load_sweep`]): its source, its inherited keys, its own args, and a probe
+//! expansion that finds a stage sweeping a key outside the run directory. A launch then
+//! resolves the stages from the state of each source run, which it supplies
+//! ([`resolve`] with an [`Outcome`] per run): no file or queue is read here.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::args::{self, ArgDefault, closest, closest_arg, snake_case};
+use crate::config::{
+    Arg, ConfigErrors, ConfigFile, ConfigProblem, ExperimentEntry, ProblemKind,
+    Problems,
+};
+use crate::failure::FailureClass;
+use crate::layout::{DEFAULT_MODEL, DEFAULT_PROMPT_DIR, RUN_DIR_ARGS, RunDir, model_safe};
+use crate::run::Run;
+use crate::sweep::{Sweep, entry_runs, expand_entry};
+
+/// The keys that define a source's groups: a stage can neither inherit nor set them.
+pub const GROUP_KEYS: [&str; 2] = ["model-name-or-path", "prompt-template"];
+
+/// One stage of a sweep: an experiment entry with `from:`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    /// Index of its experiment entry (0-based, in file order).
+    pub entry: usize,
+    /// Its experiment name (the runs' experiment segment).
+    pub name: String,
+    /// `from.experiment`: the source's name.
+    pub source: String,
+    /// The entries forming the source: those of that name listed before the stage.
+    pub source_entries: Vec<usize>,
+    /// `from.inherit`, as the config's keys (kebab case).
+    pub inherit: Vec<&'static str>,
+    /// `from.top`: winners per group.
+    pub top: usize,
+    /// Runs one winner of one group gets (the stage's own expansion).
+    pub runs_per_winner: u64,
+    /// The runs of one group and winner of the source, for checks that need whole runs
+    /// (the sbatch template): they show what the stage's runs look like.
+    pub probe: Vec<Run>,
+    /// The entry as written (its `args`).
+    entry_args: ExperimentEntry,
+}
+
+/// What a launch knows of one source run, for judging its group (`docs/stages.md` section 2).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Outcome {
+    /// Completed, with its `output_tps_per_gpu` ([`crate::metrics::output_tps_per_gpu`];
+    /// `None` without an inference time or when not finite).
+    Completed(Option<f64>),
+    /// Failed with a class the launch does not submit again (in the skip set).
+    Failed(FailureClass),
+    /// Would be submitted now, or is in flight: its group is not resolved.
+    Unfinished,
+}
+
+/// A group of a stage whose runs are not expanded (`docs/stages.md` section 4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageGroup {
+    /// The stage's entry index.
+    pub entry: usize,
+    /// The stage's name.
+    pub stage: String,
+    /// The run name as far as it is known: prompt template name and model (`tutorial-SmolLM2_135M_Instruct`).
+    pub name: String,
+    /// Whether it waits or has no winner.
+    pub state: GroupState,
+    /// The most runs the group can get: the stage's runs for one winner x `top`.
+    pub runs: u64,
+    /// Why, naming the source.
+    pub reason: String,
+}
+
+/// The state of a stage group without runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupState {
+    /// Its source group is not resolved yet.
+    Waiting,
+    /// Its source group is resolved without a winner.
+    NoWinner,
+}
+
+/// One item of a resolved stage, in order: a run, or a group without runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StageItem {
+    /// A stage run: index into [`Resolution::runs`].
+    Run(usize),
+    /// A group that waits or has no winner.
+    Group(StageGroup),
+}
+
+/// The stages of a sweep, resolved from the state of their sources' runs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Resolution {
+    /// Every stage run, in stage order, then group and winner order, then product order;
+    /// a directory already run by an earlier entry or stage is not repeated.
+    pub runs: Vec<Run>,
+    /// Every stage's items in file order.
+    pub items: Vec<StageItem>,
+}
+
+/// A source group's identity: the model and prompt template values, as JSON text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct GroupKey {
+    model: String,
+    prompt: Option<String>,
+}
+
+impl GroupKey {
+    fn of(run: &Run) -> Self {
+        GroupKey {
+            model: model_of(run).to_owned(),
+            prompt: run.args.get("prompt_template").map(Value::to_string),
+        }
+    }
+}
+
+/// The model a run uses (the script's default when not set).
+fn model_of(run: &Run) -> &str {
+    run.args
+        .get("model_name_or_path")
+        .and_then(Value::as_str)
+        .unwrap_or(DEFAULT_MODEL)
+}
+
+/// `(SmolLM2_135M_Instruct, tutorial)`: a group as messages name it.
+fn group_label(run: &Run) -> String {
+    format!("({}, {})", model_safe(model_of(run)), prompt_dir(run))
+}
+
+/// The prompt template's directory name (`default` without a `[name, template]` pair).
+fn prompt_dir(run: &Run) -> &str {
+    run.fields
+        .prompt_template_name
+        .as_deref()
+        .unwrap_or(DEFAULT_PROMPT_DIR)
+}
+
+/// A run reference during resolution: a plain run of the sweep or a stage run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum RunRef {
+    Plain(usize),
+    Stage(usize),
+}
+
+/// A group of one experiment, as its stages see it.
+#[derive(Debug, Clone)]
+struct Group {
+    key: GroupKey,
+    /// A run of the group (for its model, prompt and label).
+    example: RunRef,
+    state: SourceState,
+}
+
+#[derive(Debug, Clone)]
+enum SourceState {
+    /// The group's runs.
+    Runs(Vec<RunRef>),
+    /// The group waits in a stage: the reason names that stage's source.
+    Waiting,
+    /// No winner upstream: the reason of the stage that had none.
+    NoWinner(String),
+}
+
+/// Resolves every stage of `sweep` (`docs/stages.md` sections 2 to 4): the source runs' state
+/// comes from `outcome`, called once per source run (plain or stage run).
+///
+/// # Errors
+/// [`ConfigErrors`] when a stage run built from a winner is refused (e.g. more GPUs than a
+/// node holds): then nothing may be submitted.
+pub fn resolve(
+    sweep: &Sweep,
+    file_name: &str,
+    outcome: &mut dyn FnMut(&Run) -> Outcome,
+) -> Result<Resolution, ConfigErrors> {
+    let mut resolution = Resolution::default();
+    if sweep.stages.is_empty() {
+        return Ok(resolution);
+    }
+    let mut problems = Problems::default();
+    let mut seen: HashMap<RunDir, RunRef> = sweep
+        .runs
+        .iter()
+        .enumerate()
+        .map(|(i, run)| (run.run_dir.clone(), RunRef::Plain(i)))
+        .collect();
+    // The groups of every stage resolved so far, by entry index.
+    let mut stage_groups: HashMap<usize, Vec<Group>> = HashMap::new();
+    let mut outcomes: HashMap<RunRef, Outcome> = HashMap::new();
+    for stage in &sweep.stages {
+        let source = source_groups(sweep, stage, &stage_groups);
+        let mut groups = Vec::with_capacity(source.len());
+        for group in source {
+            let example = run_of(sweep, &resolution.runs, group.example).clone();
+            let label = group_label(&example);
+            let waiting = |reason: String| StageGroup {
+                entry: stage.entry,
+                stage: stage.name.clone(),
+                name: format!("{}-{}", prompt_dir(&example), model_safe(model_of(&example))),
+                state: GroupState::Waiting,
+                runs: stage.runs_per_winner.saturating_mul(stage.top as u64),
+                reason,
+            };
+            let state = match &group.state {
+                SourceState::Waiting => {
+                    let upstream = sweep
+                        .stages
+                        .iter()
+                        .find(|s| s.name == stage.source)
+                        .map_or("", |s| s.source.as_str());
+                    resolution.items.push(StageItem::Group(waiting(format!(
+                        "waits for {} {label}: its source {upstream} is not finished",
+                        stage.source
+                    ))));
+                    SourceState::Waiting
+                }
+                SourceState::NoWinner(root) => {
+                    let reason = format!("its source {} has no winner: {root}", stage.source);
+                    resolution.items.push(StageItem::Group(StageGroup {
+                        state: GroupState::NoWinner,
+                        reason,
+                        ..waiting(String::new())
+                    }));
+                    SourceState::NoWinner(root.clone())
+                }
+                SourceState::Runs(runs) => {
+                    let judged: Vec<(RunRef, Outcome)> = runs
+                        .iter()
+                        .map(|&r| {
+                            let o = *outcomes
+                                .entry(r)
+                                .or_insert_with(|| outcome(run_of(sweep, &resolution.runs, r)));
+                            (r, o)
+                        })
+                        .collect();
+                    let unfinished = judged
+                        .iter()
+                        .filter(|(_, o)| *o == Outcome::Unfinished)
+                        .count();
+                    if unfinished > 0 {
+                        resolution.items.push(StageItem::Group(waiting(format!(
+                            "waits for {} {label}: {unfinished} of {} runs not finished",
+                            stage.source,
+                            judged.len()
+                        ))));
+                        SourceState::Waiting
+                    } else {
+                        let winners = winners(sweep, &resolution.runs, stage, &judged);
+                        if winners.is_empty() {
+                            let root = no_winner_reason(&stage.source, &judged);
+                            resolution.items.push(StageItem::Group(StageGroup {
+                                state: GroupState::NoWinner,
+                                reason: root.clone(),
+                                ..waiting(String::new())
+                            }));
+                            SourceState::NoWinner(root)
+                        } else {
+                            let mut refs = Vec::new();
+                            for winner in winners {
+                                let winner = run_of(sweep, &resolution.runs, winner).clone();
+                                let entry = stage.entry_for(&example, &winner);
+                                for run in expand_entry(
+                                    &sweep.fixed_args,
+                                    &entry,
+                                    stage.entry,
+                                    sweep.settings.strict_args,
+                                    &mut problems,
+                                ) {
+                                    let r = *seen.entry(run.run_dir.clone()).or_insert_with(|| {
+                                        resolution.runs.push(run);
+                                        let r = RunRef::Stage(resolution.runs.len() - 1);
+                                        resolution
+                                            .items
+                                            .push(StageItem::Run(resolution.runs.len() - 1));
+                                        r
+                                    });
+                                    if !refs.contains(&r) {
+                                        refs.push(r);
+                                    }
+                                }
+                            }
+                            SourceState::Runs(refs)
+                        }
+                    }
+                }
+            };
+            groups.push(Group {
+                key: group.key,
+                example: group.example,
+                state,
+            });
+        }
+        stage_groups.insert(stage.entry, groups);
+    }
+    if problems.is_empty() {
+        Ok(resolution)
+    } else {
+        Err(problems.into_errors(file_name))
+    }
+}
+
+fn run_of<'r>(sweep: &'r Sweep, stage_runs: &'r [Run], r: RunRef) -> &'r Run {
+    match r {
+        RunRef::Plain(i) => &sweep.runs[i],
+        RunRef::Stage(i) => &stage_runs[i],
+    }
+}
+
+/// The groups of a stage's source, in the order their first run appears in the source
+/// expansion: runs of plain entries, and the groups of stages (with their state).
+fn source_groups(
+    sweep: &Sweep,
+    stage: &Stage,
+    stage_groups: &HashMap<usize, Vec<Group>>,
+) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<GroupKey, usize> = HashMap::new();
+    let mut add = |key: GroupKey, example: RunRef, state: SourceState| {
+        let slot = *index.entry(key.clone()).or_insert_with(|| {
+            groups.push(Group {
+                key,
+                example,
+                state: SourceState::Runs(Vec::new()),
+            });
+            groups.len() - 1
+        });
+        let group = &mut groups[slot];
+        group.state = match (std::mem::replace(&mut group.state, SourceState::Waiting), state) {
+            (SourceState::Waiting, _) | (_, SourceState::Waiting) => SourceState::Waiting,
+            (SourceState::Runs(mut runs), SourceState::Runs(more)) => {
+                runs.extend(more);
+                SourceState::Runs(runs)
+            }
+            // Some of its runs come from an entry that has them: they are the group's.
+            (SourceState::Runs(runs), SourceState::NoWinner(_))
+            | (SourceState::NoWinner(_), SourceState::Runs(runs))
+                if !runs.is_empty() =>
+            {
+                SourceState::Runs(runs)
+            }
+            (_, SourceState::NoWinner(reason)) | (SourceState::NoWinner(reason), _) => {
+                SourceState::NoWinner(reason)
+            }
+        };
+    };
+    for &entry in &stage.source_entries {
+        if let Some(groups) = stage_groups.get(&entry) {
+            for group in groups {
+                add(group.key.clone(), group.example, group.state.clone());
+            }
+        } else {
+            for (i, run) in sweep.runs.iter().enumerate() {
+                if run.entry == entry {
+                    add(
+                        GroupKey::of(run),
+                        RunRef::Plain(i),
+                        SourceState::Runs(vec![RunRef::Plain(i)]),
+                    );
+                }
+            }
+        }
+    }
+    groups
+}
+
+/// The winners of a resolved group (`docs/stages.md` section 2): completed runs with a
+/// throughput, highest first, ties in expansion order, one per distinct set of inherited
+/// values (compared as the directory spells them), at most `top`.
+fn winners(
+    sweep: &Sweep,
+    stage_runs: &[Run],
+    stage: &Stage,
+    judged: &[(RunRef, Outcome)],
+) -> Vec<RunRef> {
+    let mut ranked: Vec<(RunRef, f64)> = judged
+        .iter()
+        .filter_map(|&(r, o)| match o {
+            Outcome::Completed(Some(tps)) if tps.is_finite() => Some((r, tps)),
+            _ => None,
+        })
+        .collect();
+    // Stable: equal throughputs keep the expansion order.
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut taken: Vec<Vec<Option<String>>> = Vec::new();
+    let mut winners = Vec::new();
+    for (r, _) in ranked {
+        let run = run_of(sweep, stage_runs, r);
+        let identity: Vec<Option<String>> = stage
+            .inherit
+            .iter()
+            .map(|key| run.fields.arg_segment(key))
+            .collect();
+        if !taken.contains(&identity) {
+            taken.push(identity);
+            winners.push(r);
+            if winners.len() == stage.top {
+                break;
+            }
+        }
+    }
+    winners
+}
+
+/// `tier0-tiny: 3 OOM, 2 timeout`: why a resolved group has no winner.
+fn no_winner_reason(source: &str, judged: &[(RunRef, Outcome)]) -> String {
+    let mut classes: Vec<(FailureClass, usize)> = Vec::new();
+    let mut without_figure = 0;
+    for (_, o) in judged {
+        match o {
+            Outcome::Failed(class) => match classes.iter_mut().find(|(c, _)| c == class) {
+                Some((_, n)) => *n += 1,
+                None => classes.push((*class, 1)),
+            },
+            Outcome::Completed(_) => without_figure += 1,
+            Outcome::Unfinished => {}
+        }
+    }
+    classes.sort_by_key(|(class, _)| *class);
+    let mut parts: Vec<String> = classes
+        .iter()
+        .map(|(class, n)| format!("{n} {class}"))
+        .collect();
+    if without_figure > 0 {
+        parts.push(format!(
+            "{without_figure} completed without an inference time"
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("no runs".into());
+    }
+    format!("{source}: {}", parts.join(", "))
+}
+
+impl Stage {
+    /// The stage's entry for one group (its model and prompt template from `example`) and
+    /// one winner (its inherited values, written explicitly also when the winner took the
+    /// script's default).
+    fn entry_for(&self, example: &Run, winner: &Run) -> ExperimentEntry {
+        let mut entry = self.entry_args.clone();
+        entry.from = None;
+        let location = entry.location.clone();
+        let mut set = |key: &str, value: Value| {
+            entry.args.push(Arg {
+                key: key.to_owned(),
+                written: key.to_owned(),
+                value,
+                location: location.clone(),
+            });
+        };
+        set(
+            "model-name-or-path",
+            Value::String(model_of(example).to_owned()),
+        );
+        if let Some(prompt) = example.args.get("prompt_template") {
+            set("prompt-template", prompt.clone());
+        }
+        for key in &self.inherit {
+            let value = winner.args.get(&snake_case(key)).cloned().or_else(|| {
+                args::spec(key)
+                    .and_then(|spec| spec.default)
+                    .and_then(ArgDefault::value)
+            });
+            set(key, value.unwrap_or(Value::Null));
+        }
+        entry
+    }
+}
+
+/// Checks every stage of a config and builds them (`docs/stages.md` section 1): `plain_runs`
+/// are the runs of the entries without `from:`. Problems are pushed; a stage with one is
+/// still returned when it can be, so that later stages are checked against it.
+pub(crate) fn check_stages(
+    file: &ConfigFile,
+    plain_runs: &[Run],
+    problems: &mut Problems,
+) -> Vec<Stage> {
+    let mut stages: Vec<Stage> = Vec::new();
+    // A run of each entry, for probing the stages that take it as their source.
+    let mut example: Vec<Option<Run>> = (0..file.experiments.len())
+        .map(|i| plain_runs.iter().find(|r| r.entry == i).cloned())
+        .collect();
+    for (index, entry) in file.experiments.iter().enumerate() {
+        let Some(from) = &entry.from else {
+            continue;
+        };
+        let problem = |kind: ProblemKind, key: &str| {
+            ConfigProblem::new(entry.location.clone(), kind).key(key.to_owned())
+        };
+        let mut ok = true;
+        let mut source_entries = Vec::new();
+        if !from.experiment.is_empty() {
+            let value = Value::String(from.experiment.clone());
+            let earlier = &file.experiments[..index];
+            source_entries = (0..index)
+                .filter(|&i| earlier[i].name == from.experiment)
+                .collect();
+            let kind = if !source_entries.is_empty() {
+                None
+            } else if from.experiment == entry.name {
+                Some(ProblemKind::StageSourceSelf)
+            } else if file.experiments[index + 1..]
+                .iter()
+                .any(|e| e.name == from.experiment)
+            {
+                Some(ProblemKind::StageSourceLater)
+            } else {
+                Some(ProblemKind::StageSourceUnknown {
+                    suggestion: closest(
+                        &from.experiment,
+                        earlier
+                            .iter()
+                            .map(|e| e.name.as_str())
+                            .filter(|n| !n.is_empty() && *n != entry.name),
+                    )
+                    .map(Into::into),
+                })
+            };
+            if let Some(kind) = kind {
+                problems.push(problem(kind, "from.experiment").value(&value));
+                ok = false;
+            }
+        } else {
+            ok = false;
+        }
+        let mut inherit = Vec::new();
+        for (key, written) in &from.inherit {
+            let value = Value::String(written.clone());
+            let kind = match args::spec(key) {
+                None => Some(ProblemKind::UnknownKey {
+                    suggestion: closest_arg(key).map(Into::into),
+                    arg: false,
+                }),
+                Some(spec) if GROUP_KEYS.contains(&spec.key) => Some(ProblemKind::InheritGroupKey),
+                Some(spec) if !RUN_DIR_ARGS.contains(&spec.key) => {
+                    Some(ProblemKind::InheritOutsideRunDir)
+                }
+                Some(spec) => {
+                    inherit.push(spec.key);
+                    None
+                }
+            };
+            if let Some(kind) = kind {
+                problems.push(problem(kind, "from.inherit").value(&value));
+                ok = false;
+            }
+        }
+        if from.inherit.is_empty() {
+            ok = false;
+        }
+        for arg in &entry.args {
+            let inherited = inherit.contains(&arg.key.as_str());
+            if inherited || GROUP_KEYS.contains(&arg.key.as_str()) {
+                problems.push(
+                    ConfigProblem::new(
+                        arg.location.clone(),
+                        ProblemKind::StageSetsSourceKey { inherited },
+                    )
+                    .key(arg.written.clone()),
+                );
+                ok = false;
+            }
+        }
+        if !ok || entry.name.is_empty() {
+            continue;
+        }
+        let mut stage = Stage {
+            entry: index,
+            name: entry.name.clone(),
+            source: from.experiment.clone(),
+            source_entries,
+            inherit,
+            top: from.top,
+            runs_per_winner: 0,
+            probe: Vec::new(),
+            entry_args: entry.clone(),
+        };
+        // The probe: the stage's runs for the first run of its source as group and winner.
+        // Two of them in one directory means the stage sweeps a key outside it.
+        let source_example = stage
+            .source_entries
+            .iter()
+            .find_map(|&i| example[i].clone());
+        if let Some(source_example) = source_example {
+            let probe_entry = stage.entry_for(&source_example, &source_example);
+            stage.runs_per_winner =
+                u64::try_from(entry_runs(&file.fixed_args, &probe_entry)).unwrap_or(u64::MAX);
+            stage.probe = expand_entry(
+                &file.fixed_args,
+                &probe_entry,
+                index,
+                file.settings.strict_args,
+                problems,
+            );
+            example[index] = stage.probe.first().cloned();
+        }
+        stages.push(stage);
+    }
+    stages
+}
+
+impl fmt::Display for GroupState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GroupState::Waiting => "waiting",
+            GroupState::NoWinner => "skipped_no_winner",
+        })
+    }
+}
