@@ -10,6 +10,7 @@
 pub mod args;
 pub mod config;
 pub mod decision;
+mod expand;
 pub mod failure;
 pub mod json_kind;
 pub mod layout;

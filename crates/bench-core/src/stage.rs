@@ -21,7 +21,7 @@ use crate::config::{
 use crate::failure::FailureClass;
 use crate::layout::{DEFAULT_MODEL, DEFAULT_PROMPT_DIR, RUN_DIR_ARGS, RunDir, model_safe};
 use crate::run::Run;
-use crate::sweep::{Sweep, entry_runs, expand_entry};
+use crate::expand::{entry_runs, expand_entry};
 
 /// The keys that define a source's groups: a stage can neither inherit nor set them.
 pub const GROUP_KEYS: [&str; 2] = ["model-name-or-path", "prompt-template"];
@@ -107,6 +107,19 @@ pub struct Resolution {
     pub items: Vec<StageItem>,
 }
 
+/// What resolving the stages needs of a sweep ([`crate::sweep::Sweep::resolve_stages`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'s> {
+    /// The runs of the entries that are not stages.
+    pub runs: &'s [Run],
+    /// The stages, in file order.
+    pub stages: &'s [Stage],
+    /// `fixed_args`.
+    pub(crate) fixed_args: &'s [Arg],
+    /// `strict_args`.
+    pub strict: bool,
+}
+
 /// A source group's identity: the model and prompt template values, as JSON text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct GroupKey {
@@ -177,7 +190,7 @@ enum SourceState {
 /// [`ConfigErrors`] when a stage run built from a winner is refused (e.g. more GPUs than a
 /// node holds): then nothing may be submitted.
 pub fn resolve(
-    sweep: &Sweep,
+    sweep: &Sources<'_>,
     file_name: &str,
     outcome: &mut dyn FnMut(&Run) -> Outcome,
 ) -> Result<Resolution, ConfigErrors> {
@@ -195,7 +208,7 @@ pub fn resolve(
     // The groups of every stage resolved so far, by entry index.
     let mut stage_groups: HashMap<usize, Vec<Group>> = HashMap::new();
     let mut outcomes: HashMap<RunRef, Outcome> = HashMap::new();
-    for stage in &sweep.stages {
+    for stage in sweep.stages {
         let source = source_groups(sweep, stage, &stage_groups);
         let mut groups = Vec::with_capacity(source.len());
         for group in source {
@@ -268,10 +281,10 @@ pub fn resolve(
                                 let winner = run_of(sweep, &resolution.runs, winner).clone();
                                 let entry = stage.entry_for(&example, &winner);
                                 for run in expand_entry(
-                                    &sweep.fixed_args,
+                                    sweep.fixed_args,
                                     &entry,
                                     stage.entry,
-                                    sweep.settings.strict_args,
+                                    sweep.strict,
                                     &mut problems,
                                 ) {
                                     let r = *seen.entry(run.run_dir.clone()).or_insert_with(|| {
@@ -307,7 +320,7 @@ pub fn resolve(
     }
 }
 
-fn run_of<'r>(sweep: &'r Sweep, stage_runs: &'r [Run], r: RunRef) -> &'r Run {
+fn run_of<'r>(sweep: &'r Sources<'_>, stage_runs: &'r [Run], r: RunRef) -> &'r Run {
     match r {
         RunRef::Plain(i) => &sweep.runs[i],
         RunRef::Stage(i) => &stage_runs[i],
@@ -317,7 +330,7 @@ fn run_of<'r>(sweep: &'r Sweep, stage_runs: &'r [Run], r: RunRef) -> &'r Run {
 /// The groups of a stage's source, in the order their first run appears in the source
 /// expansion: runs of plain entries, and the groups of stages (with their state).
 fn source_groups(
-    sweep: &Sweep,
+    sweep: &Sources<'_>,
     stage: &Stage,
     stage_groups: &HashMap<usize, Vec<Group>>,
 ) -> Vec<Group> {
@@ -375,7 +388,7 @@ fn source_groups(
 /// throughput, highest first, ties in expansion order, one per distinct set of inherited
 /// values (compared as the directory spells them), at most `top`.
 fn winners(
-    sweep: &Sweep,
+    sweep: &Sources<'_>,
     stage_runs: &[Run],
     stage: &Stage,
     judged: &[(RunRef, Outcome)],

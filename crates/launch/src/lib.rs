@@ -22,7 +22,7 @@ use std::time::Duration;
 use bench_core::layout::{RunDir, job_comment};
 use bench_core::model_config::{LocalModelConfigs, hub_cache_dir};
 use bench_core::run::Run;
-use bench_core::stage::{self, Outcome, StageGroup, StageItem};
+use bench_core::stage::{Outcome, StageGroup, StageItem};
 use bench_core::state::{
     QueueEntry, QueueIndex, RunIdentity, RunState, SubmissionRecord, read_records, run_state,
 };
@@ -160,7 +160,7 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), LaunchError> {
         recorded: &observed.recorded,
         judged: HashMap::new(),
     };
-    let resolution = stage::resolve(&loaded.sweep, &loaded.file_name, &mut |run| {
+    let resolution = loaded.sweep.resolve_stages(&loaded.file_name, &mut |run| {
         judge.judge(run).outcome()
     })
     .map_err(|errors| LaunchError::Invalid(errors.to_string()))?;
@@ -409,7 +409,7 @@ fn observe(
         judged: HashMap::new(),
     };
     // Errors are the resolution's to report, after the queue is read.
-    let candidates = stage::resolve(&loaded.sweep, &loaded.file_name, &mut |run| {
+    let candidates = loaded.sweep.resolve_stages(&loaded.file_name, &mut |run| {
         by_files.judge(run).outcome()
     })
     .map(|resolution| resolution.runs)

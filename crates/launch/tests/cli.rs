@@ -120,10 +120,20 @@ fn dry_run_of_the_sample_config_lists_every_run() {
             "would_submit tutorial-gemma_3_1b_it"
         ]
     );
+    // Per experiment: models x tp values x 5 max-num-seqs x 3 max-num-batched-tokens in
+    // tier 0; entries x 2 gpu-memory-utilization x 4 speculative configs in tier 1.
     assert_eq!(
-        lines[lines.len() - 2..],
+        lines[lines.len() - 10..],
         [
             "759 runs (741 distinct names): 759 would_submit",
+            "  tier0-tiny: 60 would_submit",
+            "  tier0-small: 180 would_submit",
+            "  tier0-medium: 315 would_submit",
+            "  tier0-large: 60 would_submit",
+            "  tier1-tiny: 32 would_submit",
+            "  tier1-small: 48 would_submit",
+            "  tier1-medium: 56 would_submit",
+            "  tier1-large: 8 would_submit",
             "dry run: 759 of 759 selected runs would be submitted: 759 jobs, 1,514 GPUs, 3,002.8 GPU-hours"
         ]
     );
