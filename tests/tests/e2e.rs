@@ -13,11 +13,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail, ensure};
-use bench_tests::{CancelOnDrop, JobId, cluster, output_dir, parse_parsable, repo_root};
+use anyhow::Context;
+use bench_tests::{cluster, output_dir, repo_root};
+
+use crate::tools::{Binaries, RunLine, cancel_on_drop};
 use serde_json::Value;
 
 /// The stand-in's model names that fail on purpose, with the class `analyze` must give them
@@ -72,9 +74,9 @@ fn a_sweep_launches_completes_analyzes_and_resubmits_only_its_failures() {
             "a submitted run has a job id: {run:#?}"
         );
     }
-    let run_dirs: BTreeSet<&str> = first.iter().map(|run| run.run_dir.as_str()).collect();
+    let run_dirs: BTreeSet<&str> = first.iter().map(|run| run.dir()).collect();
     assert_eq!(run_dirs.len(), 8, "every run has its own directory");
-    let gpus: BTreeSet<u32> = first.iter().map(|run| run.gpus).collect();
+    let gpus: BTreeSet<u32> = first.iter().map(|run| run.gpu_count()).collect();
     assert_eq!(gpus, BTreeSet::from([1, 2]), "the sweep has tp 1 and tp 2");
 
     // 2. Wait for the queue to drain of our jobs (other tests may share the cluster).
@@ -135,15 +137,6 @@ fn a_sweep_launches_completes_analyzes_and_resubmits_only_its_failures() {
         started.elapsed().as_secs(),
         drained.as_secs()
     );
-}
-
-/// A guard per job that `launch` submitted, cancelling it when the test ends (or panics).
-fn cancel_on_drop(lines: &[RunLine]) -> Vec<CancelOnDrop> {
-    lines
-        .iter()
-        .filter(|run| run.decision == "submitted")
-        .filter_map(|run| run.job_id.clone().map(CancelOnDrop::new))
-        .collect()
 }
 
 /// The sweep: `tier0-e2e` (tp 1 and 2 x max-num-seqs 256 and 512) and `tier1-e2e` (two
@@ -215,11 +208,11 @@ fn expected_skips(first: &[RunLine]) -> Decisions {
     first
         .iter()
         .map(|run| {
-            let decision = match failure_class(&run.run_dir) {
+            let decision = match failure_class(run.dir()) {
                 Some(class) => ("skipped_failure".to_owned(), Some(class.to_owned())),
                 None => ("skipped_completed".to_owned(), None),
             };
-            (run.run_dir.clone(), decision)
+            (run.dir().to_owned(), decision)
         })
         .collect()
 }
@@ -232,7 +225,7 @@ fn decisions(lines: &[RunLine]) -> Decisions {
                 "skipped_failure" => run.reason.clone(),
                 _ => None,
             };
-            (run.run_dir.clone(), (run.decision.clone(), reason))
+            (run.dir().to_owned(), (run.decision.clone(), reason))
         })
         .collect()
 }
@@ -241,15 +234,15 @@ fn decisions(lines: &[RunLine]) -> Decisions {
 /// computed here from the run's own `stats.json`, failed rows with their class.
 fn check_row(dir: &Path, run: &RunLine, rows: &[BTreeMap<String, String>]) {
     let job_id = run.job_id.as_ref().expect("a submitted run has a job id");
-    let out = format!("{}/inference_logs/slurm_logs/{job_id}_0.out", run.run_dir);
+    let out = format!("{}/inference_logs/slurm_logs/{job_id}_0.out", run.dir());
     let row = rows
         .iter()
         .find(|row| row["path"] == out)
         .unwrap_or_else(|| panic!("no CSV row with path `{out}`: {rows:#?}"));
-    let tp = run.gpus.to_string();
+    let tp = run.gpu_count().to_string();
     assert_eq!(row["tp"], tp, "{row:#?}");
-    let run_dir = dir.join(&run.run_dir);
-    if let Some(class) = failure_class(&run.run_dir) {
+    let run_dir = dir.join(run.dir());
+    if let Some(class) = failure_class(run.dir()) {
         assert_eq!(row["comment"], class, "{row:#?}");
         for column in [
             "output_tps_per_gpu",
@@ -275,7 +268,7 @@ fn check_row(dir: &Path, run: &RunLine, rows: &[BTreeMap<String, String>]) {
         DOCUMENTS * COMPLETION_TOKENS_PER_REQUEST,
         "{stats:?}"
     );
-    let expected_tps = stats.completion_tokens as f64 / stats.inference_time / f64::from(run.gpus);
+    let expected_tps = stats.completion_tokens as f64 / stats.inference_time / f64::from(run.gpu_count());
     assert_eq!(
         row["output_tps_per_gpu"],
         format!("{expected_tps:.6}"),
@@ -344,11 +337,11 @@ fn submission_records(dir: &Path, runs: &[RunLine]) -> BTreeMap<String, String> 
     runs.iter()
         .map(|run| {
             let path = dir
-                .join(&run.run_dir)
+                .join(run.dir())
                 .join("inference_logs/launch/submissions.jsonl");
             let text = std::fs::read_to_string(&path)
                 .unwrap_or_else(|error| panic!("cannot read `{}`: {error}", path.display()));
-            (run.run_dir.clone(), text)
+            (run.dir().to_owned(), text)
         })
         .collect()
 }
@@ -375,149 +368,6 @@ fn stats_files(dir: &Path) -> String {
     }
     found.sort();
     format!("stats.json files in the test folder:\n{}", found.join("\n"))
-}
-
-/// One line of `launch --json` (`docs/launch.md`), the fields this test reads.
-#[derive(Debug)]
-struct RunLine {
-    name: String,
-    run_dir: String,
-    decision: String,
-    reason: Option<String>,
-    job_id: Option<JobId>,
-    gpus: u32,
-}
-
-impl RunLine {
-    fn parse(line: &str) -> anyhow::Result<Self> {
-        let value: Value = serde_json::from_str(line).context("not JSON")?;
-        let text = |key: &str| {
-            value[key]
-                .as_str()
-                .map(str::to_owned)
-                .with_context(|| format!("no string `{key}`"))
-        };
-        let job_id = match &value["job_id"] {
-            Value::Null => None,
-            Value::String(id) => {
-                Some(parse_parsable(id).with_context(|| format!("job id `{id}` is not digits"))?)
-            }
-            other => bail!("`job_id` is `{other}`, neither a string nor null"),
-        };
-        Ok(Self {
-            name: text("name")?,
-            run_dir: text("run_dir")?,
-            decision: text("decision")?,
-            reason: value["reason"].as_str().map(str::to_owned),
-            job_id,
-            gpus: value["gpus"]
-                .as_u64()
-                .and_then(|gpus| u32::try_from(gpus).ok())
-                .context("no integer `gpus`")?,
-        })
-    }
-}
-
-/// The `launch` and `analyze` binaries of this workspace. `cargo test --workspace` builds
-/// them into the target directory beside this test's executable (`target/debug/deps/..`):
-/// they are found there, without a nested `cargo build`.
-struct Binaries {
-    launch: PathBuf,
-    analyze: PathBuf,
-}
-
-impl Binaries {
-    fn build() -> Self {
-        let exe = std::env::current_exe().expect("the test executable's path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("the test executable lives in target/<profile>/deps");
-        let find = |name: &str| {
-            let path = profile_dir.join(name);
-            assert!(
-                path.is_file(),
-                "`{}` is missing: run the whole workspace's tests (`cargo test --workspace`), \
-                 which builds `launch` and `analyze` beside this test",
-                path.display()
-            );
-            path
-        };
-        Self {
-            launch: find("launch"),
-            analyze: find("analyze"),
-        }
-    }
-
-    /// `launch --config sweep.yaml --json EXTRA` in `dir` (where the relative `output-dir`
-    /// lands), which must exit 0; its JSON lines.
-    fn launch(&self, dir: &Path, extra: &[&str]) -> Vec<RunLine> {
-        let output = Command::new(&self.launch)
-            .args(["--config", "sweep.yaml", "--json"])
-            .args(extra)
-            .current_dir(dir)
-            // The jobs inherit this environment: keep __pycache__ out of the fixture folder.
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .output()
-            .expect("run launch");
-        let shown = shown("launch", &output);
-        assert!(output.status.success(), "launch {extra:?} failed: {shown}");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(|line| {
-                RunLine::parse(line)
-                    .unwrap_or_else(|error| panic!("bad --json line `{line}`: {error:#}\n{shown}"))
-            })
-            .collect()
-    }
-
-    /// `analyze --root results --quiet` in `dir`, which must exit 0; the rows of
-    /// `results/benchmarking_results.csv` as column -> cell.
-    fn analyze(&self, dir: &Path) -> Vec<BTreeMap<String, String>> {
-        let output = Command::new(&self.analyze)
-            .args(["--root", "results", "--quiet"])
-            .current_dir(dir)
-            .output()
-            .expect("run analyze");
-        assert!(
-            output.status.success(),
-            "analyze failed: {}",
-            shown("analyze", &output)
-        );
-        read_csv(&dir.join("results/benchmarking_results.csv"))
-            .unwrap_or_else(|error| panic!("{error:#}"))
-    }
-}
-
-fn read_csv(path: &Path) -> anyhow::Result<Vec<BTreeMap<String, String>>> {
-    let mut reader = csv::Reader::from_path(path)
-        .with_context(|| format!("cannot read `{}`", path.display()))?;
-    let headers = reader.headers()?.clone();
-    ensure!(
-        headers.iter().any(|header| header == "output_tps_per_gpu"),
-        "`{}` has no output_tps_per_gpu column: {headers:?}",
-        path.display()
-    );
-    reader
-        .records()
-        .map(|record| {
-            let record = record?;
-            Ok(headers
-                .iter()
-                .zip(record.iter())
-                .map(|(header, cell)| (header.to_owned(), cell.to_owned()))
-                .collect())
-        })
-        .collect()
-}
-
-fn shown(program: &str, output: &Output) -> String {
-    format!(
-        "{program} exited with {}\n--- stdout\n{}\n--- stderr\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// The interpreter the jobs run (`slurm.python`): `python3`'s own path, after checking that

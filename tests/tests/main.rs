@@ -3,3 +3,5 @@
 mod cluster;
 mod cluster_restart;
 mod e2e;
+mod staged;
+mod tools;
