@@ -9,3 +9,4 @@ mod hostile;
 mod no_duplicates;
 mod options;
 mod render;
+mod stages;
