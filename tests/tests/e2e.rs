@@ -74,9 +74,9 @@ fn a_sweep_launches_completes_analyzes_and_resubmits_only_its_failures() {
             "a submitted run has a job id: {run:#?}"
         );
     }
-    let run_dirs: BTreeSet<&str> = first.iter().map(|run| run.dir()).collect();
+    let run_dirs: BTreeSet<&str> = first.iter().map(RunLine::dir).collect();
     assert_eq!(run_dirs.len(), 8, "every run has its own directory");
-    let gpus: BTreeSet<u32> = first.iter().map(|run| run.gpu_count()).collect();
+    let gpus: BTreeSet<u32> = first.iter().map(RunLine::gpu_count).collect();
     assert_eq!(gpus, BTreeSet::from([1, 2]), "the sweep has tp 1 and tp 2");
 
     // 2. Wait for the queue to drain of our jobs (other tests may share the cluster).
@@ -268,7 +268,8 @@ fn check_row(dir: &Path, run: &RunLine, rows: &[BTreeMap<String, String>]) {
         DOCUMENTS * COMPLETION_TOKENS_PER_REQUEST,
         "{stats:?}"
     );
-    let expected_tps = stats.completion_tokens as f64 / stats.inference_time / f64::from(run.gpu_count());
+    let expected_tps =
+        stats.completion_tokens as f64 / stats.inference_time / f64::from(run.gpu_count());
     assert_eq!(
         row["output_tps_per_gpu"],
         format!("{expected_tps:.6}"),

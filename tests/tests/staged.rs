@@ -8,9 +8,9 @@
 //! (470 GB of weights) goes out of memory on one GPU in every run, so it has no winner.
 //!
 //! Every expected value below is derived by hand from the surface: tokens/s per GPU =
-//! 2000 (SmolLM2-135M's peak) x f_mns x f_mnbt x f_gmu x f_spec, with f_mns = 1 - 0.1 x
-//! log2(mns / 1024)^2, f_mnbt = 1 - 0.05 x log2(mnbt / 16384)^2, f_gmu = 1 + 2 x (gmu - 0.9),
-//! f_spec = 1 + 0.02 x ngram tokens.
+//! 2000 (SmolLM2-135M's peak) x `f_mns` x `f_mnbt` x `f_gmu` x `f_spec`, with
+//! `f_mns = 1 - 0.1 x log2(mns / 1024)^2`, `f_mnbt = 1 - 0.05 x log2(mnbt / 16384)^2`,
+//! `f_gmu = 1 + 2 x (gmu - 0.9)`, `f_spec = 1 + 0.02 x ngram tokens`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -69,13 +69,15 @@ fn a_three_stage_sweep_runs_itself_to_the_answer() {
         expected.push((
             "waiting".into(),
             format!("tier1-sim tutorial-{model} 4 runs"),
-            format!("waits for tier0b-sim ({model}, tutorial): its source tier0-sim is not finished"),
+            format!(
+                "waits for tier0b-sim ({model}, tutorial): its source tier0-sim is not finished"
+            ),
         ));
     }
     assert_eq!(summarized(&first), sorted(expected), "{first:#?}");
     wait_for(&first);
 
-    // 2. tier0-sim: SmolLM2's best is mns 1024 (f_mns 1.0 against 0.6 and 0.9), so its
+    // 2. tier0-sim: SmolLM2's best is mns 1024 (`f_mns` 1.0 against 0.6 and 0.9), so its
     // tier0b-sim runs carry tp 1 and mns 1024; Qwen3-235B went out of memory in all three.
     let second = binaries.launch(dir.path(), &[]);
     let _second_jobs = cancel_on_drop(&second);
@@ -119,7 +121,7 @@ fn a_three_stage_sweep_runs_itself_to_the_answer() {
     assert_eq!(summarized(&second), sorted(expected), "{second:#?}");
     wait_for(&second);
 
-    // 3. tier0b-sim: mnbt 16384 wins (f_mnbt 1.0 against 0.95 twice): tier1-sim's runs carry
+    // 3. tier0b-sim: mnbt 16384 wins (`f_mnbt` 1.0 against 0.95 twice): tier1-sim's runs carry
     // tp 1, mns 1024 and mnbt 16384.
     let third = binaries.launch(dir.path(), &[]);
     let _third_jobs = cancel_on_drop(&third);
@@ -156,7 +158,11 @@ fn a_three_stage_sweep_runs_itself_to_the_answer() {
     binaries.analyze(dir.path());
     let summary = read_csv(&dir.path().join("results/optimization_summary.csv"))
         .unwrap_or_else(|error| panic!("{error:#}"));
-    assert_eq!(summary.len(), 1, "only SmolLM2 has a baseline: {summary:#?}");
+    assert_eq!(
+        summary.len(),
+        1,
+        "only SmolLM2 has a baseline: {summary:#?}"
+    );
     let row = &summary[0];
     let cells: Vec<&str> = [
         "model",

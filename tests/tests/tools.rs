@@ -69,7 +69,9 @@ impl RunLine {
             decision: text("decision")?,
             reason: value["reason"].as_str().map(str::to_owned),
             job_id,
-            gpus: value["gpus"].as_u64().and_then(|gpus| u32::try_from(gpus).ok()),
+            gpus: value["gpus"]
+                .as_u64()
+                .and_then(|gpus| u32::try_from(gpus).ok()),
             runs: value["runs"].as_u64(),
         })
     }
@@ -177,4 +179,3 @@ pub fn shown(program: &str, output: &Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
-

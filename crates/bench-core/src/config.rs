@@ -439,9 +439,7 @@ pub enum ProblemKind {
         breakdown: String,
     },
     /// `from.experiment` names the stage itself.
-    #[error(
-        "names this stage itself; a stage takes the winners of an experiment listed before it"
-    )]
+    #[error("names this stage itself; a stage takes the winners of an experiment listed before it")]
     StageSourceSelf,
     /// `from.experiment` names an experiment listed only after the stage.
     #[error(
@@ -459,9 +457,7 @@ pub enum ProblemKind {
         suggestion: Option<String>,
     },
     /// `from.inherit` is an empty list.
-    #[error(
-        "empty list; name the keys that take the winners' values, e.g. `[tp, max-num-seqs]`"
-    )]
+    #[error("empty list; name the keys that take the winners' values, e.g. `[tp, max-num-seqs]`")]
     EmptyInherit,
     /// `from.inherit` names `model-name-or-path` or `prompt-template`.
     #[error(
@@ -1150,7 +1146,10 @@ impl Reader<'_> {
         let fields = self.mapping_entries_in(map, location, FROM_KEYS, "from.");
         let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v);
         for (key, hint) in [
-            ("experiment", "name the experiment whose winners this stage takes"),
+            (
+                "experiment",
+                "name the experiment whose winners this stage takes",
+            ),
             (
                 "inherit",
                 "list the keys that take the winners' values, e.g. `[tp, max-num-seqs]`",

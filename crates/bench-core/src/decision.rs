@@ -204,13 +204,14 @@ pub struct DecisionCounts {
 impl DecisionCounts {
     /// Count `runs` runs of `experiment` with decision `kind`.
     pub fn add(&mut self, experiment: &str, kind: DecisionKind, runs: u64) {
-        let slot = match self.experiments.iter().position(|(e, _)| e == experiment) {
-            Some(slot) => slot,
-            None => {
+        let slot = self
+            .experiments
+            .iter()
+            .position(|(e, _)| e == experiment)
+            .unwrap_or_else(|| {
                 self.experiments.push((experiment.to_owned(), Vec::new()));
                 self.experiments.len() - 1
-            }
-        };
+            });
         let counts = &mut self.experiments[slot].1;
         match counts.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, n)) => *n += runs,

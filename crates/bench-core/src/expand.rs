@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use crate::config::{Arg, ConfigProblem, ExperimentEntry, Location, ProblemKind, Problems, render_value};
+use crate::config::{
+    Arg, ConfigProblem, ExperimentEntry, Location, ProblemKind, Problems, render_value,
+};
 use crate::numbers::thousands;
 use crate::run::Run;
 use crate::validate::{Choice, RunDraft, build_run, canonical_settings, is_prompt_pair};
@@ -137,7 +139,11 @@ impl Expanded {
 
 /// Every run of every experiment entry that is not a stage, in file order then product
 /// order; nothing when the sweep has more than [`MAX_RUNS`] runs (a problem is pushed).
-pub(crate) fn expand(sweeps: &[EntrySweep<'_>], strict: bool, problems: &mut Problems) -> Vec<Expanded> {
+pub(crate) fn expand(
+    sweeps: &[EntrySweep<'_>],
+    strict: bool,
+    problems: &mut Problems,
+) -> Vec<Expanded> {
     let indices: Vec<usize> = (0..sweeps.len()).collect();
     expand_entries(sweeps, &indices, strict, problems)
 }
@@ -362,4 +368,3 @@ fn first_difference(
     }
     (String::new(), Value::Null, Value::Null)
 }
-

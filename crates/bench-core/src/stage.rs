@@ -15,13 +15,12 @@ use serde_json::Value;
 
 use crate::args::{self, ArgDefault, closest, closest_arg, snake_case};
 use crate::config::{
-    Arg, ConfigErrors, ConfigFile, ConfigProblem, ExperimentEntry, ProblemKind,
-    Problems,
+    Arg, ConfigErrors, ConfigFile, ConfigProblem, ExperimentEntry, ProblemKind, Problems,
 };
+use crate::expand::{entry_runs, expand_entry};
 use crate::failure::FailureClass;
 use crate::layout::{DEFAULT_MODEL, DEFAULT_PROMPT_DIR, RUN_DIR_ARGS, RunDir, model_safe};
 use crate::run::Run;
-use crate::expand::{entry_runs, expand_entry};
 
 /// The keys that define a source's groups: a stage can neither inherit nor set them.
 pub const GROUP_KEYS: [&str; 2] = ["model-name-or-path", "prompt-template"];
@@ -194,129 +193,161 @@ pub fn resolve(
     file_name: &str,
     outcome: &mut dyn FnMut(&Run) -> Outcome,
 ) -> Result<Resolution, ConfigErrors> {
-    let mut resolution = Resolution::default();
-    if sweep.stages.is_empty() {
-        return Ok(resolution);
-    }
-    let mut problems = Problems::default();
-    let mut seen: HashMap<RunDir, RunRef> = sweep
-        .runs
-        .iter()
-        .enumerate()
-        .map(|(i, run)| (run.run_dir.clone(), RunRef::Plain(i)))
-        .collect();
+    let mut resolver = Resolver {
+        sweep,
+        outcome,
+        resolution: Resolution::default(),
+        problems: Problems::default(),
+        seen: sweep
+            .runs
+            .iter()
+            .enumerate()
+            .map(|(i, run)| (run.run_dir.clone(), RunRef::Plain(i)))
+            .collect(),
+        outcomes: HashMap::new(),
+    };
     // The groups of every stage resolved so far, by entry index.
     let mut stage_groups: HashMap<usize, Vec<Group>> = HashMap::new();
-    let mut outcomes: HashMap<RunRef, Outcome> = HashMap::new();
     for stage in sweep.stages {
-        let source = source_groups(sweep, stage, &stage_groups);
-        let mut groups = Vec::with_capacity(source.len());
-        for group in source {
-            let example = run_of(sweep, &resolution.runs, group.example).clone();
-            let label = group_label(&example);
-            let waiting = |reason: String| StageGroup {
+        let groups = source_groups(sweep, stage, &stage_groups)
+            .into_iter()
+            .map(|group| {
+                let state = resolver.stage_group(stage, &group);
+                Group { state, ..group }
+            })
+            .collect();
+        stage_groups.insert(stage.entry, groups);
+    }
+    if resolver.problems.is_empty() {
+        Ok(resolver.resolution)
+    } else {
+        Err(resolver.problems.into_errors(file_name))
+    }
+}
+
+/// The state of a resolution under way.
+struct Resolver<'s, 'o> {
+    sweep: &'s Sources<'s>,
+    outcome: &'o mut dyn FnMut(&Run) -> Outcome,
+    resolution: Resolution,
+    problems: Problems,
+    /// Every run directory so far: two runs with one directory are one run.
+    seen: HashMap<RunDir, RunRef>,
+    /// What `outcome` said of each run asked about.
+    outcomes: HashMap<RunRef, Outcome>,
+}
+
+impl Resolver<'_, '_> {
+    fn run(&self, r: RunRef) -> &Run {
+        run_of(self.sweep, &self.resolution.runs, r)
+    }
+
+    /// The stage's group for one source group: its runs (for its winners), or why it waits
+    /// or has none; pushes its items.
+    fn stage_group(&mut self, stage: &Stage, source: &Group) -> SourceState {
+        let example = self.run(source.example).clone();
+        let label = group_label(&example);
+        let group_item = |state: GroupState, reason: String| {
+            StageItem::Group(StageGroup {
                 entry: stage.entry,
                 stage: stage.name.clone(),
                 name: format!("{}-{}", prompt_dir(&example), model_safe(model_of(&example))),
-                state: GroupState::Waiting,
+                state,
                 runs: stage.runs_per_winner.saturating_mul(stage.top as u64),
                 reason,
-            };
-            let state = match &group.state {
-                SourceState::Waiting => {
-                    let upstream = sweep
-                        .stages
-                        .iter()
-                        .find(|s| s.name == stage.source)
-                        .map_or("", |s| s.source.as_str());
-                    resolution.items.push(StageItem::Group(waiting(format!(
-                        "waits for {} {label}: its source {upstream} is not finished",
-                        stage.source
-                    ))));
-                    SourceState::Waiting
-                }
-                SourceState::NoWinner(root) => {
-                    let reason = format!("its source {} has no winner: {root}", stage.source);
-                    resolution.items.push(StageItem::Group(StageGroup {
-                        state: GroupState::NoWinner,
-                        reason,
-                        ..waiting(String::new())
-                    }));
-                    SourceState::NoWinner(root.clone())
-                }
-                SourceState::Runs(runs) => {
-                    let judged: Vec<(RunRef, Outcome)> = runs
-                        .iter()
-                        .map(|&r| {
-                            let o = *outcomes
-                                .entry(r)
-                                .or_insert_with(|| outcome(run_of(sweep, &resolution.runs, r)));
-                            (r, o)
-                        })
-                        .collect();
-                    let unfinished = judged
-                        .iter()
-                        .filter(|(_, o)| *o == Outcome::Unfinished)
-                        .count();
-                    if unfinished > 0 {
-                        resolution.items.push(StageItem::Group(waiting(format!(
-                            "waits for {} {label}: {unfinished} of {} runs not finished",
-                            stage.source,
-                            judged.len()
-                        ))));
-                        SourceState::Waiting
-                    } else {
-                        let winners = winners(sweep, &resolution.runs, stage, &judged);
-                        if winners.is_empty() {
-                            let root = no_winner_reason(&stage.source, &judged);
-                            resolution.items.push(StageItem::Group(StageGroup {
-                                state: GroupState::NoWinner,
-                                reason: root.clone(),
-                                ..waiting(String::new())
-                            }));
-                            SourceState::NoWinner(root)
-                        } else {
-                            let mut refs = Vec::new();
-                            for winner in winners {
-                                let winner = run_of(sweep, &resolution.runs, winner).clone();
-                                let entry = stage.entry_for(&example, &winner);
-                                for run in expand_entry(
-                                    sweep.fixed_args,
-                                    &entry,
-                                    stage.entry,
-                                    sweep.strict,
-                                    &mut problems,
-                                ) {
-                                    let r = *seen.entry(run.run_dir.clone()).or_insert_with(|| {
-                                        resolution.runs.push(run);
-                                        let r = RunRef::Stage(resolution.runs.len() - 1);
-                                        resolution
-                                            .items
-                                            .push(StageItem::Run(resolution.runs.len() - 1));
-                                        r
-                                    });
-                                    if !refs.contains(&r) {
-                                        refs.push(r);
-                                    }
-                                }
-                            }
-                            SourceState::Runs(refs)
-                        }
-                    }
-                }
-            };
-            groups.push(Group {
-                key: group.key,
-                example: group.example,
-                state,
-            });
+            })
+        };
+        let runs = match &source.state {
+            SourceState::Waiting => {
+                let upstream = self
+                    .sweep
+                    .stages
+                    .iter()
+                    .find(|s| s.name == stage.source)
+                    .map_or("", |s| s.source.as_str());
+                let reason = format!(
+                    "waits for {} {label}: its source {upstream} is not finished",
+                    stage.source
+                );
+                self.resolution
+                    .items
+                    .push(group_item(GroupState::Waiting, reason));
+                return SourceState::Waiting;
+            }
+            SourceState::NoWinner(root) => {
+                let reason = format!("its source {} has no winner: {root}", stage.source);
+                self.resolution
+                    .items
+                    .push(group_item(GroupState::NoWinner, reason));
+                return SourceState::NoWinner(root.clone());
+            }
+            SourceState::Runs(runs) => runs,
+        };
+        let judged: Vec<(RunRef, Outcome)> = runs
+            .iter()
+            .map(|&r| {
+                let known = self.outcomes.get(&r).copied();
+                let outcome = known.unwrap_or_else(|| {
+                    let outcome = (self.outcome)(run_of(self.sweep, &self.resolution.runs, r));
+                    self.outcomes.insert(r, outcome);
+                    outcome
+                });
+                (r, outcome)
+            })
+            .collect();
+        let unfinished = judged
+            .iter()
+            .filter(|(_, o)| *o == Outcome::Unfinished)
+            .count();
+        if unfinished > 0 {
+            let reason = format!(
+                "waits for {} {label}: {unfinished} of {} runs not finished",
+                stage.source,
+                judged.len()
+            );
+            self.resolution
+                .items
+                .push(group_item(GroupState::Waiting, reason));
+            return SourceState::Waiting;
         }
-        stage_groups.insert(stage.entry, groups);
+        let winners = winners(self.sweep, &self.resolution.runs, stage, &judged);
+        if winners.is_empty() {
+            let root = no_winner_reason(&stage.source, &judged);
+            self.resolution
+                .items
+                .push(group_item(GroupState::NoWinner, root.clone()));
+            return SourceState::NoWinner(root);
+        }
+        let mut refs = Vec::new();
+        for winner in winners {
+            let entry = stage.entry_for(&example, self.run(winner));
+            let runs = expand_entry(
+                self.sweep.fixed_args,
+                &entry,
+                stage.entry,
+                self.sweep.strict,
+                &mut self.problems,
+            );
+            for run in runs {
+                let r = self.add_run(run);
+                if !refs.contains(&r) {
+                    refs.push(r);
+                }
+            }
+        }
+        SourceState::Runs(refs)
     }
-    if problems.is_empty() {
-        Ok(resolution)
-    } else {
-        Err(problems.into_errors(file_name))
+
+    /// A stage run, unless a run with its directory is known: then that one.
+    fn add_run(&mut self, run: Run) -> RunRef {
+        if let Some(&known) = self.seen.get(&run.run_dir) {
+            return known;
+        }
+        let index = self.resolution.runs.len();
+        self.seen.insert(run.run_dir.clone(), RunRef::Stage(index));
+        self.resolution.runs.push(run);
+        self.resolution.items.push(StageItem::Run(index));
+        RunRef::Stage(index)
     }
 }
 
@@ -346,7 +377,10 @@ fn source_groups(
             groups.len() - 1
         });
         let group = &mut groups[slot];
-        group.state = match (std::mem::replace(&mut group.state, SourceState::Waiting), state) {
+        group.state = match (
+            std::mem::replace(&mut group.state, SourceState::Waiting),
+            state,
+        ) {
             (SourceState::Waiting, _) | (_, SourceState::Waiting) => SourceState::Waiting,
             (SourceState::Runs(mut runs), SourceState::Runs(more)) => {
                 runs.extend(more);
@@ -504,45 +538,8 @@ pub(crate) fn check_stages(
         let Some(from) = &entry.from else {
             continue;
         };
-        let problem = |kind: ProblemKind, key: &str| {
-            ConfigProblem::new(entry.location.clone(), kind).key(key.to_owned())
-        };
-        let mut ok = true;
-        let mut source_entries = Vec::new();
-        if !from.experiment.is_empty() {
-            let value = Value::String(from.experiment.clone());
-            let earlier = &file.experiments[..index];
-            source_entries = (0..index)
-                .filter(|&i| earlier[i].name == from.experiment)
-                .collect();
-            let kind = if !source_entries.is_empty() {
-                None
-            } else if from.experiment == entry.name {
-                Some(ProblemKind::StageSourceSelf)
-            } else if file.experiments[index + 1..]
-                .iter()
-                .any(|e| e.name == from.experiment)
-            {
-                Some(ProblemKind::StageSourceLater)
-            } else {
-                Some(ProblemKind::StageSourceUnknown {
-                    suggestion: closest(
-                        &from.experiment,
-                        earlier
-                            .iter()
-                            .map(|e| e.name.as_str())
-                            .filter(|n| !n.is_empty() && *n != entry.name),
-                    )
-                    .map(Into::into),
-                })
-            };
-            if let Some(kind) = kind {
-                problems.push(problem(kind, "from.experiment").value(&value));
-                ok = false;
-            }
-        } else {
-            ok = false;
-        }
+        let source_entries = check_source(file, index, problems);
+        let mut ok = source_entries.is_some();
         let mut inherit = Vec::new();
         for (key, written) in &from.inherit {
             let value = Value::String(written.clone());
@@ -561,7 +558,11 @@ pub(crate) fn check_stages(
                 }
             };
             if let Some(kind) = kind {
-                problems.push(problem(kind, "from.inherit").value(&value));
+                problems.push(
+                    ConfigProblem::new(entry.location.clone(), kind)
+                        .key("from.inherit")
+                        .value(&value),
+                );
                 ok = false;
             }
         }
@@ -581,9 +582,9 @@ pub(crate) fn check_stages(
                 ok = false;
             }
         }
-        if !ok || entry.name.is_empty() {
+        let (true, Some(source_entries)) = (ok && !entry.name.is_empty(), source_entries) else {
             continue;
-        }
+        };
         let mut stage = Stage {
             entry: index,
             name: entry.name.clone(),
@@ -617,6 +618,44 @@ pub(crate) fn check_stages(
         stages.push(stage);
     }
     stages
+}
+
+/// The entries forming the source of the stage at `index` (those named `from.experiment`
+/// before it); `None` when there are none (a problem is pushed, unless `from.experiment`
+/// was already refused).
+fn check_source(file: &ConfigFile, index: usize, problems: &mut Problems) -> Option<Vec<usize>> {
+    let entry = &file.experiments[index];
+    let source = entry.from.as_ref().map(|from| from.experiment.as_str())?;
+    if source.is_empty() {
+        return None;
+    }
+    let earlier = &file.experiments[..index];
+    let entries: Vec<usize> = (0..index).filter(|&i| earlier[i].name == source).collect();
+    if !entries.is_empty() {
+        return Some(entries);
+    }
+    let kind = if source == entry.name {
+        ProblemKind::StageSourceSelf
+    } else if file.experiments[index + 1..]
+        .iter()
+        .any(|e| e.name == source)
+    {
+        ProblemKind::StageSourceLater
+    } else {
+        let names = earlier
+            .iter()
+            .map(|e| e.name.as_str())
+            .filter(|name| !name.is_empty() && *name != entry.name);
+        ProblemKind::StageSourceUnknown {
+            suggestion: closest(source, names).map(Into::into),
+        }
+    };
+    problems.push(
+        ConfigProblem::new(entry.location.clone(), kind)
+            .key("from.experiment")
+            .value(&Value::String(source.to_owned())),
+    );
+    None
 }
 
 impl fmt::Display for GroupState {

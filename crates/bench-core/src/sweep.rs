@@ -7,13 +7,12 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::config::{
-    Arg, ConfigErrors, ConfigProblem, Location, ProblemKind, Problems, SweepSettings,
-    parse_config,
+    Arg, ConfigErrors, ConfigProblem, Location, ProblemKind, Problems, SweepSettings, parse_config,
 };
 use crate::expand::{EntrySweep, Expanded, expand, identify_runs};
-use crate::stage::{Outcome, Resolution, Stage, check_stages};
 use crate::model_config::{AttentionHeadsError, ModelConfigSource, attention_heads};
 pub use crate::run::{Run, SweepCost};
+use crate::stage::{Outcome, Resolution, Stage, check_stages};
 use crate::validate::check_keys;
 
 pub use crate::expand::MAX_RUNS;
@@ -185,7 +184,10 @@ fn check_attention_heads(
     let mut heads_of: BTreeMap<(&str, &str), Result<u64, Unchecked>> = BTreeMap::new();
     for expanded in runs.iter().filter(|e| e.draft.run.fields.tp > 1) {
         let draft = &expanded.draft;
-        let key = (draft.run.fields.model.as_str(), draft.model_revision.as_str());
+        let key = (
+            draft.run.fields.model.as_str(),
+            draft.model_revision.as_str(),
+        );
         let heads = heads_of.entry(key).or_insert_with(|| {
             let config = source
                 .config_json(key.0, key.1)

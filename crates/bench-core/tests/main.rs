@@ -6,5 +6,6 @@ mod config_review;
 mod config_snapshots;
 mod layout_roundtrip;
 mod module_graph;
+mod stage_config;
 mod sweep_config;
 mod sweep_properties;

@@ -160,10 +160,10 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), LaunchError> {
         recorded: &observed.recorded,
         judged: HashMap::new(),
     };
-    let resolution = loaded.sweep.resolve_stages(&loaded.file_name, &mut |run| {
-        judge.judge(run).outcome()
-    })
-    .map_err(|errors| LaunchError::Invalid(errors.to_string()))?;
+    let resolution = loaded
+        .sweep
+        .resolve_stages(&loaded.file_name, &mut |run| judge.judge(run).outcome())
+        .map_err(|errors| LaunchError::Invalid(errors.to_string()))?;
     let mut planned = planned;
     planned.extend(plan_runs(&loaded, &mut scripts, resolution.runs.iter())?);
     // Plain runs and stage runs in file order (a stage's runs after the entries before it).
@@ -409,11 +409,11 @@ fn observe(
         judged: HashMap::new(),
     };
     // Errors are the resolution's to report, after the queue is read.
-    let candidates = loaded.sweep.resolve_stages(&loaded.file_name, &mut |run| {
-        by_files.judge(run).outcome()
-    })
-    .map(|resolution| resolution.runs)
-    .unwrap_or_default();
+    let candidates = loaded
+        .sweep
+        .resolve_stages(&loaded.file_name, &mut |run| by_files.judge(run).outcome())
+        .map(|resolution| resolution.runs)
+        .unwrap_or_default();
     let mut recorded = HashMap::with_capacity(planned.len() + candidates.len());
     let selected = planned
         .iter()

@@ -48,4 +48,3 @@ impl<'a> DecidedRun<'a> {
         DecidedRun { decision, ..self }
     }
 }
-

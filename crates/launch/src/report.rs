@@ -94,7 +94,11 @@ pub fn group_block(group: &StageGroup) -> String {
 
 /// `1 run`, `12 runs`.
 fn plural_runs(runs: u64) -> String {
-    format!("{} {}", thousands(runs), if runs == 1 { "run" } else { "runs" })
+    format!(
+        "{} {}",
+        thousands(runs),
+        if runs == 1 { "run" } else { "runs" }
+    )
 }
 
 /// One `--json` line.

@@ -152,7 +152,11 @@ fn a_source_run_in_flight_keeps_its_group_waiting() {
         .collect();
     assert_eq!(
         decisions,
-        ["skipped_completed", "skipped_completed", "skipped_in_flight"]
+        [
+            "skipped_completed",
+            "skipped_completed",
+            "skipped_in_flight"
+        ]
     );
     let group = stage_group(&lines);
     assert_eq!(group.decision, "waiting");
@@ -324,5 +328,121 @@ fn only_selecting_the_stage_still_judges_its_source_over_all_runs() {
     assert_eq!(
         stage_runs(&lines),
         [run_dir("b", 512, 8192, 90), run_dir("b", 512, 8192, 95)]
+    );
+}
+
+#[test]
+fn every_stage_problem_of_a_config_is_reported_at_once_and_nothing_is_submitted() {
+    let sweep = SweepDir::new();
+    sweep.write(
+        "sweep.yaml",
+        r#"script: scripts/gen.py
+experiments:
+  - name: a
+    args:
+      max-num-seqs: [256, 512]
+  - name: b
+    from: {experiment: c, inherit: [tp]}
+  - name: c
+    from: {experiment: aa, inherit: [tp]}
+  - name: d
+    from: {experiment: d, inherit: [tp]}
+  - name: e
+    from: {experiment: a, inherit: []}
+  - name: f
+    from: {experiment: a, inherit: [model-name-or-path]}
+  - name: g
+    from: {experiment: a, inherit: [max-num-seq]}
+  - name: h
+    from: {experiment: a, inherit: [max-num-seqs]}
+    args:
+      max-num-seqs: [1024]
+  - name: i
+    from: {experiment: a, inherit: [tp], top: 0}
+  - name: j
+    from: {experiment: a, inherit: [tp], top: 101}
+  - name: k
+    from: {experiment: a, inherit: [tp], top: "2"}
+  - name: l
+    from: {experiment: a, inherit: [tp], tops: 2}
+  - name: m
+    from: "a"
+"#,
+    );
+    let bin = sweep.bin_dir(
+        "record",
+        &[
+            ("squeue", "#!/bin/sh\nexit 0\n"),
+            (
+                "sbatch",
+                "#!/bin/sh\ntouch \"$(dirname \"$0\")/sbatch-called\"\necho 1\n",
+            ),
+        ],
+    );
+    let output = sweep.launch(&["--config", "sweep.yaml"], Some(&path_with(&bin)));
+    assert_eq!(output.status.code(), Some(2), "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("error: invalid sweep config `sweep.yaml`: 12 problems\n"),
+        "{stderr}"
+    );
+    for (entry, key) in [
+        (
+            "experiment `b` (entry 2",
+            "`from.experiment`, value `c`: names an experiment listed after",
+        ),
+        (
+            "experiment `c` (entry 3",
+            "`from.experiment`, value `aa`: names no experiment listed before this entry; did you mean `a`?",
+        ),
+        (
+            "experiment `d` (entry 4",
+            "`from.experiment`, value `d`: names this stage itself",
+        ),
+        ("experiment `e` (entry 5", "`from.inherit`: empty list"),
+        (
+            "experiment `f` (entry 6",
+            "`from.inherit`, value `model-name-or-path`: cannot be inherited",
+        ),
+        (
+            "experiment `g` (entry 7",
+            "`from.inherit`, value `max-num-seq`: unknown key; did you mean `max-num-seqs`?",
+        ),
+        (
+            "experiment `h` (entry 8",
+            "`max-num-seqs`: is inherited from the source's winners",
+        ),
+        (
+            "experiment `i` (entry 9",
+            "`from.top`, value `0`: must be from 1 to 100",
+        ),
+        (
+            "experiment `j` (entry 10",
+            "`from.top`, value `101`: must be from 1 to 100",
+        ),
+        (
+            "experiment `k` (entry 11",
+            "`from.top`, value `2`: expected an integer from 1 to 100, found a string",
+        ),
+        (
+            "experiment `l` (entry 12",
+            "`from.tops`: unknown key; did you mean `top`?",
+        ),
+        (
+            "experiment `m` (entry 13",
+            "`from`, value `a`: expected a mapping",
+        ),
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|line| line.starts_with(&format!("  - {entry}")) && line.contains(key)),
+            "no `{entry} ... {key}` in:\n{stderr}"
+        );
+    }
+    assert!(!bin.join("sbatch-called").exists(), "sbatch was called");
+    assert!(
+        !sweep.path().join("data").exists(),
+        "a run directory was made"
     );
 }
