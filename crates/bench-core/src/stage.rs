@@ -17,9 +17,10 @@ use crate::args::{self, ArgDefault, closest, closest_arg, snake_case};
 use crate::config::{
     Arg, ConfigErrors, ConfigFile, ConfigProblem, ExperimentEntry, ProblemKind, Problems,
 };
-use crate::expand::{entry_runs, expand_entry};
+use crate::expand::{MAX_RUNS, entry_runs, expand_entry};
 use crate::failure::FailureClass;
 use crate::layout::{DEFAULT_MODEL, DEFAULT_PROMPT_DIR, RUN_DIR_ARGS, RunDir, model_safe};
+use crate::numbers::thousands;
 use crate::run::Run;
 
 /// The keys that define a source's groups: a stage can neither inherit nor set them.
@@ -251,7 +252,11 @@ impl Resolver<'_, '_> {
             StageItem::Group(StageGroup {
                 entry: stage.entry,
                 stage: stage.name.clone(),
-                name: format!("{}-{}", prompt_dir(&example), model_safe(model_of(&example))),
+                name: format!(
+                    "{}-{}",
+                    prompt_dir(&example),
+                    model_safe(model_of(&example))
+                ),
                 state,
                 runs: stage.runs_per_winner.saturating_mul(stage.top as u64),
                 reason,
@@ -320,6 +325,30 @@ impl Resolver<'_, '_> {
         }
         let mut refs = Vec::new();
         for winner in winners {
+            let known = (self.sweep.runs.len() + self.resolution.runs.len()) as u128;
+            let total = known + u128::from(stage.runs_per_winner);
+            if total > u128::from(MAX_RUNS) {
+                // Once per stage: the sweep is refused, nothing more of it is expanded.
+                self.problems.push(
+                    ConfigProblem::new(
+                        stage.entry_args.location.clone(),
+                        ProblemKind::TooManyRuns {
+                            runs: total,
+                            limit: MAX_RUNS,
+                            breakdown: format!(
+                                "{} runs known, and stage `{}` gets {} per winner, {} winner(s) \
+                             per group",
+                                thousands(known),
+                                stage.name,
+                                thousands(u128::from(stage.runs_per_winner)),
+                                stage.top
+                            ),
+                        },
+                    )
+                    .key("from.top"),
+                );
+                break;
+            }
             let entry = stage.entry_for(&example, self.run(winner));
             let runs = expand_entry(
                 self.sweep.fixed_args,

@@ -211,3 +211,30 @@ fn chains_load_with_their_probe_runs() {
         "data/c/default/Qwen3_0.6B/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_95/bs_16/kvc_auto/spec_none/quant_none"
     );
 }
+
+#[test]
+fn stage_runs_beyond_the_runs_limit_are_refused_not_expanded() {
+    let yaml = with_stages(
+        "  - name: b\n    from: {experiment: tier0-tiny, inherit: [max-num-seqs]}\n    args:\n      \
+         block-size: [16, 32]\n",
+    );
+    let mut sweep = crate::common::load(&yaml).expect("a valid staged config");
+    assert_eq!(sweep.stages[0].runs_per_winner, 2);
+    // As if the stage swept 99,999 combinations: with the source's 2 runs, its first winner
+    // would pass 100,000 runs. Refused before anything is expanded.
+    sweep.stages[0].runs_per_winner = 99_999;
+    let errors = sweep
+        .resolve_stages("test.yaml", &mut |_| {
+            bench_core::stage::Outcome::Completed(Some(1.0))
+        })
+        .expect_err("more than 100,000 runs");
+    let messages: Vec<String> = errors.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        [format!(
+            "{AT}, `from.top`: the sweep expands to 100,001 runs, more than the limit of \
+             100,000 runs per config (2 runs known, and stage `b` gets 99,999 per winner, 1 \
+             winner(s) per group); narrow the sweep lists or split the config"
+        )]
+    );
+}

@@ -158,7 +158,7 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), LaunchError> {
         index: index.as_ref(),
         queue_read: observed.queue.is_some(),
         recorded: &observed.recorded,
-        judged: HashMap::new(),
+        judged: observed.completed.clone(),
     };
     let resolution = loaded
         .sweep
@@ -386,6 +386,9 @@ fn plan_runs<'a>(
 struct Observed {
     recorded: HashMap<RunDir, Result<Option<SubmissionRecord>, String>>,
     queue: Option<Vec<QueueEntry>>,
+    /// Runs found completed while the stages were resolved from the files alone: completion
+    /// is judged before the queue, so the queue cannot change it.
+    completed: HashMap<RunDir, Judged>,
 }
 
 /// Phase 3: read the records of every run this launch may submit, then the queue, once.
@@ -440,7 +443,16 @@ fn observe(
         }
         Err(why) => return Err(LaunchError::QueueUnreadable(why)),
     };
-    Ok(Observed { recorded, queue })
+    let completed = by_files
+        .judged
+        .into_iter()
+        .filter(|(_, judged)| judged.decision == Decision::SkippedCompleted)
+        .collect();
+    Ok(Observed {
+        recorded,
+        queue,
+        completed,
+    })
 }
 
 /// A run's decision, and its throughput when completed (for a stage's winners).
