@@ -561,6 +561,13 @@ impl Problems {
         self.list.is_empty()
     }
 
+    /// Every problem of `other` too, each kept once.
+    pub(crate) fn extend(&mut self, other: Problems) {
+        for problem in other.list {
+            self.push(problem);
+        }
+    }
+
     /// The problems as the error of `file`.
     pub(crate) fn into_errors(self, file: &str) -> ConfigErrors {
         ConfigErrors {
@@ -1166,6 +1173,16 @@ impl Reader<'_> {
             from.experiment = self
                 .string(value, location, "from.experiment")
                 .unwrap_or_default();
+            if from.experiment.is_empty() && value.as_str() == Some("") {
+                self.push(
+                    ConfigProblem::new(
+                        location.clone(),
+                        ProblemKind::StageSourceUnknown { suggestion: None },
+                    )
+                    .key("from.experiment")
+                    .value(&Value::String(String::new())),
+                );
+            }
         }
         if let Some(value) = get("inherit") {
             match self.json(value, location, "from.inherit") {
@@ -1181,6 +1198,11 @@ impl Reader<'_> {
                         if !from.inherit.iter().any(|(k, _)| *k == normal) {
                             from.inherit.push((normal, key.to_owned()));
                         }
+                    }
+                }
+                Some(Value::Array(keys)) => {
+                    for key in keys.iter().filter(|key| !key.is_string()) {
+                        self.wrong_type(location, "from.inherit", "an arg key (a string)", key);
                     }
                 }
                 Some(other) => self.wrong_type(

@@ -8,7 +8,7 @@
 //! resolves the stages from the state of each source run, which it supplies
 //! ([`resolve`] with an [`Outcome`] per run): no file or queue is read here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde_json::Value;
@@ -43,9 +43,12 @@ pub struct Stage {
     pub top: usize,
     /// Runs one winner of one group gets (the stage's own expansion).
     pub runs_per_winner: u64,
-    /// The runs of one group and winner of the source, for checks that need whole runs
-    /// (the sbatch template): they show what the stage's runs look like.
+    /// The stage's runs for every distinct winner the source can have (up to a bound), for
+    /// checks that need whole runs (the sbatch template, `--only`): what its runs can be.
     pub probe: Vec<Run>,
+    /// Per source group, the most runs the stage can give it: the stage's runs per winner x
+    /// the winners the group can have (`top`, its distinct inherited values, its runs).
+    group_runs: HashMap<GroupKey, u64>,
     /// The entry as written (its `args`).
     entry_args: ExperimentEntry,
 }
@@ -60,6 +63,9 @@ pub enum Outcome {
     Failed(FailureClass),
     /// Would be submitted now, or is in flight: its group is not resolved.
     Unfinished,
+    /// Will not run again although it has no result: submitted once by `launch --follow`
+    /// and ended without stats or a failure class, or refused by sbatch while following.
+    NotRun,
 }
 
 /// A group of a stage whose runs are not expanded (`docs/stages.md` section 4).
@@ -177,8 +183,8 @@ struct Group {
 enum SourceState {
     /// The group's runs.
     Runs(Vec<RunRef>),
-    /// The group waits in a stage: the reason names that stage's source.
-    Waiting,
+    /// The group waits in a stage, for that stage's source (named).
+    Waiting(String),
     /// No winner upstream: the reason of the stage that had none.
     NoWinner(String),
 }
@@ -258,18 +264,12 @@ impl Resolver<'_, '_> {
                     model_safe(model_of(&example))
                 ),
                 state,
-                runs: stage.runs_per_winner.saturating_mul(stage.top as u64),
+                runs: stage.most_runs(&example),
                 reason,
             })
         };
         let runs = match &source.state {
-            SourceState::Waiting => {
-                let upstream = self
-                    .sweep
-                    .stages
-                    .iter()
-                    .find(|s| s.name == stage.source)
-                    .map_or("", |s| s.source.as_str());
+            SourceState::Waiting(upstream) => {
                 let reason = format!(
                     "waits for {} {label}: its source {upstream} is not finished",
                     stage.source
@@ -277,7 +277,7 @@ impl Resolver<'_, '_> {
                 self.resolution
                     .items
                     .push(group_item(GroupState::Waiting, reason));
-                return SourceState::Waiting;
+                return SourceState::Waiting(stage.source.clone());
             }
             SourceState::NoWinner(root) => {
                 let reason = format!("its source {} has no winner: {root}", stage.source);
@@ -313,7 +313,7 @@ impl Resolver<'_, '_> {
             self.resolution
                 .items
                 .push(group_item(GroupState::Waiting, reason));
-            return SourceState::Waiting;
+            return SourceState::Waiting(stage.source.clone());
         }
         let winners = winners(self.sweep, &self.resolution.runs, stage, &judged);
         if winners.is_empty() {
@@ -406,11 +406,11 @@ fn source_groups(
             groups.len() - 1
         });
         let group = &mut groups[slot];
-        group.state = match (
-            std::mem::replace(&mut group.state, SourceState::Waiting),
-            state,
-        ) {
-            (SourceState::Waiting, _) | (_, SourceState::Waiting) => SourceState::Waiting,
+        let current = std::mem::replace(&mut group.state, SourceState::Runs(Vec::new()));
+        group.state = match (current, state) {
+            (SourceState::Waiting(upstream), _) | (_, SourceState::Waiting(upstream)) => {
+                SourceState::Waiting(upstream)
+            }
             (SourceState::Runs(mut runs), SourceState::Runs(more)) => {
                 runs.extend(more);
                 SourceState::Runs(runs)
@@ -469,11 +469,7 @@ fn winners(
     let mut winners = Vec::new();
     for (r, _) in ranked {
         let run = run_of(sweep, stage_runs, r);
-        let identity: Vec<Option<String>> = stage
-            .inherit
-            .iter()
-            .map(|key| run.fields.arg_segment(key))
-            .collect();
+        let identity = stage.identity(run);
         if !taken.contains(&identity) {
             taken.push(identity);
             winners.push(r);
@@ -489,6 +485,7 @@ fn winners(
 fn no_winner_reason(source: &str, judged: &[(RunRef, Outcome)]) -> String {
     let mut classes: Vec<(FailureClass, usize)> = Vec::new();
     let mut without_figure = 0;
+    let mut not_run = 0;
     for (_, o) in judged {
         match o {
             Outcome::Failed(class) => match classes.iter_mut().find(|(c, _)| c == class) {
@@ -496,6 +493,7 @@ fn no_winner_reason(source: &str, judged: &[(RunRef, Outcome)]) -> String {
                 None => classes.push((*class, 1)),
             },
             Outcome::Completed(_) => without_figure += 1,
+            Outcome::NotRun => not_run += 1,
             Outcome::Unfinished => {}
         }
     }
@@ -509,6 +507,9 @@ fn no_winner_reason(source: &str, judged: &[(RunRef, Outcome)]) -> String {
             "{without_figure} completed without an inference time"
         ));
     }
+    if not_run > 0 {
+        parts.push(format!("{not_run} not run"));
+    }
     if parts.is_empty() {
         parts.push("no runs".into());
     }
@@ -516,6 +517,23 @@ fn no_winner_reason(source: &str, judged: &[(RunRef, Outcome)]) -> String {
 }
 
 impl Stage {
+    /// The values of the inherited keys as the run directory spells them: two runs with
+    /// equal identities are one winner.
+    fn identity(&self, run: &Run) -> Vec<Option<String>> {
+        self.inherit
+            .iter()
+            .map(|key| run.fields.arg_segment(key))
+            .collect()
+    }
+
+    /// The most runs the group of `run` can get in this stage.
+    fn most_runs(&self, run: &Run) -> u64 {
+        self.group_runs
+            .get(&GroupKey::of(run))
+            .copied()
+            .unwrap_or_else(|| self.runs_per_winner.saturating_mul(self.top as u64))
+    }
+
     /// The stage's entry for one group (its model and prompt template from `example`) and
     /// one winner (its inherited values, written explicitly also when the winner took the
     /// script's default).
@@ -559,10 +577,11 @@ pub(crate) fn check_stages(
     problems: &mut Problems,
 ) -> Vec<Stage> {
     let mut stages: Vec<Stage> = Vec::new();
-    // A run of each entry, for probing the stages that take it as their source.
-    let mut example: Vec<Option<Run>> = (0..file.experiments.len())
-        .map(|i| plain_runs.iter().find(|r| r.entry == i).cloned())
-        .collect();
+    // Stage runs of the probes so far, against MAX_PROBE_RUNS.
+    let mut probed = 0usize;
+    // The most runs of the whole config: plain runs, then each stage's most.
+    let mut most_runs = plain_runs.len() as u128;
+    let mut too_many = false;
     for (index, entry) in file.experiments.iter().enumerate() {
         let Some(from) = &entry.from else {
             continue;
@@ -623,30 +642,131 @@ pub(crate) fn check_stages(
             top: from.top,
             runs_per_winner: 0,
             probe: Vec::new(),
+            group_runs: HashMap::new(),
             entry_args: entry.clone(),
         };
-        // The probe: the stage's runs for the first run of its source as group and winner.
-        // Two of them in one directory means the stage sweeps a key outside it.
-        let source_example = stage
+        // Every run that could be a winner of the source, one per distinct set of inherited
+        // values (any group), and per group how many distinct winners it can have.
+        let source: Vec<&Run> = stage
             .source_entries
             .iter()
-            .find_map(|&i| example[i].clone());
-        if let Some(source_example) = source_example {
-            let probe_entry = stage.entry_for(&source_example, &source_example);
-            stage.runs_per_winner =
-                u64::try_from(entry_runs(&file.fixed_args, &probe_entry)).unwrap_or(u64::MAX);
-            stage.probe = expand_entry(
+            .flat_map(|&i| possible_runs(i, plain_runs, &stages))
+            .collect();
+        let mut candidates: Vec<&Run> = Vec::new();
+        let mut seen_identities: HashSet<Vec<Option<String>>> = HashSet::new();
+        let mut per_group: Vec<(GroupKey, HashSet<Vec<Option<String>>>)> = Vec::new();
+        for run in source {
+            let identity = stage.identity(run);
+            let key = GroupKey::of(run);
+            match per_group.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, identities)) => {
+                    identities.insert(identity.clone());
+                }
+                None => per_group.push((key, HashSet::from([identity.clone()]))),
+            }
+            if seen_identities.insert(identity) {
+                candidates.push(run);
+            }
+        }
+        // The probe: the stage's runs for each candidate as group and winner. Two of them
+        // in one directory means the stage sweeps a key outside it; a run refused (more GPUs
+        // than a node) is refused now rather than when that winner wins.
+        let mut probe: Vec<Run> = Vec::new();
+        let mut probe_dirs: HashSet<RunDir> = HashSet::new();
+        for candidate in candidates {
+            let probe_entry = stage.entry_for(candidate, candidate);
+            if stage.runs_per_winner == 0 {
+                stage.runs_per_winner =
+                    u64::try_from(entry_runs(&file.fixed_args, &probe_entry)).unwrap_or(u64::MAX);
+            }
+            if probed.saturating_add(probe.len()) >= MAX_PROBE_RUNS {
+                break;
+            }
+            // The first winner whose runs are refused is reported: the others would repeat it.
+            let mut refused = Problems::default();
+            let runs = expand_entry(
                 &file.fixed_args,
                 &probe_entry,
                 index,
                 file.settings.strict_args,
-                problems,
+                &mut refused,
             );
-            example[index] = stage.probe.first().cloned();
+            if !refused.is_empty() {
+                problems.extend(refused);
+                break;
+            }
+            probe.extend(
+                runs.into_iter()
+                    .filter(|run| probe_dirs.insert(run.run_dir.clone())),
+            );
+        }
+        probed += probe.len();
+        stage.probe = probe;
+        for (key, identities) in per_group {
+            let source_most = source_group_runs(&stage.source_entries, &key, plain_runs, &stages);
+            let winners = (identities.len() as u64)
+                .min(stage.top as u64)
+                .min(source_most);
+            stage
+                .group_runs
+                .insert(key, winners.saturating_mul(stage.runs_per_winner));
+        }
+        most_runs = most_runs.saturating_add(u128::from(stage.group_runs.values().sum::<u64>()));
+        if most_runs > u128::from(MAX_RUNS) && !too_many {
+            too_many = true;
+            problems.push(
+                ConfigProblem::new(
+                    entry.location.clone(),
+                    ProblemKind::TooManyRuns {
+                        runs: most_runs,
+                        limit: MAX_RUNS,
+                        breakdown: format!(
+                            "counting each stage's runs for up to `top` winners per group; \
+                             stage `{}` gets {} runs per winner",
+                            stage.name,
+                            thousands(u128::from(stage.runs_per_winner))
+                        ),
+                    },
+                )
+                .key("from.top"),
+            );
         }
         stages.push(stage);
     }
     stages
+}
+
+/// The most stage runs probed at load time, over all stages: beyond it, a stage run
+/// refused for a later winner is found when that winner wins.
+const MAX_PROBE_RUNS: usize = 20_000;
+
+/// The runs entry `entry` can have: its runs for a plain entry, its probe for a stage.
+fn possible_runs<'r>(entry: usize, plain_runs: &'r [Run], stages: &'r [Stage]) -> Vec<&'r Run> {
+    match stages.iter().find(|stage| stage.entry == entry) {
+        Some(stage) => stage.probe.iter().collect(),
+        None => plain_runs.iter().filter(|run| run.entry == entry).collect(),
+    }
+}
+
+/// The most runs group `key` can have in the source entries.
+fn source_group_runs(
+    source_entries: &[usize],
+    key: &GroupKey,
+    plain_runs: &[Run],
+    stages: &[Stage],
+) -> u64 {
+    source_entries
+        .iter()
+        .map(
+            |&entry| match stages.iter().find(|stage| stage.entry == entry) {
+                Some(stage) => stage.group_runs.get(key).copied().unwrap_or(0),
+                None => plain_runs
+                    .iter()
+                    .filter(|run| run.entry == entry && GroupKey::of(run) == *key)
+                    .count() as u64,
+            },
+        )
+        .fold(0, u64::saturating_add)
 }
 
 /// The entries forming the source of the stage at `index` (those named `from.experiment`

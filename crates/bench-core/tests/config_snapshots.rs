@@ -40,6 +40,19 @@ fn describe(sweep: &Sweep) -> String {
         )
         .unwrap();
     }
+    for stage in &sweep.stages {
+        writeln!(
+            out,
+            "stage {} from {} inherit {:?} top {}: {} runs per winner, {} possible runs",
+            stage.name,
+            stage.source,
+            stage.inherit,
+            stage.top,
+            stage.runs_per_winner,
+            stage.probe.len()
+        )
+        .unwrap();
+    }
     out
 }
 

@@ -18,7 +18,11 @@ Examples:
     launch --config x.yaml --skip-failure-reasons OOM
 
   Submit again every failed run:
-    launch --config x.yaml --skip-failure-reasons none";
+    launch --config x.yaml --skip-failure-reasons none
+
+  Carry a staged sweep to its end: submit, then read the queue every 60 s and submit each
+  stage's runs as soon as its source is finished, until nothing is in flight or waiting:
+    launch --config x.yaml --follow";
 
 /// Submit a vLLM benchmark sweep to SLURM: one sbatch job per run, skipping runs that are
 /// completed, in flight, or failed for a reason that another try will not fix.
@@ -27,6 +31,11 @@ Examples:
 /// `--template`) and submitted with `sbatch --parsable`. The config and the template are
 /// checked for every run before SLURM is contacted. The queue is read once with
 /// `squeue --me`.
+///
+/// Stages (`from:` in the config) take the winners of an earlier experiment per model: their
+/// runs are submitted once the source's runs of that model have finished, and shown until
+/// then as `waiting` (or `skipped_no_winner` when every source run failed). Launch again as
+/// runs finish, or keep one `launch --follow` running.
 ///
 /// Human output goes to stderr; `--json` writes one JSON object per run to stdout.
 ///
@@ -37,6 +46,10 @@ Examples:
 /// not attempted).
 #[derive(Debug, Parser)]
 #[command(name = "launch", version, after_long_help = EXAMPLES)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "each is one command-line flag, as clap spells them"
+)]
 pub struct Args {
     /// The sweep config (YAML).
     #[arg(long, value_name = "FILE")]
@@ -73,6 +86,65 @@ pub struct Args {
     /// Also show each run's whole rendered script (to stderr when `--json` holds stdout).
     #[arg(long)]
     pub show_script: bool,
+
+    /// Keep going after submitting: read the queue every `--poll` seconds, submit stage runs
+    /// as their sources finish, and stop when nothing is in flight or waiting. Each run is
+    /// submitted at most once while following. Not with `--dry-run`.
+    #[arg(long)]
+    pub follow: bool,
+
+    /// Seconds between two readings of the queue while following (at least 5).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_poll)]
+    pub poll: Option<u64>,
+}
+
+/// The default of `--poll`, seconds.
+pub const DEFAULT_POLL: u64 = 60;
+
+/// The least `--poll` accepted, seconds.
+pub const MIN_POLL: u64 = 5;
+
+/// `--poll`: whole seconds, at least [`MIN_POLL`].
+fn parse_poll(text: &str) -> Result<u64, String> {
+    let seconds: u64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a whole number of seconds"))?;
+    if seconds < MIN_POLL {
+        return Err(format!(
+            "must be at least {MIN_POLL} seconds: each poll reads the whole queue, and a \
+             scheduler shared by many users should not be asked more often"
+        ));
+    }
+    Ok(seconds)
+}
+
+impl Args {
+    /// The combinations of options that are refused: `--follow` with `--dry-run`, `--poll`
+    /// without `--follow`.
+    ///
+    /// # Errors
+    /// The rule that is broken, as the message to show.
+    pub fn check(&self) -> Result<(), String> {
+        if self.follow && self.dry_run {
+            return Err(
+                "`--follow` cannot be combined with `--dry-run`: following submits \
+                        runs as their sources finish, and a dry run submits nothing (preview \
+                        with `--dry-run` alone)"
+                    .into(),
+            );
+        }
+        if self.poll.is_some() && !self.follow {
+            return Err(
+                "`--poll` sets how often `--follow` reads the queue: add `--follow`".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Seconds between two polls while following.
+    pub fn poll_seconds(&self) -> u64 {
+        self.poll.unwrap_or(DEFAULT_POLL)
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use bench_core::decision::DecisionCounts;
 use bench_core::stage::StageGroup;
-use bench_core::sweep::{Sweep, SweepCost};
+use bench_core::sweep::SweepCost;
 
 use crate::directives;
 use strum::IntoEnumIterator as _;
@@ -93,7 +93,7 @@ pub fn group_block(group: &StageGroup) -> String {
 }
 
 /// `1 run`, `12 runs`.
-fn plural_runs(runs: u64) -> String {
+pub fn plural_runs(runs: u64) -> String {
     format!(
         "{} {}",
         thousands(runs),
@@ -237,7 +237,7 @@ pub fn gpu_hours_text(hours: f64) -> String {
 pub fn summary(
     decided: &[DecidedRun<'_>],
     groups: &[StageGroup],
-    sweep: &Sweep,
+    config_runs: usize,
     cost: Option<&SweepCost>,
 ) -> String {
     let lines = lines(decided, groups);
@@ -275,7 +275,9 @@ pub fn summary(
     let counted = |kinds: Vec<(DecisionKind, u64)>| -> String {
         let parts: Vec<String> = kinds
             .into_iter()
-            .filter(|(kind, _)| *kind != DecisionKind::Waiting)
+            .filter(|(kind, _)| {
+                !matches!(kind, DecisionKind::Waiting | DecisionKind::SkippedNoWinner)
+            })
             .map(|(kind, n)| format!("{} {}", thousands(n), kind.as_str()))
             .collect();
         if parts.is_empty() {
@@ -308,14 +310,31 @@ pub fn summary(
     let per_experiment: Vec<(&str, Vec<(DecisionKind, u64)>)> = counts.per_experiment().collect();
     if per_experiment.len() > 1 {
         for (experiment, kinds) in per_experiment {
-            let waiting = kinds
-                .iter()
-                .find(|(kind, _)| *kind == DecisionKind::Waiting)
-                .map(|(_, n)| format!("{} waiting", plural_runs(*n)));
-            let decided = (kinds.len() > usize::from(waiting.is_some())).then(|| counted(kinds));
-            let parts: Vec<String> = decided.into_iter().chain(waiting).collect();
+            let of = |wanted: DecisionKind, what: &str| {
+                kinds
+                    .iter()
+                    .find(|(kind, _)| *kind == wanted)
+                    .map(|(_, n)| format!("{} {what}", plural_runs(*n)))
+            };
+            let waiting = of(DecisionKind::Waiting, "waiting");
+            let no_winner = of(DecisionKind::SkippedNoWinner, "without a winner");
+            let groups = usize::from(waiting.is_some()) + usize::from(no_winner.is_some());
+            let decided = (kinds.len() > groups).then(|| counted(kinds));
+            let parts: Vec<String> = decided
+                .into_iter()
+                .chain(waiting)
+                .chain(no_winner)
+                .collect();
             let _ = writeln!(text, "  {experiment}: {}", parts.join(", "));
         }
+    }
+    let no_winner = counts.total(DecisionKind::SkippedNoWinner);
+    if no_winner > 0 {
+        let _ = writeln!(
+            text,
+            "{} skipped_no_winner: their source group has no winner (see the reasons above)",
+            plural_runs(no_winner)
+        );
     }
     let waiting = counts.total(DecisionKind::Waiting);
     if waiting > 0 {
@@ -334,12 +353,12 @@ pub fn summary(
             thousands(total),
             cost_text(cost)
         );
-        if total < sweep.runs.len() as u64 {
+        if total < config_runs as u64 {
             let _ = writeln!(
                 text,
                 "  (`--only` selected {} of the config's {} runs)",
                 thousands(total),
-                thousands(sweep.runs.len() as u64)
+                thousands(config_runs as u64)
             );
         }
     }
