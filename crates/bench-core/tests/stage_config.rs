@@ -24,7 +24,21 @@ const AT: &str = "experiment `b` (entry 2 of `experiments`)";
 
 #[test]
 fn each_rule_of_from_has_its_message() {
-    let cases: [(&str, &str, String); 12] = [
+    let cases: [(&str, &str, String); 14] = [
+        (
+            "{experiment: \"\", inherit: [tp]}",
+            "",
+            format!(
+                "{AT}, `from.experiment`, value ``: names no experiment listed before this entry"
+            ),
+        ),
+        (
+            "{experiment: tier0-tiny, inherit: [tp, 3]}",
+            "",
+            format!(
+                "{AT}, `from.inherit`, value `3`: expected an arg key (a string), found an integer"
+            ),
+        ),
         (
             "{experiment: tier0-tny, inherit: [tp]}",
             "",
@@ -236,5 +250,41 @@ fn stage_runs_beyond_the_runs_limit_are_refused_not_expanded() {
              100,000 runs per config (2 runs known, and stage `b` gets 99,999 per winner, 1 \
              winner(s) per group); narrow the sweep lists or split the config"
         )]
+    );
+}
+
+#[test]
+fn a_winner_whose_stage_runs_need_more_gpus_than_a_node_is_refused_up_front() {
+    // tp 4 can win tier0-tiny; with dp 4 its stage run would hold 16 GPUs.
+    let yaml = "script: s.py\nexperiments:\n  - name: tier0-tiny\n    args:\n      tp: [1, 4]\n  \
+                - name: b\n    from: {experiment: tier0-tiny, inherit: [tp], top: 2}\n    args:\n      \
+                dp: [1, 4]\n";
+    assert_eq!(
+        problems(yaml),
+        [format!(
+            "{AT}: tp x pp x dp = 16 GPUs does not fit 1 node(s) of 8 GPUs (it must be at most 8 \
+             x nodes-per-task and divisible by nodes-per-task)"
+        )]
+    );
+}
+
+#[test]
+fn the_most_runs_of_a_stage_count_against_the_limit_at_load() {
+    // Two models x up to 2 winners (their 2 distinct max-num-seqs) x 30,000 stage runs.
+    let values: Vec<String> = (1..=30_000).map(|n| n.to_string()).collect();
+    let yaml = format!(
+        "script: s.py\nexperiments:\n  - name: a\n    args:\n      model-name-or-path: [o/m1, \
+         o/m2]\n      max-num-seqs: [256, 512]\n  - name: b\n    from: {{experiment: a, inherit: \
+         [max-num-seqs], top: 100}}\n    args:\n      max-num-batched-tokens: [{}]\n",
+        values.join(", ")
+    );
+    assert_eq!(
+        problems(&yaml),
+        [format!(
+            "{AT}, `from.top`: the sweep expands to 120,004 runs, more than the limit of 100,000 \
+             runs per config (counting each stage's runs for up to `top` winners per group; \
+             stage `b` gets 30,000 runs per winner); narrow the sweep lists or split the config"
+        )
+        ]
     );
 }

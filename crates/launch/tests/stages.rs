@@ -446,3 +446,57 @@ experiments:
         "a run directory was made"
     );
 }
+
+#[test]
+fn a_waiting_chain_names_the_source_of_its_own_group() {
+    // Two stages named `y`, from `x1` (model m1) and `x2` (model m2); `z` takes `y`.
+    let (sweep, path) = sweep(
+        r#"script: scripts/gen.py
+fixed_args:
+  time: "0:10:00"
+experiments:
+  - name: x1
+    args:
+      model-name-or-path: org/m1
+  - name: x2
+    args:
+      model-name-or-path: org/m2
+  - name: y
+    from: {experiment: x1, inherit: [tp]}
+  - name: y
+    from: {experiment: x2, inherit: [tp]}
+  - name: z
+    from: {experiment: y, inherit: [tp]}
+"#,
+        "",
+    );
+    let reasons: Vec<(String, Option<String>)> = dry_run(&sweep, &path, &[])
+        .into_iter()
+        .filter(|line| line.experiment == "z")
+        .map(|line| (line.decision, line.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (
+                "waiting".to_owned(),
+                Some("waits for y (m1, default): its source x1 is not finished".to_owned())
+            ),
+            (
+                "waiting".to_owned(),
+                Some("waits for y (m2, default): its source x2 is not finished".to_owned())
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_waiting_group_counts_only_the_runs_it_can_get() {
+    // top 100, but the group has 2 distinct max-num-seqs: at most 2 winners x 2 runs each.
+    let (sweep, path) = sweep(&config(&[256, 512], &[], 100), "");
+    let group = stage_group(&dry_run(&sweep, &path, &[]));
+    assert_eq!(
+        (group.decision.as_str(), group.runs),
+        ("waiting", Some(4))
+    );
+}
