@@ -3,5 +3,6 @@
 mod cluster;
 mod cluster_restart;
 mod e2e;
+mod follow;
 mod staged;
 mod tools;

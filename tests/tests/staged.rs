@@ -19,11 +19,18 @@ use bench_tests::{cluster, output_dir, repo_root};
 
 use crate::tools::{Binaries, RunLine, cancel_on_drop, read_csv};
 
-const SMOL: &str = "SmolLM2_135M_Instruct";
-const BIG: &str = "Qwen3_235B_A22B";
+pub(crate) const SMOL: &str = "SmolLM2_135M_Instruct";
+pub(crate) const BIG: &str = "Qwen3_235B_A22B";
 
 /// The directory below an experiment of a run of `model` (prompt `tutorial`).
-fn run_dir(experiment: &str, model: &str, mns: u64, mnbt: u64, gmu: u64, spec: &str) -> String {
+pub(crate) fn run_dir(
+    experiment: &str,
+    model: &str,
+    mns: u64,
+    mnbt: u64,
+    gmu: u64,
+    spec: &str,
+) -> String {
     format!(
         "results/{experiment}/tutorial/{model}/tp1-pp1-dp1/mns_{mns}/mnbt_{mnbt}/gmu_{gmu}/bs_16/\
          kvc_auto/{spec}/quant_none"
@@ -152,11 +159,17 @@ fn a_three_stage_sweep_runs_itself_to_the_answer() {
         .count();
     assert_eq!(completed, 3 + 3 + 4, "{fourth:#?}");
 
-    // 5. analyze: SmolLM2's overall best is tier1-sim's gmu 0.95 with ngram 6: 2000 x 1.1 x
-    // 1.12 = 2464 tokens/s per GPU, against the baseline (mns 256, mnbt 8192): 2000 x 0.6 x
-    // 0.95 = 1140; tier 0's best is tier0b-sim's mnbt 16384 at 2000.
-    binaries.analyze(dir.path());
-    let summary = read_csv(&dir.path().join("results/optimization_summary.csv"))
+    // 5. analyze reports the fastest run over all stages as SmolLM2's best.
+    check_summary(&binaries, dir.path());
+    eprintln!("staged: {} s in all", started.elapsed().as_secs());
+}
+
+/// analyze: `SmolLM2`'s overall best is tier1-sim's gmu 0.95 with ngram 6: 2000 x 1.1 x 1.12 =
+/// 2464 tokens/s per GPU, against the baseline (mns 256, mnbt 8192): 2000 x 0.6 x 0.95 = 1140;
+/// tier 0's best is tier0b-sim's mnbt 16384 at 2000.
+pub(crate) fn check_summary(binaries: &Binaries, dir: &Path) {
+    binaries.analyze(dir);
+    let summary = read_csv(&dir.join("results/optimization_summary.csv"))
         .unwrap_or_else(|error| panic!("{error:#}"));
     assert_eq!(
         summary.len(),
@@ -198,7 +211,6 @@ fn a_three_stage_sweep_runs_itself_to_the_answer() {
             "mns=1024, mnbt=16384, gmu=95, spec=ngram_6",
         ]
     );
-    eprintln!("staged: {} s in all", started.elapsed().as_secs());
 }
 
 /// Each line as (decision, run directory or `stage name N runs`, reason), sorted.
@@ -237,7 +249,7 @@ fn wait_for(lines: &[RunLine]) {
 }
 
 /// The sweep: `python3` runs the simulated script (standard library only).
-fn staged_config(mem_per_cpu_mb: u64) -> String {
+pub(crate) fn staged_config(mem_per_cpu_mb: u64) -> String {
     let script = repo_root().join("tests/fixtures/simulated_inference/generate_data.py");
     let quoted = |path: &Path| {
         serde_json::to_string(&path.to_str().expect("UTF-8 path")).expect("a string serializes")

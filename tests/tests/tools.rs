@@ -47,7 +47,8 @@ impl RunLine {
             .unwrap_or_else(|| panic!("a run's line has `gpus`: {self:#?}"))
     }
 
-    fn parse(line: &str) -> anyhow::Result<Self> {
+    /// One `--json` line.
+    pub fn parse(line: &str) -> anyhow::Result<Self> {
         let value: Value = serde_json::from_str(line).context("not JSON")?;
         let text = |key: &str| {
             value[key]

@@ -284,7 +284,6 @@ fn the_most_runs_of_a_stage_count_against_the_limit_at_load() {
             "{AT}, `from.top`: the sweep expands to 120,004 runs, more than the limit of 100,000 \
              runs per config (counting each stage's runs for up to `top` winners per group; \
              stage `b` gets 30,000 runs per winner); narrow the sweep lists or split the config"
-        )
-        ]
+        )]
     );
 }

@@ -495,8 +495,5 @@ fn a_waiting_group_counts_only_the_runs_it_can_get() {
     // top 100, but the group has 2 distinct max-num-seqs: at most 2 winners x 2 runs each.
     let (sweep, path) = sweep(&config(&[256, 512], &[], 100), "");
     let group = stage_group(&dry_run(&sweep, &path, &[]));
-    assert_eq!(
-        (group.decision.as_str(), group.runs),
-        ("waiting", Some(4))
-    );
+    assert_eq!((group.decision.as_str(), group.runs), ("waiting", Some(4)));
 }
