@@ -43,8 +43,8 @@ pub struct Stage {
     pub top: usize,
     /// Runs one winner of one group gets (the stage's own expansion).
     pub runs_per_winner: u64,
-    /// The stage's runs for every distinct winner the source can have (up to a bound), for
-    /// checks that need whole runs (the sbatch template, `--only`): what its runs can be.
+    /// The stage's runs for one winner of each distinct tp, pp and dp the source can have
+    /// (up to a bound), for checks that need whole runs (GPU counts, the sbatch template).
     pub probe: Vec<Run>,
     /// Per source group, the most runs the stage can give it: the stage's runs per winner x
     /// the winners the group can have (`top`, its distinct inherited values, its runs).
@@ -526,6 +526,16 @@ impl Stage {
             .collect()
     }
 
+    /// The values of the inherited tp, pp and dp: what a winner decides of its stage runs'
+    /// GPU count.
+    fn gpu_identity(&self, run: &Run) -> Vec<Option<String>> {
+        self.inherit
+            .iter()
+            .filter(|key| matches!(**key, "tp" | "pp" | "dp"))
+            .map(|key| run.fields.arg_segment(key))
+            .collect()
+    }
+
     /// The most runs the group of `run` can get in this stage.
     fn most_runs(&self, run: &Run) -> u64 {
         self.group_runs
@@ -645,26 +655,31 @@ pub(crate) fn check_stages(
             group_runs: HashMap::new(),
             entry_args: entry.clone(),
         };
-        // Every run that could be a winner of the source, one per distinct set of inherited
-        // values (any group), and per group how many distinct winners it can have.
+        // Per group of the source, how many distinct winners it can have; and the runs to
+        // probe the stage with: one per distinct tp, pp and dp among the inherited keys (what
+        // decides a stage run's GPU count), the source's first run among them.
+        let source_is_stage = stage
+            .source_entries
+            .iter()
+            .any(|&i| stages.iter().any(|s| s.entry == i));
         let source: Vec<&Run> = stage
             .source_entries
             .iter()
             .flat_map(|&i| possible_runs(i, plain_runs, &stages))
             .collect();
         let mut candidates: Vec<&Run> = Vec::new();
-        let mut seen_identities: HashSet<Vec<Option<String>>> = HashSet::new();
+        let mut gpu_identities: HashSet<Vec<Option<String>>> = HashSet::new();
         let mut per_group: Vec<(GroupKey, HashSet<Vec<Option<String>>>)> = Vec::new();
         for run in source {
-            let identity = stage.identity(run);
             let key = GroupKey::of(run);
+            let identity = stage.identity(run);
             match per_group.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, identities)) => {
-                    identities.insert(identity.clone());
+                    identities.insert(identity);
                 }
-                None => per_group.push((key, HashSet::from([identity.clone()]))),
+                None => per_group.push((key, HashSet::from([identity]))),
             }
-            if seen_identities.insert(identity) {
+            if gpu_identities.insert(stage.gpu_identity(run)) {
                 candidates.push(run);
             }
         }
@@ -704,9 +719,14 @@ pub(crate) fn check_stages(
         stage.probe = probe;
         for (key, identities) in per_group {
             let source_most = source_group_runs(&stage.source_entries, &key, plain_runs, &stages);
-            let winners = (identities.len() as u64)
-                .min(stage.top as u64)
-                .min(source_most);
+            // A stage source's probe holds some of its runs only: its distinct values are
+            // bounded by its runs.
+            let distinct = if source_is_stage {
+                source_most
+            } else {
+                identities.len() as u64
+            };
+            let winners = distinct.min(stage.top as u64).min(source_most);
             stage
                 .group_runs
                 .insert(key, winners.saturating_mul(stage.runs_per_winner));

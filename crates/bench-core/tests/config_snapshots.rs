@@ -43,7 +43,7 @@ fn describe(sweep: &Sweep) -> String {
     for stage in &sweep.stages {
         writeln!(
             out,
-            "stage {} from {} inherit {:?} top {}: {} runs per winner, {} possible runs",
+            "stage {} from {} inherit {:?} top {}: {} runs per winner, {} probe runs",
             stage.name,
             stage.source,
             stage.inherit,

@@ -185,25 +185,26 @@ fn judged(failed: usize, attempted: usize) -> Result<(), LaunchError> {
     }
 }
 
-/// `3 completed, 2 in flight, 4 waiting, 1 failed, 6 submitted so far`.
+/// `3 completed, 2 in flight, 4 waiting, 1 failed, 7 without a winner, 6 submitted so far`.
 fn progress_text(counts: &DecisionCounts, submitted: usize) -> String {
     let failed = [
         DecisionKind::Failed,
         DecisionKind::NotAttempted,
         DecisionKind::SkippedFailure,
-        DecisionKind::SkippedNoWinner,
     ]
     .into_iter()
     .map(|kind| counts.total(kind))
     .sum::<u64>();
     format!(
-        "{} completed, {} in flight, {} waiting, {} failed, {} submitted so far",
+        "{} completed, {} in flight, {} waiting, {} failed, {} without a winner, {} submitted \
+         so far",
         report::thousands(counts.total(DecisionKind::SkippedCompleted)),
         report::thousands(
             counts.total(DecisionKind::SkippedInFlight) + counts.total(DecisionKind::Submitted)
         ),
         report::thousands(counts.total(DecisionKind::Waiting)),
         report::thousands(failed),
+        report::thousands(counts.total(DecisionKind::SkippedNoWinner)),
         report::thousands(submitted as u64),
     )
 }

@@ -274,15 +274,12 @@ fn load(args: &cli::Args, console: &mut Console) -> Result<Loaded, LaunchError> 
         template,
         only,
     };
-    let stages = &loaded.sweep.stages;
-    if let (Some(only), false) = (
+    // With stages, what `--only` selects is known once the stages are resolved (the pass
+    // says it then).
+    if let (Some(only), true, false) = (
         &loaded.only,
-        loaded.sweep.runs.iter().any(|run| loaded.selects(run))
-            || loaded.only.as_ref().is_some_and(|only| {
-                stages
-                    .iter()
-                    .any(|stage| only_matches_stage(only, &stage.name, &stage.probe))
-            }),
+        loaded.sweep.stages.is_empty(),
+        loaded.sweep.runs.iter().any(|run| loaded.selects(run)),
     ) {
         console.err_line(format_args!(
             "warning: `--only {only}` matches neither the name nor the experiment of any of \
@@ -333,12 +330,6 @@ fn select_template(args: &cli::Args, sweep: &Sweep) -> Result<Template, LaunchEr
     Ok(Template::parse(&path.display().to_string(), &text)?)
 }
 
-/// Whether `--only` could select runs of a stage: its name, or a run name of the probe's
-/// form (the model and prompt of its runs are those of its source).
-fn only_matches_stage(only: &Regex, stage: &str, probe: &[Run]) -> bool {
-    only.is_match(stage) || probe.iter().any(|run| only.is_match(&run.name))
-}
-
 /// Phase 2: render every run of the config (selected or not) and the probe runs of every
 /// stage (what its runs will look like), and keep the selected runs; any template problem
 /// stops everything before SLURM is contacted.
@@ -346,11 +337,30 @@ fn plan<'a>(
     loaded: &'a Loaded,
     scripts: &mut template::Renderer<'_>,
 ) -> Result<Vec<PlannedRun<'a>>, LaunchError> {
-    let probes = loaded.sweep.stages.iter().flat_map(|stage| &stage.probe);
+    // Per stage, one probe run per GPU count (what the built-in template's directives
+    // depend on): the others are rendered when their winner wins.
+    let probes = loaded
+        .sweep
+        .stages
+        .iter()
+        .flat_map(|stage| one_per_gpu_count(&stage.probe));
     let mut planned = plan_runs(loaded, scripts, loaded.sweep.runs.iter().chain(probes))?;
     // The probes only check the template: their runs are not the stage's yet.
     planned.retain(|p| loaded.sweep.stages.iter().all(|s| s.entry != p.run.entry));
     Ok(planned)
+}
+
+/// The first of `runs` with each GPU count.
+fn one_per_gpu_count(runs: &[Run]) -> Vec<&Run> {
+    let mut seen = Vec::new();
+    let mut first = Vec::new();
+    for run in runs {
+        if !seen.contains(&run.gpus) {
+            seen.push(run.gpus);
+            first.push(run);
+        }
+    }
+    first
 }
 
 /// Render `runs`, each with a fresh token, and keep the selected ones; every template

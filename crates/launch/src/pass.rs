@@ -91,6 +91,17 @@ pub(crate) fn with_pass<R>(
         groups,
         config_runs: loaded.sweep.runs.len() + resolution.runs.len(),
     };
+    if let (Some(only), true, true) = (
+        &loaded.only,
+        pass.decided.is_empty() && pass.groups.is_empty(),
+        !loaded.sweep.stages.is_empty(),
+    ) {
+        console.err_line(format_args!(
+            "warning: `--only {only}` matches neither the name nor the experiment of any run \
+             or stage group known now ({} runs): nothing to do",
+            pass.config_runs
+        ));
+    }
     act(pass, slurm, console)
 }
 
