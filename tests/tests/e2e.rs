@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bench_tests::{cluster, output_dir, repo_root};
 
-use crate::tools::{Binaries, RunLine, cancel_on_drop};
+use crate::tools::{Binaries, RunLine, cancel_on_drop, yaml_string};
 use serde_json::Value;
 
 /// The stand-in's model names that fail on purpose, with the class `analyze` must give them
@@ -147,9 +147,6 @@ fn a_sweep_launches_completes_analyzes_and_resubmits_only_its_failures() {
 /// `num_speculative_tokens`, an upper-case KV cache dtype, the string `None`.
 fn sweep_config(python: &Path, mem_per_cpu_mb: u64) -> String {
     let script = repo_root().join("tests/fixtures/stand_in_inference/generate_data.py");
-    let quoted = |path: &Path| {
-        serde_json::to_string(&path.to_str().expect("UTF-8 path")).expect("a string serializes")
-    };
     format!(
         r#"script: {script}
 slurm:
@@ -182,8 +179,8 @@ experiments:
       model-name-or-path: [stand-in/cuda-oom, stand-in/sleeps-past-time]
       time: "1"
 "#,
-        script = quoted(&script),
-        python = quoted(python),
+        script = yaml_string(&script),
+        python = yaml_string(python),
     )
 }
 

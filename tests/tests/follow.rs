@@ -5,11 +5,13 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use bench_tests::{CancelOnDrop, cluster, output_dir, repo_root};
+use bench_tests::{CancelOnDrop, repo_root};
 use serde_json::Value;
 
 use crate::staged::{BIG, SMOL, check_summary, run_dir, staged_config};
-use crate::tools::{Binaries, RunLine, shown};
+use crate::tools::{
+    Binaries, ClusterSweep, RunLine, cluster_sweep, shown, wait_until_ended, yaml_string,
+};
 
 /// The most a followed sweep in these tests may take before the test gives up on it.
 const FOLLOW_LIMIT: Duration = Duration::from_mins(3);
@@ -80,14 +82,11 @@ fn guards(lines: &[RunLine]) -> Vec<CancelOnDrop> {
 #[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
 fn a_followed_three_stage_sweep_ends_by_itself_with_the_same_winners() {
     let started = Instant::now();
-    let cluster = cluster();
-    let binaries = Binaries::build();
-    let dir = output_dir();
-    std::fs::write(
-        dir.path().join("sweep.yaml"),
-        staged_config(cluster.mem_per_cpu_mb()),
-    )
-    .expect("write the sweep config");
+    let ClusterSweep {
+        lease: _lease,
+        binaries,
+        dir,
+    } = cluster_sweep(staged_config);
     let child = start_launch(&binaries, dir.path(), &["--follow", "--poll", "5"], &[]);
     let output = wait_with_limit(child, dir.path(), FOLLOW_LIMIT);
     let lines = json_lines(&output);
@@ -161,20 +160,17 @@ fn a_followed_three_stage_sweep_ends_by_itself_with_the_same_winners() {
 #[test]
 #[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
 fn a_run_failing_again_while_following_is_submitted_once_and_the_follow_ends() {
-    let cluster = cluster();
-    let binaries = Binaries::build();
-    let dir = output_dir();
-    std::fs::write(
-        dir.path().join("sweep.yaml"),
-        error_config(cluster.mem_per_cpu_mb()),
-    )
-    .expect("write the sweep config");
+    let ClusterSweep {
+        lease: _lease,
+        binaries,
+        dir,
+    } = cluster_sweep(error_config);
     let run = "results/e/default/raises_error/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none";
 
     // A first launch: the run fails with `error`.
     let first = binaries.launch(dir.path(), &[]);
     let _first = guards(&first);
-    wait_gone(&first);
+    wait_until_ended(&first);
 
     // Following: `error` is not skipped, so it is submitted, once; it fails again, is
     // reported as skipped_failure (error), and with nothing else in flight the follow ends.
@@ -225,14 +221,11 @@ fn a_run_failing_again_while_following_is_submitted_once_and_the_follow_ends() {
 #[test]
 #[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
 fn sigint_while_following_leaves_jobs_and_records_and_a_relaunch_submits_nothing_twice() {
-    let cluster = cluster();
-    let binaries = Binaries::build();
-    let dir = output_dir();
-    std::fs::write(
-        dir.path().join("sweep.yaml"),
-        staged_config(cluster.mem_per_cpu_mb()),
-    )
-    .expect("write the sweep config");
+    let ClusterSweep {
+        lease: _lease,
+        binaries,
+        dir,
+    } = cluster_sweep(staged_config);
     // The jobs inherit the environment: each simulated run serves for 10 minutes.
     let child = start_launch(
         &binaries,
@@ -307,14 +300,6 @@ fn sigint_while_following_leaves_jobs_and_records_and_a_relaunch_submits_nothing
     }
 }
 
-/// Waits until every job a launch submitted has left the queue.
-fn wait_gone(lines: &[RunLine]) {
-    for line in lines.iter().filter(|line| line.decision == "submitted") {
-        let job_id = line.job_id.as_ref().expect("a submitted run has a job id");
-        bench_tests::wait_until_gone(job_id, Duration::from_mins(2)).expect("the job ends");
-    }
-}
-
 /// One run of the model that always raises an error.
 fn error_config(mem_per_cpu_mb: u64) -> String {
     let script = repo_root().join("tests/fixtures/simulated_inference/generate_data.py");
@@ -332,6 +317,6 @@ experiments:
     args:
       model-name-or-path: simulated/raises-error
 "#,
-        script = serde_json::to_string(script.to_str().expect("UTF-8")).expect("a string"),
+        script = yaml_string(&script),
     )
 }

@@ -13,11 +13,15 @@
 //! `f_gmu = 1 + 2 x (gmu - 0.9)`, `f_spec = 1 + 0.02 x ngram tokens`.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bench_tests::{cluster, output_dir, repo_root};
+use bench_core::summary::SUMMARY_COLUMNS;
+use bench_tests::repo_root;
 
-use crate::tools::{Binaries, RunLine, cancel_on_drop, read_csv};
+use crate::tools::{
+    Binaries, ClusterSweep, RunLine, cancel_on_drop, cluster_sweep, read_csv, wait_until_ended,
+    yaml_string,
+};
 
 pub(crate) const SMOL: &str = "SmolLM2_135M_Instruct";
 pub(crate) const BIG: &str = "Qwen3_235B_A22B";
@@ -41,14 +45,11 @@ pub(crate) fn run_dir(
 #[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
 fn a_three_stage_sweep_runs_itself_to_the_answer() {
     let started = Instant::now();
-    let cluster = cluster();
-    let binaries = Binaries::build();
-    let dir = output_dir();
-    std::fs::write(
-        dir.path().join("sweep.yaml"),
-        staged_config(cluster.mem_per_cpu_mb()),
-    )
-    .expect("write the sweep config");
+    let ClusterSweep {
+        lease: _lease,
+        binaries,
+        dir,
+    } = cluster_sweep(staged_config);
 
     // 1. Only the first stage can run; both later stages wait, per model.
     let first = binaries.launch(dir.path(), &[]);
@@ -82,7 +83,7 @@ fn a_three_stage_sweep_runs_itself_to_the_answer() {
         ));
     }
     assert_eq!(summarized(&first), sorted(expected), "{first:#?}");
-    wait_for(&first);
+    wait_until_ended(&first);
 
     // 2. tier0-sim: SmolLM2's best is mns 1024 (`f_mns` 1.0 against 0.6 and 0.9), so its
     // tier0b-sim runs carry tp 1 and mns 1024; Qwen3-235B went out of memory in all three.
@@ -126,7 +127,7 @@ fn a_three_stage_sweep_runs_itself_to_the_answer() {
         ),
     ]);
     assert_eq!(summarized(&second), sorted(expected), "{second:#?}");
-    wait_for(&second);
+    wait_until_ended(&second);
 
     // 3. tier0b-sim: mnbt 16384 wins (`f_mnbt` 1.0 against 0.95 twice): tier1-sim's runs carry
     // tp 1, mns 1024 and mnbt 16384.
@@ -147,7 +148,7 @@ fn a_three_stage_sweep_runs_itself_to_the_answer() {
         .map(RunLine::dir)
         .collect();
     assert_eq!(submitted, tier1, "{third:#?}");
-    wait_for(&third);
+    wait_until_ended(&third);
 
     // 4. The sweep is at its end: a relaunch submits nothing.
     let fourth = binaries.launch(dir.path(), &[]);
@@ -177,23 +178,10 @@ pub(crate) fn check_summary(binaries: &Binaries, dir: &Path) {
         "only SmolLM2 has a baseline: {summary:#?}"
     );
     let row = &summary[0];
-    let cells: Vec<&str> = [
-        "model",
-        "baseline_tp",
-        "baseline_tps",
-        "tier0_tps",
-        "tier0_speedup",
-        "tier0_params",
-        "tier1_tps",
-        "tier1_speedup",
-        "tier1_params",
-        "overall_tps",
-        "overall_speedup",
-        "overall_params",
-    ]
-    .iter()
-    .map(|column| row[*column].as_str())
-    .collect();
+    let cells: Vec<&str> = SUMMARY_COLUMNS
+        .iter()
+        .map(|column| row[*column].as_str())
+        .collect();
     assert_eq!(
         cells,
         [
@@ -239,21 +227,9 @@ fn sorted(mut lines: Vec<(String, String, String)>) -> Vec<(String, String, Stri
     lines
 }
 
-/// Waits until every job submitted by a launch has left the queue.
-fn wait_for(lines: &[RunLine]) {
-    for line in lines.iter().filter(|line| line.decision == "submitted") {
-        let job_id = line.job_id.as_ref().expect("a submitted run has a job id");
-        bench_tests::wait_until_gone(job_id, Duration::from_mins(2))
-            .expect("a simulated run ends within seconds");
-    }
-}
-
 /// The sweep: `python3` runs the simulated script (standard library only).
 pub(crate) fn staged_config(mem_per_cpu_mb: u64) -> String {
     let script = repo_root().join("tests/fixtures/simulated_inference/generate_data.py");
-    let quoted = |path: &Path| {
-        serde_json::to_string(&path.to_str().expect("UTF-8 path")).expect("a string serializes")
-    };
     format!(
         r#"script: {script}
 slurm:
@@ -281,6 +257,6 @@ experiments:
       gpu-memory-utilization: [0.9, 0.95]
       speculative-config: [None, '{{"method": "ngram", "num_speculative_tokens": 6}}']
 "#,
-        script = quoted(&script),
+        script = yaml_string(&script),
     )
 }

@@ -5,9 +5,52 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use std::time::Duration;
+
 use anyhow::{Context, bail, ensure};
-use bench_tests::{CancelOnDrop, JobId, parse_parsable};
+use bench_tests::{CancelOnDrop, ClusterLease, JobId, cluster, output_dir, parse_parsable};
 use serde_json::Value;
+
+/// A test's sweep on the cluster: its lease on the cluster (held while the test runs), the
+/// binaries, and a folder holding `sweep.yaml`.
+pub struct ClusterSweep {
+    /// Hold it for the whole test (`lease: _lease`, not `..`, which drops it at once): it
+    /// keeps the tests that restart the cluster away.
+    pub lease: ClusterLease,
+    pub binaries: Binaries,
+    pub dir: tempfile::TempDir,
+}
+
+/// Takes the cluster and writes `sweep.yaml`, the text `config` gives for the memory per CPU
+/// the cluster offers (MB).
+pub fn cluster_sweep(config: impl FnOnce(u64) -> String) -> ClusterSweep {
+    let cluster = cluster();
+    let binaries = Binaries::build();
+    let dir = output_dir();
+    std::fs::write(
+        dir.path().join("sweep.yaml"),
+        config(cluster.mem_per_cpu_mb()),
+    )
+    .expect("write the sweep config");
+    ClusterSweep {
+        lease: cluster,
+        binaries,
+        dir,
+    }
+}
+
+/// A path as a YAML (JSON) string.
+pub fn yaml_string(path: &Path) -> String {
+    serde_json::to_string(&path.to_str().expect("UTF-8 path")).expect("a string serializes")
+}
+
+/// Waits until every job a launch submitted has left the queue.
+pub fn wait_until_ended(lines: &[RunLine]) {
+    for line in lines.iter().filter(|line| line.decision == "submitted") {
+        let job_id = line.job_id.as_ref().expect("a submitted run has a job id");
+        bench_tests::wait_until_gone(job_id, Duration::from_mins(2)).expect("the job ends");
+    }
+}
 
 /// A guard per job that `launch` submitted, cancelling it when the test ends (or panics).
 pub fn cancel_on_drop(lines: &[RunLine]) -> Vec<CancelOnDrop> {
