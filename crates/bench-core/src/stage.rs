@@ -2,7 +2,7 @@
 //! an experiment listed before it, per group of (model, prompt template), and runs its own
 //! sweep with the winners' values of the inherited keys.
 //!
-//! Loading checks every stage up front ([`check_stages`], called by
+//! Loading checks every stage up front (`check_stages`, called by
 //! [`crate::sweep::load_sweep`]): its source, its inherited keys, its own args, and a probe
 //! expansion that finds a stage sweeping a key outside the run directory. A launch then
 //! resolves the stages from the state of each source run, which it supplies
