@@ -320,3 +320,54 @@ experiments:
         script = yaml_string(&script),
     )
 }
+
+#[test]
+#[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
+fn following_a_later_stage_waits_for_its_source_runs_in_flight() {
+    let ClusterSweep {
+        lease: _lease,
+        binaries,
+        dir,
+    } = cluster_sweep(staged_config);
+    // tier0-sim runs for 8 s each, submitted by a plain launch.
+    let child = start_launch(
+        &binaries,
+        dir.path(),
+        &[],
+        &[("SIMULATED_INFERENCE_SLEEP", "8")],
+    );
+    let first = json_lines(&wait_with_limit(child, dir.path(), Duration::from_mins(1)));
+    let _first = guards(&first);
+    // Following only tier0b-sim: its source's runs are not selected, but in flight, so it
+    // waits for them, then submits SmolLM2's tier0b-sim runs and follows them to their end.
+    let child = start_launch(
+        &binaries,
+        dir.path(),
+        &["--follow", "--poll", "5", "--only", "^tier0b-sim$"],
+        &[],
+    );
+    let output = wait_with_limit(child, dir.path(), FOLLOW_LIMIT);
+    let lines = json_lines(&output);
+    let _jobs = guards(&lines);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        shown("launch", &output)
+    );
+    let submitted: Vec<&str> = lines
+        .iter()
+        .filter(|line| line.decision == "submitted")
+        .map(RunLine::dir)
+        .collect();
+    assert_eq!(
+        submitted,
+        [8192, 16384, 32768].map(|mnbt| run_dir("tier0b-sim", SMOL, 1024, mnbt, 90, "spec_none")),
+        "{}",
+        shown("launch", &output)
+    );
+    assert!(
+        lines.iter().all(|line| line.experiment == "tier0b-sim"),
+        "only tier0b-sim is shown: {lines:#?}"
+    );
+}

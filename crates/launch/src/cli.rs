@@ -93,7 +93,7 @@ pub struct Args {
     #[arg(long)]
     pub follow: bool,
 
-    /// Seconds between two readings of the queue while following (at least 5).
+    /// Seconds between two readings of the queue while following (5 to 86400; default 60).
     #[arg(long, value_name = "SECONDS", value_parser = parse_poll)]
     pub poll: Option<u64>,
 }
@@ -103,6 +103,9 @@ pub const DEFAULT_POLL: u64 = 60;
 
 /// The least `--poll` accepted, seconds.
 pub const MIN_POLL: u64 = 5;
+
+/// The most `--poll` accepted, seconds: a day.
+pub const MAX_POLL: u64 = 86_400;
 
 /// `--poll`: whole seconds, at least [`MIN_POLL`].
 fn parse_poll(text: &str) -> Result<u64, String> {
@@ -114,6 +117,9 @@ fn parse_poll(text: &str) -> Result<u64, String> {
             "must be at least {MIN_POLL} seconds: each poll reads the whole queue, and a \
              scheduler shared by many users should not be asked more often"
         ));
+    }
+    if seconds > MAX_POLL {
+        return Err(format!("must be at most {MAX_POLL} seconds (a day)"));
     }
     Ok(seconds)
 }

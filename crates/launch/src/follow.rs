@@ -22,8 +22,10 @@ use crate::{LaunchError, Loaded, cli};
 /// What one pass of `--follow` left to decide on: what changed for the session, and whether
 /// to go on.
 struct PassEnd {
-    /// Runs sbatch accepted this pass.
-    submitted: Vec<RunDir>,
+    /// Runs sbatch accepted this pass, with their names.
+    submitted: Vec<(RunDir, String)>,
+    /// Runs in flight that this pass does not show (see [`pass::Pass`]).
+    in_flight_elsewhere: usize,
     /// Runs sbatch refused this pass, with its words.
     refused: Vec<(RunDir, String)>,
     /// sbatch calls tried this pass.
@@ -55,6 +57,8 @@ pub(crate) fn follow(
     let mut shown: HashMap<String, String> = HashMap::new();
     let (mut attempted, mut failed) = (0, 0);
     let mut progress_shown = String::new();
+    let mut last_summary = String::new();
+    let mut queue_failures = 0;
     let poll = Duration::from_secs(args.poll_seconds());
     let terminal = std::io::stderr().is_terminal();
     for pass_number in 1.. {
@@ -86,6 +90,7 @@ pub(crate) fn follow(
                 show_changes(args, &lines, &mut shown, first, console);
                 let mut end = PassEnd {
                     submitted: Vec::new(),
+                    in_flight_elsewhere: pass.in_flight_elsewhere,
                     refused: Vec::new(),
                     attempted: done.attempted,
                     counts: report::counts(&lines),
@@ -105,7 +110,8 @@ pub(crate) fn follow(
                 {
                     match &d.decision {
                         crate::plan::Decision::Submitted { .. } => {
-                            end.submitted.push(d.run().run_dir.clone());
+                            end.submitted
+                                .push((d.run().run_dir.clone(), d.run().name.clone()));
                         }
                         crate::plan::Decision::Failed { reason } => {
                             end.refused.push((d.run().run_dir.clone(), reason.clone()));
@@ -118,7 +124,39 @@ pub(crate) fn follow(
                 }
                 Ok(end)
             },
-        )?;
+        );
+        let end = match end {
+            Ok(end) => end,
+            Err(LaunchError::QueueUnreadable(why))
+                if !first && queue_failures + 1 < MAX_QUEUE_FAILURES =>
+            {
+                // Nothing was decided or submitted this pass: try again at the next poll.
+                queue_failures += 1;
+                console.err_line(format_args!(
+                    "warning: the queue could not be read ({queue_failures} time(s) in a row; \
+                     following stops at {MAX_QUEUE_FAILURES}): {why}"
+                ));
+                if sleep(poll, interrupt, terminal.then_some(&progress_shown)) {
+                    return Err(stopped_by_signal(console, &last_summary));
+                }
+                continue;
+            }
+            Err(LaunchError::Interrupted) if !first => {
+                return Err(stopped_by_signal(console, &last_summary));
+            }
+            Err(error) => {
+                if !first {
+                    console.err(&last_summary);
+                    console.err_line(format_args!(
+                        "stopped following after {pass_number} pass(es); the jobs submitted \
+                         so far keep running"
+                    ));
+                }
+                return Err(error);
+            }
+        };
+        queue_failures = 0;
+        last_summary.clone_from(&end.summary);
         attempted += end.attempted;
         failed += end.refused.len();
         session.submitted.extend(end.submitted.iter().cloned());
@@ -127,9 +165,14 @@ pub(crate) fn follow(
             console.err(&end.summary);
         }
         let in_flight = end.counts.total(DecisionKind::SkippedInFlight)
-            + end.counts.total(DecisionKind::Submitted);
+            + end.counts.total(DecisionKind::Submitted)
+            + end.in_flight_elsewhere as u64;
         let waiting = end.counts.total(DecisionKind::Waiting);
-        let progress = progress_text(&end.counts, session.submitted.len());
+        let progress = progress_text(
+            &end.counts,
+            end.in_flight_elsewhere,
+            session.submitted.len(),
+        );
         if !terminal && progress != progress_shown {
             console.err_line(format_args!("following: {progress}"));
         }
@@ -139,10 +182,7 @@ pub(crate) fn follow(
                 console.err(&end.summary);
             }
             if matches!(stopped, Err(LaunchError::Interrupted)) {
-                console.err_line(
-                    "interrupted: stopped following; the submitted jobs keep running, and \
-                     `launch` again continues from the files and the queue",
-                );
+                console.err_line(STOPPED_BY_SIGNAL);
             }
             return stopped.and(judged(failed, attempted));
         }
@@ -158,7 +198,7 @@ pub(crate) fn follow(
             } else {
                 console.err_line(format_args!(
                     "following ended after {pass_number} pass(es): nothing is in flight and \
-                     nothing can change, yet {} still wait:\n  {}",
+                     nothing can change, yet {} still wait (their groups, and why):\n  {}",
                     report::plural_runs(waiting),
                     end.waiting.join("\n  ")
                 ));
@@ -166,14 +206,27 @@ pub(crate) fn follow(
             return judged(failed, attempted);
         }
         if sleep(poll, interrupt, terminal.then_some(&progress_shown)) {
-            console.err_line(
-                "interrupted: stopped following; the submitted jobs keep running, and `launch` \
-                 again continues from the files and the queue",
-            );
-            return Err(LaunchError::Interrupted);
+            return Err(stopped_by_signal(console, ""));
         }
     }
     Ok(())
+}
+
+/// Consecutive polls whose queue cannot be read before following stops (exit 3).
+const MAX_QUEUE_FAILURES: u32 = 5;
+
+/// What a follow stopped by a signal says last.
+const STOPPED_BY_SIGNAL: &str = "interrupted: stopped following; the submitted jobs keep \
+                                 running, and `launch` again continues from the files and the \
+                                 queue";
+
+/// Says that following stopped on a signal (after `summary`, the last pass's, when given).
+fn stopped_by_signal(console: &mut Console, summary: &str) -> LaunchError {
+    if !summary.is_empty() {
+        console.err(summary);
+    }
+    console.err_line(STOPPED_BY_SIGNAL);
+    LaunchError::Interrupted
 }
 
 /// The exit of a follow: submissions sbatch refused make it exit 1, as for a launch.
@@ -185,25 +238,23 @@ fn judged(failed: usize, attempted: usize) -> Result<(), LaunchError> {
     }
 }
 
-/// `3 completed, 2 in flight, 4 waiting, 1 failed, 7 without a winner, 6 submitted so far`.
-fn progress_text(counts: &DecisionCounts, submitted: usize) -> String {
-    let failed = [
-        DecisionKind::Failed,
-        DecisionKind::NotAttempted,
-        DecisionKind::SkippedFailure,
-    ]
-    .into_iter()
-    .map(|kind| counts.total(kind))
-    .sum::<u64>();
+/// `3 completed, 2 in flight, 4 waiting, 1 failed, 0 not submitted, 7 without a winner, 6
+/// submitted so far`: failed = the latest attempt failed (`skipped_failure`); not submitted
+/// = sbatch refused it or it was not tried (`failed`, `not_attempted`).
+fn progress_text(counts: &DecisionCounts, in_flight_elsewhere: usize, submitted: usize) -> String {
+    let in_flight = counts.total(DecisionKind::SkippedInFlight)
+        + counts.total(DecisionKind::Submitted)
+        + in_flight_elsewhere as u64;
+    let not_submitted =
+        counts.total(DecisionKind::Failed) + counts.total(DecisionKind::NotAttempted);
     format!(
-        "{} completed, {} in flight, {} waiting, {} failed, {} without a winner, {} submitted \
-         so far",
+        "{} completed, {} in flight, {} waiting, {} failed, {} not submitted, {} without a \
+         winner, {} submitted so far",
         report::thousands(counts.total(DecisionKind::SkippedCompleted)),
-        report::thousands(
-            counts.total(DecisionKind::SkippedInFlight) + counts.total(DecisionKind::Submitted)
-        ),
+        report::thousands(in_flight),
         report::thousands(counts.total(DecisionKind::Waiting)),
-        report::thousands(failed),
+        report::thousands(counts.total(DecisionKind::SkippedFailure)),
+        report::thousands(not_submitted),
         report::thousands(counts.total(DecisionKind::SkippedNoWinner)),
         report::thousands(submitted as u64),
     )

@@ -22,8 +22,9 @@ use crate::{LaunchError, Loaded, cli, plan_runs, record};
 /// following.
 #[derive(Debug, Default)]
 pub struct Session {
-    /// Runs submitted while following.
-    pub submitted: HashSet<RunDir>,
+    /// Runs submitted while following, with their names (to find their jobs in the queue
+    /// when they are no longer part of the sweep: an earlier winner's stage runs).
+    pub submitted: HashMap<RunDir, String>,
     /// Runs sbatch refused while following, with its words.
     pub refused: HashMap<RunDir, String>,
 }
@@ -37,6 +38,10 @@ pub struct Pass<'a> {
     pub groups: Vec<StageGroup>,
     /// Runs of the config known this pass, selected or not.
     pub config_runs: usize,
+    /// Runs in flight that this pass does not show: the sources of selected stages that
+    /// `--only` leaves out, and runs submitted while following that are no longer part of
+    /// the sweep. Following goes on while there are some.
+    pub in_flight_elsewhere: usize,
 }
 
 /// One pass: observe (records, then the queue), resolve the stages, render the stage runs,
@@ -77,6 +82,26 @@ pub(crate) fn with_pass<R>(
     // Plain runs and stage runs in file order (a stage's runs after the entries before it).
     planned.sort_by_key(|p| p.run.entry);
     let decided = decide(planned, &mut judge, &observed);
+    let shown: HashSet<&RunDir> = decided.iter().map(|d| &d.run().run_dir).collect();
+    let judged_elsewhere = judge
+        .judged
+        .iter()
+        .filter(|(dir, judged)| {
+            !shown.contains(dir) && matches!(judged.decision, Decision::SkippedInFlight { .. })
+        })
+        .count();
+    let submitted_elsewhere = session
+        .submitted
+        .iter()
+        .filter(|(dir, _)| !shown.contains(dir) && !judge.judged.contains_key(*dir))
+        .filter(|(dir, name)| {
+            index
+                .as_ref()
+                .and_then(|index| index.find_run(None, &dir.key(), name))
+                .is_some()
+        })
+        .count();
+    drop(shown);
     let groups: Vec<StageGroup> = resolution
         .items
         .into_iter()
@@ -90,6 +115,7 @@ pub(crate) fn with_pass<R>(
         decided,
         groups,
         config_runs: loaded.sweep.runs.len() + resolution.runs.len(),
+        in_flight_elsewhere: judged_elsewhere + submitted_elsewhere,
     };
     if let (Some(only), true, true) = (
         &loaded.only,
@@ -158,7 +184,7 @@ fn observe(
     let queue = match slurm::read_queue(slurm) {
         Ok(queue) => Some(queue),
         Err(why) if why == slurm::INTERRUPTED => {
-            console.err_line("interrupted while the queue was read: nothing was submitted");
+            console.err_line("interrupted while the queue was read: nothing more is submitted");
             return Err(LaunchError::Interrupted);
         }
         Err(why) if args.dry_run => {
@@ -290,7 +316,7 @@ impl Judge<'_> {
                 ),
             };
         }
-        if !self.session.submitted.contains(run_dir) {
+        if !self.session.submitted.contains_key(run_dir) {
             return decision;
         }
         match state {
