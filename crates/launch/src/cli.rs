@@ -215,11 +215,42 @@ mod tests {
             ],
             &["launch", "--config", "x.yaml", "--skip-failure-reasons", ""],
             &["launch", "--config", "x.yaml", "--submit"],
+            &["launch", "--config", "x.yaml", "--follow", "--poll", "4"],
+            &[
+                "launch", "--config", "x.yaml", "--follow", "--poll", "86401",
+            ],
+            &["launch", "--config", "x.yaml", "--follow", "--poll", "5.5"],
         ];
         for line in invalid {
             let err = Args::try_parse_from(*line).expect_err("must be refused");
             assert_eq!(err.exit_code(), 2, "{line:?}");
         }
+    }
+
+    #[test]
+    fn follow_combinations() {
+        let args = |line: &[&str]| Args::try_parse_from(line).expect("parses");
+        let follow = args(&["launch", "--config", "x.yaml", "--follow", "--poll", "5"]);
+        assert_eq!((follow.check(), follow.poll_seconds()), (Ok(()), 5));
+        assert_eq!(
+            args(&["launch", "--config", "x.yaml", "--follow"]).poll_seconds(),
+            DEFAULT_POLL
+        );
+        let dry = args(&["launch", "--config", "x.yaml", "--follow", "--dry-run"]);
+        assert_eq!(
+            dry.check(),
+            Err(
+                "`--follow` cannot be combined with `--dry-run`: following submits runs as \
+                 their sources finish, and a dry run submits nothing (preview with `--dry-run` \
+                 alone)"
+                    .to_owned()
+            )
+        );
+        let poll = args(&["launch", "--config", "x.yaml", "--poll", "10"]);
+        assert_eq!(
+            poll.check(),
+            Err("`--poll` sets how often `--follow` reads the queue: add `--follow`".to_owned())
+        );
     }
 
     #[test]
