@@ -184,12 +184,13 @@ fn a_run_failing_again_while_following_is_submitted_once_and_the_follow_ends() {
         "{}",
         shown("launch", &output)
     );
+    // Its job may still be queued at the next poll (`skipped_in_flight`), depending on how
+    // busy the cluster is; the rest is exact.
     let decisions: Vec<(&str, Option<&str>)> = lines
         .iter()
-        .map(|line| {
-            assert_eq!(line.dir(), run, "{lines:#?}");
-            (line.decision.as_str(), line.reason.as_deref())
-        })
+        .inspect(|line| assert_eq!(line.dir(), run, "{lines:#?}"))
+        .filter(|line| line.decision != "skipped_in_flight")
+        .map(|line| (line.decision.as_str(), line.reason.as_deref()))
         .collect();
     assert_eq!(
         decisions,

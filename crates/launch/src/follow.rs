@@ -85,6 +85,7 @@ pub(crate) fn follow(
                     pass.decided,
                     console,
                     interrupt,
+                    false,
                 );
                 let lines = report::lines(&done.decided, &pass.groups);
                 show_changes(args, &lines, &mut shown, first, console);

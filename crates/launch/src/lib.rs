@@ -180,10 +180,8 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), LaunchError> {
                     pass.decided,
                     console,
                     &interrupt,
+                    true,
                 );
-                for d in &submitted.decided {
-                    json_line(args, d, console);
-                }
                 for group in &pass.groups {
                     group_json_line(args, group, console);
                 }

@@ -184,7 +184,11 @@ fn observe(
     let queue = match slurm::read_queue(slurm) {
         Ok(queue) => Some(queue),
         Err(why) if why == slurm::INTERRUPTED => {
-            console.err_line("interrupted while the queue was read: nothing more is submitted");
+            console.err_line(if session.submitted.is_empty() {
+                "interrupted while the queue was read: nothing was submitted"
+            } else {
+                "interrupted while the queue was read: nothing more is submitted"
+            });
             return Err(LaunchError::Interrupted);
         }
         Err(why) if args.dry_run => {

@@ -32,7 +32,9 @@ pub(crate) struct Submitted<'a> {
 }
 
 /// Submit every `would_submit` run in order, honouring `continue_on_failure`, interrupts and
-/// output failures (each stops at a run boundary), printing `[i/N] name  decision` per run.
+/// output failures (each stops at a run boundary), printing `[i/N] name  decision` per run;
+/// with `json_lines`, each run's `--json` line too as soon as it is decided, so that a closed
+/// stdout stops the launch at the next run.
 pub(crate) fn submit_runs<'a>(
     args: &cli::Args,
     sweep: &Sweep,
@@ -40,6 +42,7 @@ pub(crate) fn submit_runs<'a>(
     decided: Vec<DecidedRun<'a>>,
     console: &mut Console,
     interrupt: &Interrupt,
+    json_lines: bool,
 ) -> Submitted<'a> {
     let to_submit = decided
         .iter()
@@ -51,9 +54,15 @@ pub(crate) fn submit_runs<'a>(
     let mut stopped = false;
     let mut output_failure: Option<OutputFailure> = None;
     let mut submitted = Vec::with_capacity(decided.len());
+    let mut emit = |d: DecidedRun<'a>, console: &mut Console| {
+        if json_lines && args.json {
+            console.out_line(report::json_line(&d));
+        }
+        submitted.push(d);
+    };
     for d in decided {
         if d.decision != Decision::WouldSubmit {
-            submitted.push(d);
+            emit(d, console);
             continue;
         }
         if stop.is_none() && interrupt.is_raised() {
@@ -68,9 +77,8 @@ pub(crate) fn submit_runs<'a>(
             output_failure = Some(failure);
         }
         if let Some(reason) = &stop {
-            submitted.push(d.with_decision(Decision::NotAttempted {
-                reason: reason.clone(),
-            }));
+            let reason = reason.clone();
+            emit(d.with_decision(Decision::NotAttempted { reason }), console);
             continue;
         }
         attempted += 1;
@@ -101,7 +109,7 @@ pub(crate) fn submit_runs<'a>(
             stopped = true;
             stop = Some("an earlier submission failed and `continue_on_failure` is false".into());
         }
-        submitted.push(d.with_decision(decision));
+        emit(d.with_decision(decision), console);
     }
     Submitted {
         decided: submitted,
