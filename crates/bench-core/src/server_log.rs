@@ -241,11 +241,11 @@ impl LineFinder {
         LineFinder(&LINE_FINDER)
     }
 
-    /// The start of the first marker at or after `from` in `text`.
-    fn next(&self, text: &[u8], from: usize) -> Option<usize> {
+    /// The first marker at or after `from` in `text`: its start and kind.
+    fn next_hit(&self, text: &[u8], from: usize) -> Option<(usize, Kind)> {
         self.0
             .find(text.get(from..)?)
-            .map(|found| from + found.start())
+            .map(|found| (from + found.start(), MARKERS[found.pattern().as_usize()].1))
     }
 }
 
@@ -327,6 +327,12 @@ struct RecordScanner {
     /// Per engine (`None`: records without `Engine NNN: `), the generation throughput of
     /// its records while requests ran.
     running_generation: BTreeMap<Option<u32>, Mean>,
+    /// The colour-free text before a line's first record, for the quick path
+    /// ([`RecordScanner::scan_clean_line`]).
+    prefix: Vec<u8>,
+    /// The engine a record at the very start of the text it is read from names (the quick
+    /// path reads records from the first one on, the text before it freed of colours apart).
+    engine_at_start: Option<u32>,
 }
 
 /// Speculative-decoding counters as read so far.
@@ -412,6 +418,8 @@ impl ServerLogParser {
                 engine_version: None,
                 running_generation: BTreeMap::new(),
                 sums: Sums::default(),
+                prefix: Vec::new(),
+                engine_at_start: None,
             },
         }
     }
@@ -496,18 +504,30 @@ impl ServerLogParser {
         } = self;
         let text = &buf[start..end];
         let mut next_escape = next_interrupting_escape(text, 0);
-        let mut next_marker = scanner.lines.next(text, 0);
-        while let Some(at) = earliest(next_escape, next_marker) {
+        let mut next_marker = scanner.lines.next_hit(text, 0);
+        while let Some(at) = earliest(next_escape, next_marker.map(|(at, _)| at)) {
             let line_start = memchr::memrchr(b'\n', &text[..at]).map_or(0, |i| i + 1);
             let line_end = memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |i| at + i + 1);
-            line.clear();
-            strip_line(&text[line_start..line_end], line);
-            scanner.scan_lines(line);
+            let clean = match next_marker {
+                Some(first) if first.0 == at => {
+                    scanner.scan_clean_line(text, line_start, line_end, first)
+                }
+                _ => None,
+            };
+            match clean {
+                // The markers after this line were found on the way.
+                Some(next) => next_marker = next,
+                None => {
+                    line.clear();
+                    strip_line(&text[line_start..line_end], line);
+                    scanner.scan_lines(line);
+                    if next_marker.is_some_and(|(i, _)| i < line_end) {
+                        next_marker = scanner.lines.next_hit(text, line_end);
+                    }
+                }
+            }
             if next_escape.is_some_and(|i| i < line_end) {
                 next_escape = next_interrupting_escape(text, line_end);
-            }
-            if next_marker.is_some_and(|i| i < line_end) {
-                next_marker = scanner.lines.next(text, line_end);
             }
         }
     }
@@ -573,6 +593,77 @@ impl ServerLogParser {
 }
 
 impl RecordScanner {
+    /// The quick way through the raw line `text[line_start..line_end]` whose first marker
+    /// is `first`: when no escape byte follows the marker on the line, its records are read
+    /// where they are, with the markers the line finder gives (no copy of the records, no
+    /// second search); only the text before the marker is freed of colours, for the engine
+    /// it may name. `Some(next)`: done, `next` being the first marker after the line; `None`:
+    /// the line needs its colours removed first.
+    fn scan_clean_line(
+        &mut self,
+        text: &[u8],
+        line_start: usize,
+        line_end: usize,
+        first: (usize, Kind),
+    ) -> Option<Option<(usize, Kind)>> {
+        let at = first.0;
+        if memchr::memchr(ESC, &text[at..line_end]).is_some() {
+            return None;
+        }
+        let content_end = if text[..line_end].ends_with(b"\n") {
+            line_end - 1
+        } else {
+            line_end
+        };
+        let mut hits = [(0, Kind::Metrics); MAX_HITS_PER_SCAN];
+        let mut found = 0;
+        let mut next = Some(first);
+        while let Some((hit, kind)) = next.filter(|(hit, _)| *hit < line_end) {
+            if found == hits.len() {
+                return None;
+            }
+            hits[found] = (hit - at, kind);
+            found += 1;
+            next = self.lines.next_hit(text, hit + marker_len(kind));
+        }
+        self.engine_at_start = self.engine_of_prefix(&text[line_start..at]);
+        let line = &text[at..content_end];
+        let mut current = None;
+        for &(hit, kind) in &hits[..found] {
+            // A whole line: no scan stops early.
+            let _ = self.scan_hit(line, hit, kind, true, &mut current);
+        }
+        if let Some((start, kind)) = current {
+            self.add(kind, line, start, line.len());
+        }
+        self.engine_at_start = None;
+        Some(next)
+    }
+
+    /// The engine the raw text before a line's first record names, as [`engine_before`]
+    /// reads it once the colours are removed. Usually read from the text after the last
+    /// colour sequence, which vLLM puts well before `Engine NNN: `; the prefix is freed of
+    /// its colours only when the engine could straddle one.
+    fn engine_of_prefix(&mut self, prefix: &[u8]) -> Option<u32> {
+        let after_colours = match memchr::memrchr(ESC, prefix) {
+            None => 0,
+            Some(esc) => match colour_at(&prefix[esc..]) {
+                Colour::Sequence(len) => esc + len,
+                Colour::Text | Colour::Undecided => usize::MAX,
+            },
+        };
+        // The text after the last colour sequence: what it says is what the colour-free
+        // prefix says, unless it is the end of an `Engine NNN: ` begun before that sequence.
+        if let Some(tail) = prefix.get(after_colours..)
+            && (after_colours == 0 || !could_end_engine_prefix(tail))
+        {
+            return engine_before(tail);
+        }
+        self.prefix.clear();
+        strip_line(prefix, &mut self.prefix);
+        engine_before(&self.prefix)
+    }
+
     /// Parse every record in `text`, colour-free whole lines (the last one's end may be
     /// the end of the log).
     fn scan_lines(&mut self, text: &[u8]) {
@@ -662,8 +753,13 @@ impl RecordScanner {
     /// engine.
     fn add(&mut self, kind: Kind, text: &[u8], start: usize, end: usize) {
         let record = &text[start..end];
+        let engine = if start == 0 {
+            self.engine_at_start
+        } else {
+            engine_before(&text[..start])
+        };
         match kind {
-            Kind::Metrics => self.add_record(record, engine_before(&text[..start])),
+            Kind::Metrics => self.add_record(record, engine),
             Kind::SpecOld => self.spec.add_old(record),
             Kind::SpecNew => self.spec.add_new(record),
             Kind::ServerVersion | Kind::EngineVersion => {}
@@ -762,6 +858,9 @@ struct MetricsFields {
 
 impl MetricsFields {
     fn read(record: &[u8]) -> Self {
+        if let Some(fields) = Self::read_usual(record) {
+            return fields;
+        }
         let mut fields = MetricsFields::default();
         for_each_label(record, |head, tail| {
             if fields.running.is_empty() && head.ends_with(b"Running") {
@@ -779,6 +878,39 @@ impl MetricsFields {
             }
         });
         fields
+    }
+}
+
+impl MetricsFields {
+    /// The record in the shape vLLM V1 prints, read in one pass from start to end:
+    /// `Avg prompt throughput: X tokens/s, Avg generation throughput: Y tokens/s, Running: N
+    /// reqs, Waiting: N reqs, GPU KV cache usage: X%, Prefix cache hit rate: Y%` and nothing
+    /// after. `None` for any other shape (then [`MetricsFields::read`] reads it label by
+    /// label, with the same result for this shape).
+    fn read_usual(record: &[u8]) -> Option<Self> {
+        let mut rest = record.strip_prefix(MARKER)?;
+        let mut number = |after: &[u8]| -> Option<Option<f64>> {
+            let digits = number_len(rest);
+            if digits == 0 {
+                return None;
+            }
+            let value = parse_decimal(&rest[..digits]);
+            rest = rest[digits..].strip_prefix(after)?;
+            Some(value)
+        };
+        number(b" tokens/s, Avg generation throughput: ")?;
+        let generation = number(b" tokens/s, Running: ")?;
+        let running = number(b" reqs, Waiting: ")?;
+        let waiting = number(b" reqs, GPU KV cache usage: ")?;
+        let kv_cache = number(b"%, Prefix cache hit rate: ")?;
+        let prefix_cache = number(b"%")?;
+        rest.is_empty().then(|| MetricsFields {
+            running: Slot::found(running),
+            waiting: Slot::found(waiting),
+            kv_cache: Slot::found(kv_cache),
+            prefix_cache: Slot::found(prefix_cache),
+            generation: Slot::found(generation),
+        })
     }
 }
 
@@ -906,6 +1038,20 @@ impl SpecSums {
             }
         })
     }
+}
+
+/// Whether `tail` could be the end of an `Engine NNN: ` that starts before it: `: ` after
+/// digits after the end of `Engine ` (any of it, or none).
+fn could_end_engine_prefix(tail: &[u8]) -> bool {
+    let Some(before) = tail.strip_suffix(b": ") else {
+        return false;
+    };
+    let digits = before
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    b"Engine ".ends_with(&before[..before.len() - digits])
 }
 
 /// The engine a record's prefix names: `Engine 000: ` right before it.
