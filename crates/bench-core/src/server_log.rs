@@ -335,6 +335,14 @@ struct RecordScanner {
     engine_at_start: Option<u32>,
 }
 
+/// What [`RecordScanner::scan_clean_line`] made of a line.
+enum Quick {
+    /// Read; `next` is the first marker after the line.
+    Done { next: Option<(usize, Kind)> },
+    /// Not read: a colour sequence follows the marker on the line.
+    NeedsColoursRemoved,
+}
+
 /// Speculative-decoding counters as read so far.
 #[derive(Default)]
 struct SpecSums {
@@ -508,22 +516,21 @@ impl ServerLogParser {
         while let Some(at) = earliest(next_escape, next_marker.map(|(at, _)| at)) {
             let line_start = memchr::memrchr(b'\n', &text[..at]).map_or(0, |i| i + 1);
             let line_end = memchr::memchr(b'\n', &text[at..]).map_or(text.len(), |i| at + i + 1);
-            let clean = match next_marker {
+            let quick = match next_marker {
                 Some(first) if first.0 == at => {
                     scanner.scan_clean_line(text, line_start, line_end, first)
                 }
-                _ => None,
+                _ => Quick::NeedsColoursRemoved,
             };
-            match clean {
+            if let Quick::Done { next } = quick {
                 // The markers after this line were found on the way.
-                Some(next) => next_marker = next,
-                None => {
-                    line.clear();
-                    strip_line(&text[line_start..line_end], line);
-                    scanner.scan_lines(line);
-                    if next_marker.is_some_and(|(i, _)| i < line_end) {
-                        next_marker = scanner.lines.next_hit(text, line_end);
-                    }
+                next_marker = next;
+            } else {
+                line.clear();
+                strip_line(&text[line_start..line_end], line);
+                scanner.scan_lines(line);
+                if next_marker.is_some_and(|(i, _)| i < line_end) {
+                    next_marker = scanner.lines.next_hit(text, line_end);
                 }
             }
             if next_escape.is_some_and(|i| i < line_end) {
@@ -597,18 +604,17 @@ impl RecordScanner {
     /// is `first`: when no escape byte follows the marker on the line, its records are read
     /// where they are, with the markers the line finder gives (no copy of the records, no
     /// second search); only the text before the marker is freed of colours, for the engine
-    /// it may name. `Some(next)`: done, `next` being the first marker after the line; `None`:
-    /// the line needs its colours removed first.
+    /// it may name.
     fn scan_clean_line(
         &mut self,
         text: &[u8],
         line_start: usize,
         line_end: usize,
         first: (usize, Kind),
-    ) -> Option<Option<(usize, Kind)>> {
+    ) -> Quick {
         let at = first.0;
         if memchr::memchr(ESC, &text[at..line_end]).is_some() {
-            return None;
+            return Quick::NeedsColoursRemoved;
         }
         let content_end = if text[..line_end].ends_with(b"\n") {
             line_end - 1
@@ -620,7 +626,7 @@ impl RecordScanner {
         let mut next = Some(first);
         while let Some((hit, kind)) = next.filter(|(hit, _)| *hit < line_end) {
             if found == hits.len() {
-                return None;
+                return Quick::NeedsColoursRemoved;
             }
             hits[found] = (hit - at, kind);
             found += 1;
@@ -637,7 +643,7 @@ impl RecordScanner {
             self.add(kind, line, start, line.len());
         }
         self.engine_at_start = None;
-        Some(next)
+        Quick::Done { next }
     }
 
     /// The engine the raw text before a line's first record names, as [`engine_before`]
