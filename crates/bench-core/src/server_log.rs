@@ -820,7 +820,7 @@ impl RecordScanner {
 
 /// A field of a record: not found yet, or found with its value (`None` when it does not read
 /// as a number, e.g. `1.2.3`). The first one found counts.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Slot<T> {
     found: bool,
     value: Option<T>,
@@ -852,7 +852,7 @@ impl<T> Slot<T> {
 /// The fields of a metrics record, read in one pass over its `: ` separators: for each, the
 /// first `Label: N suffix` of the record. Waiting is the first of `Waiting:` and the old
 /// engine's `Pending:`.
-#[derive(Default)]
+#[derive(Debug, Default, PartialEq)]
 struct MetricsFields {
     running: Slot<f64>,
     waiting: Slot<f64>,
@@ -864,9 +864,11 @@ struct MetricsFields {
 
 impl MetricsFields {
     fn read(record: &[u8]) -> Self {
-        if let Some(fields) = Self::read_usual(record) {
-            return fields;
-        }
+        Self::read_usual(record).unwrap_or_else(|| Self::read_labels(record))
+    }
+
+    /// Each field from the first `Label: value` of its label, anywhere in the record.
+    fn read_labels(record: &[u8]) -> Self {
         let mut fields = MetricsFields::default();
         for_each_label(record, |head, tail| {
             if fields.running.is_empty() && head.ends_with(b"Running") {
@@ -922,7 +924,7 @@ impl MetricsFields {
 
 /// The fields of a speculative-decoding record, read as [`MetricsFields`] (each the first
 /// occurrence of its label).
-#[derive(Default)]
+#[derive(Debug, Default, PartialEq)]
 struct SpecFields {
     old_accepted: Slot<u64>,
     old_drafted: Slot<u64>,
@@ -934,6 +936,11 @@ struct SpecFields {
 
 impl SpecFields {
     fn read(record: &[u8]) -> Self {
+        Self::read_usual(record).unwrap_or_else(|| Self::read_labels(record))
+    }
+
+    /// Each field from the first `Label: value` of its label, anywhere in the record.
+    fn read_labels(record: &[u8]) -> Self {
         let mut fields = SpecFields::default();
         for_each_label(record, |head, tail| {
             let slot = if head.ends_with(b"Number of accepted tokens") {
@@ -958,6 +965,55 @@ impl SpecFields {
             }
         });
         fields
+    }
+}
+
+impl SpecFields {
+    /// A `SpecDecoding metrics: ` record in the shapes vLLM V1 prints, read in one pass:
+    /// `Draft acceptance rate: X%` (or `nan%`), optionally `, Mean acceptance length: L`,
+    /// optionally `, Accepted throughput: A tokens/s, Drafted throughput: D tokens/s`, then
+    /// `, Accepted: N tokens, Drafted: M tokens`, then nothing or `, Per-position
+    /// acceptance rate: ` and a list without another `: `. `None` for any other shape (then
+    /// [`SpecFields::read`] reads it label by label, with the same result for these).
+    fn read_usual(record: &[u8]) -> Option<Self> {
+        let mut rest = record.strip_prefix(b"SpecDecoding metrics: Draft acceptance rate: ")?;
+        let rate = if let Some(after) = rest.strip_prefix(b"nan") {
+            after
+        } else {
+            let digits = number_len(rest);
+            (digits > 0).then_some(&rest[digits..])?
+        };
+        rest = rate.strip_prefix(b"%")?;
+        let mut fields = SpecFields::default();
+        if let Some(after) = rest.strip_prefix(b", Mean acceptance length: ") {
+            let digits = number_len(after);
+            fields.mean_length = Slot::found(parse_decimal(&after[..digits]));
+            rest = &after[digits..];
+        }
+        if let Some(after) = rest.strip_prefix(b", Accepted throughput: ") {
+            let after = &after[number_len(after)..];
+            let after = after.strip_prefix(b" tokens/s, Drafted throughput: ")?;
+            let after = &after[number_len(after)..];
+            rest = after.strip_prefix(b" tokens/s")?;
+        }
+        let mut count = |label: &[u8]| -> Option<Slot<u64>> {
+            let after = rest.strip_prefix(label)?;
+            let value = whole_number(after);
+            let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
+            rest = after[digits..].strip_prefix(b" tokens")?;
+            Some(Slot::found(value))
+        };
+        fields.new_accepted = count(b", Accepted: ")?;
+        fields.new_drafted = count(b", Drafted: ")?;
+        let list = rest
+            .strip_prefix(b", Per-position acceptance rate: ")
+            .unwrap_or(rest);
+        if list.len() == rest.len() && !rest.is_empty() {
+            return None;
+        }
+        memchr::memmem::find(list, b": ")
+            .is_none()
+            .then_some(fields)
     }
 }
 
@@ -1255,6 +1311,49 @@ mod tests {
         }
         assert_eq!(parser.finish(), metrics, "byte-by-byte feeding of `{name}`");
         readme_row(&metrics)
+    }
+
+    #[test]
+    fn the_one_pass_readers_agree_with_the_label_readers() {
+        let metrics: [(&[u8], bool); 6] = [
+            (b"Avg prompt throughput: 4537.9 tokens/s, Avg generation throughput: 4635.5 tokens/s, Running: 260 reqs, Waiting: 333 reqs, GPU KV cache usage: 58.7%, Prefix cache hit rate: 66.4%", true),
+            (b"Avg prompt throughput: 0.0 tokens/s, Avg generation throughput: 1.2.3 tokens/s, Running: 0 reqs, Waiting: 0 reqs, GPU KV cache usage: 0.0%, Prefix cache hit rate: 0.0%", true),
+            (b"Avg prompt throughput: 1 tokens/s, Avg generation throughput: 2 tokens/s, Running: 3 reqs, Pending: 4 reqs, GPU KV cache usage: 5%, Prefix cache hit rate: 6%", false),
+            (b"Avg prompt throughput: 1 tokens/s, Avg generation throughput: 2 tokens/s, Running: 3 reqs, Waiting: 4 reqs, GPU KV cache usage: 5%", false),
+            (b"Avg prompt throughput: 1 tokens/s, Avg generation throughput: 2 tokens/s, Running: 3 reqs, Waiting: 4 reqs, GPU KV cache usage: 5%, Prefix cache hit rate: 6%, MM cache hit rate: 1%", false),
+            (b"Avg prompt throughput: 1 tokens/s, Avg generation throughput: 2 tokens/s, Running: 3 reqs, Swapped: 0 reqs, Pending: 4 reqs, GPU KV cache usage: 5%, CPU KV cache usage: 0.0%.", false),
+        ];
+        for (record, usual) in metrics {
+            let shown = String::from_utf8_lossy(record);
+            assert_eq!(
+                MetricsFields::read_usual(record).is_some(),
+                usual,
+                "{shown}"
+            );
+            assert_eq!(
+                MetricsFields::read(record),
+                MetricsFields::read_labels(record),
+                "{shown}"
+            );
+        }
+        let spec: [(&[u8], bool); 7] = [
+            (b"SpecDecoding metrics: Draft acceptance rate: 100.0%, Accepted: 66 tokens, Drafted: 66 tokens", true),
+            (b"SpecDecoding metrics: Draft acceptance rate: nan%, Accepted: 0 tokens, Drafted: 0 tokens", true),
+            (b"SpecDecoding metrics: Draft acceptance rate: 38.8%, Mean acceptance length: 2.16, Accepted: 150 tokens, Drafted: 387 tokens, Per-position acceptance rate: 0.543, 0.357, 0.264", true),
+            (b"SpecDecoding metrics: Draft acceptance rate: 46.3%, Mean acceptance length: 2.70, Accepted throughput: 149.63 tokens/s, Drafted throughput: 369.31 tokens/s, Accepted: 2118 tokens, Drafted: 2522 tokens, Per-position acceptance rate: 0.600, 0.631, 0.381", true),
+            (b"SpecDecoding metrics: Draft acceptance rate: 1%, Accepted: 99999999999999999999999 tokens, Drafted: 2 tokens", true),
+            (b"SpecDecoding metrics: Mean acceptance length: 1.80, Accepted throughput: 0.63 tokens/s, Drafted throughput: 0.77 tokens/s, Accepted: 648 tokens, Drafted: 788 tokens, Per-position acceptance rate: 0.796, Avg Draft acceptance rate: 82.2%", false),
+            (b"SpecDecoding metrics: Draft acceptance rate: 1%, Accepted: 1 tokens, Drafted: 2 tokens, Per-position acceptance rate: 0.5, System efficiency: 0.4", false),
+        ];
+        for (record, usual) in spec {
+            let shown = String::from_utf8_lossy(record);
+            assert_eq!(SpecFields::read_usual(record).is_some(), usual, "{shown}");
+            assert_eq!(
+                SpecFields::read(record),
+                SpecFields::read_labels(record),
+                "{shown}"
+            );
+        }
     }
 
     #[test]
