@@ -223,18 +223,37 @@ impl Markers {
 /// Finds the lines worth reading in raw text: one vectorised pass (Teddy) for all of
 /// [`MARKERS`] at once, each call going on from where the text was consumed. Built once
 /// per process (building it costs more than searching a small log).
-struct LineFinder(&'static aho_corasick::AhoCorasick);
+struct LineFinder(&'static LineSearcher);
 
-/// The automaton of [`LineFinder`].
-static LINE_FINDER: std::sync::LazyLock<aho_corasick::AhoCorasick> =
-    std::sync::LazyLock::new(|| {
-        // Leftmost-first matching lets the searcher use its vectorised prefilter over a
-        // handful of literals.
-        aho_corasick::AhoCorasick::builder()
-            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-            .build(MARKERS.map(|(marker, _)| marker))
-            .expect("a handful of short literal patterns")
-    });
+/// The searcher of [`LineFinder`]: Teddy itself where the CPU has it (markers are a few
+/// hundred bytes apart in a busy log, so the cost of each call counts), else the automaton.
+enum LineSearcher {
+    Packed(aho_corasick::packed::Searcher),
+    Automaton(aho_corasick::AhoCorasick),
+}
+
+/// The searcher of [`LineFinder`].
+static LINE_FINDER: std::sync::LazyLock<LineSearcher> = std::sync::LazyLock::new(|| {
+    let patterns = MARKERS.map(|(marker, _)| marker);
+    // Leftmost-first matching lets the searcher use its vectorised search over a handful
+    // of literals.
+    aho_corasick::packed::Config::new()
+        .match_kind(aho_corasick::packed::MatchKind::LeftmostFirst)
+        .builder()
+        .extend(patterns)
+        .build()
+        .map_or_else(
+            || {
+                LineSearcher::Automaton(
+                    aho_corasick::AhoCorasick::builder()
+                        .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                        .build(patterns)
+                        .expect("a handful of short literal patterns"),
+                )
+            },
+            LineSearcher::Packed,
+        )
+});
 
 impl LineFinder {
     fn new() -> Self {
@@ -243,9 +262,16 @@ impl LineFinder {
 
     /// The first marker at or after `from` in `text`: its start and kind.
     fn next_hit(&self, text: &[u8], from: usize) -> Option<(usize, Kind)> {
-        self.0
-            .find(text.get(from..)?)
-            .map(|found| (from + found.start(), MARKERS[found.pattern().as_usize()].1))
+        let found = match self.0 {
+            LineSearcher::Packed(searcher) => searcher.find_in(
+                text,
+                aho_corasick::Span::from(from.min(text.len())..text.len()),
+            ),
+            LineSearcher::Automaton(automaton) => {
+                automaton.find(aho_corasick::Input::new(text).range(from.min(text.len())..))
+            }
+        }?;
+        Some((found.start(), MARKERS[found.pattern().as_usize()].1))
     }
 }
 
