@@ -227,7 +227,11 @@ const RULES: [(FailureClass, &[Pattern]); 8] = [
     ),
     (
         FailureClass::Error,
-        &[Pattern::Seq(&["traceback (most recent call last):"])],
+        &[
+            Pattern::Seq(&["traceback (most recent call last):"]),
+            // The built-in sbatch template's words when a `slurm.setup` line fails.
+            Pattern::Seq(&["launch: slurm.setup line ", " failed with exit status "]),
+        ],
     ),
 ];
 
@@ -645,6 +649,13 @@ mod tests {
         log.extend_from_slice(b"IME LIMIT");
         log.extend(std::iter::repeat_n(b'.', 100_000 - 9));
         assert_eq!(classes_in_reader(Cursor::new(&log)).unwrap(), []);
+    }
+
+    #[test]
+    fn a_failed_setup_line_is_an_error() {
+        let out = b"/var/spool/slurmd/job00091/slurm_script: line 14: /nonexistent/venv/bin/activate: No such file or directory\n\
+            launch: slurm.setup line 1 failed with exit status 1; the inference script was not run\n";
+        assert_eq!(classes_in(out), [FailureClass::Error]);
     }
 
     #[test]

@@ -929,6 +929,64 @@ mod tests {
             .map(|rendered| rendered.script)
     }
 
+    /// The built-in template's text for `slurm.setup`: each line, an empty line, and the
+    /// check of its exit status.
+    fn setup_block(lines: &[&str]) -> String {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                format!(
+                    "{line}\n\nlaunch_setup_status=$?; if [ \"$launch_setup_status\" -ne 0 ]; then \
+                     echo \"launch: slurm.setup line {} failed with exit status \
+                     $launch_setup_status; the inference script was not run\" >&2; exit \
+                     \"$launch_setup_status\"; fi\n",
+                    i + 1
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_failing_setup_line_stops_the_job_before_the_script() {
+        let mut settings = settings();
+        settings.slurm.python = "echo script-ran".into();
+        settings.slurm.setup = vec![
+            "true".into(),
+            // A trailing backslash does not swallow the check.
+            "test -d / \\".into(),
+            "false".into(),
+            "echo after-the-failure".into(),
+        ];
+        let script = render(BUILTIN_TEMPLATE, &run(json!({})), &settings).unwrap();
+        let output = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .expect("bash runs");
+        assert_eq!(output.status.code(), Some(1), "{script}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stderr),
+            "launch: slurm.setup line 3 failed with exit status 1; the inference script was not \
+             run\n"
+        );
+        // Every line succeeding, the script runs.
+        settings.slurm.setup.remove(2);
+        let script = render(BUILTIN_TEMPLATE, &run(json!({})), &settings).unwrap();
+        let output = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .expect("bash runs");
+        assert!(output.status.success(), "{script}");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).starts_with("after-the-failure\nscript-ran"),
+            "{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+
     #[test]
     fn builtin_quotes_the_shell_words_and_keeps_setup_verbatim() {
         let mut settings = settings();
@@ -965,7 +1023,11 @@ mod tests {
             ]
         );
         assert!(
-            script.contains("\nsource .venv/bin/activate\necho \"$HOME\"\nset -euo pipefail\n")
+            script.contains(&format!(
+                "\n{}set -euo pipefail\n",
+                setup_block(&["source .venv/bin/activate", "echo \"$HOME\""])
+            )),
+            "{script}"
         );
         assert!(
             script.contains(
@@ -1095,7 +1157,10 @@ mod tests {
                 let script = render(BUILTIN_TEMPLATE, run, &settings).unwrap();
                 let expected_line = script.lines().position(|l| l == "echo marker").unwrap() + 1;
                 assert!(
-                    script.contains("\nmodule load cuda\necho marker\nset -euo pipefail\n"),
+                    script.contains(&format!(
+                        "\n{}set -euo pipefail\n",
+                        setup_block(&["module load cuda", "echo marker"])
+                    )),
                     "{script}"
                 );
                 assert_eq!((line, &*text), (expected_line, setup), "{setup}");
