@@ -932,19 +932,18 @@ mod tests {
     /// The built-in template's text for `slurm.setup`: each line, an empty line, and the
     /// check of its exit status.
     fn setup_block(lines: &[&str]) -> String {
-        lines
-            .iter()
-            .enumerate()
-            .map(|(i, line)| {
-                format!(
-                    "{line}\n\nlaunch_setup_status=$?; if [ \"$launch_setup_status\" -ne 0 ]; then \
-                     echo \"launch: slurm.setup line {} failed with exit status \
-                     $launch_setup_status; the inference script was not run\" >&2; exit \
-                     \"$launch_setup_status\"; fi\n",
-                    i + 1
-                )
-            })
-            .collect()
+        let mut block = String::new();
+        for (i, line) in lines.iter().enumerate() {
+            let _ = write!(
+                block,
+                "{line}\n\nlaunch_setup_status=$?; if [ \"$launch_setup_status\" -ne 0 ]; then \
+                 echo \"launch: slurm.setup line {} failed with exit status \
+                 $launch_setup_status; the inference script was not run\" >&2; exit \
+                 \"$launch_setup_status\"; fi\n",
+                i + 1
+            );
+        }
+        block
     }
 
     #[test]
