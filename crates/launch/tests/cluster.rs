@@ -1199,3 +1199,68 @@ fn sigkill_during_a_slow_real_sbatch_never_submits_a_run_twice() {
         );
     }
 }
+
+#[test]
+#[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
+fn a_failing_setup_line_ends_the_job_before_the_script_and_is_an_error() {
+    let cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let model = unique("setupfail");
+    let mut config = Config::new(&unique("setupfail"), &[&model]);
+    config.hold = false;
+    // The virtual environment is missing: before, the job ran on whatever Python was on
+    // PATH and could complete with numbers from the wrong vLLM.
+    let yaml = config.yaml(&cluster).replace(
+        "slurm:\n",
+        "slurm:\n  setup: [\"source /nonexistent/venv/bin/activate\"]\n",
+    );
+    sweep.write("sweep.yaml", &yaml);
+    let output = sweep.launch(&["--config", "sweep.yaml", "--json"], None);
+    assert_eq!(exit_code(&output), 0, "{}", show(&output));
+    let lines = lines_by_name(&output);
+    let _cancel = cancel_submitted(&lines);
+    let line = &lines[&run_name(&model)];
+    let job_id =
+        bench_tests::parse_parsable(line["job_id"].as_str().expect("a job id")).expect("digits");
+    bench_tests::wait_until_gone(&job_id, JOB_LIMIT).expect("the job ends");
+    let out = std::fs::read_to_string(
+        sweep
+            .path()
+            .join(line["run_dir"].as_str().expect("a run directory"))
+            .join(format!(
+                "inference_logs/slurm_logs/{}_0.out",
+                job_id.as_str()
+            )),
+    )
+    .expect("the job's .out");
+    assert!(
+        out.contains(
+            "launch: slurm.setup line 1 failed with exit status 1; the inference script was not \
+             run"
+        ),
+        "{out}"
+    );
+    assert!(
+        !out.contains("fake inference done"),
+        "the script ran: {out}"
+    );
+    // Its class is `error`: skipped when `error` is in the skip set.
+    let again = sweep.launch(
+        &[
+            "--config",
+            "sweep.yaml",
+            "--json",
+            "--dry-run",
+            "--skip-failure-reasons",
+            "error",
+        ],
+        None,
+    );
+    let line = &lines_by_name(&again)[&run_name(&model)];
+    assert_eq!(
+        (line["decision"].as_str(), line["reason"].as_str()),
+        (Some("skipped_failure"), Some("error")),
+        "{}",
+        show(&again)
+    );
+}
