@@ -229,15 +229,6 @@ impl DecisionCounts {
             .sum()
     }
 
-    /// Runs counted, over all experiments and decisions.
-    pub fn runs(&self) -> u64 {
-        self.experiments
-            .iter()
-            .flat_map(|(_, counts)| counts)
-            .map(|(_, n)| n)
-            .sum()
-    }
-
     /// Each experiment with its counts per decision, decisions in [`DecisionKind`] order and
     /// only those with runs.
     pub fn per_experiment(&self) -> impl Iterator<Item = (&str, Vec<(DecisionKind, u64)>)> {

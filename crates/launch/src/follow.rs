@@ -12,7 +12,7 @@ use bench_io::Console;
 
 use crate::interrupt::Interrupt;
 use crate::pass::{self, Session};
-use crate::plan::{DecisionKind, PlannedRun};
+use crate::plan::{Decision, DecisionKind, PlannedRun};
 use crate::report::{self, Line};
 use crate::slurm::Slurm;
 use crate::submit;
@@ -75,7 +75,7 @@ pub(crate) fn follow(
                 let to_submit: HashSet<RunDir> = pass
                     .decided
                     .iter()
-                    .filter(|d| d.decision == crate::plan::Decision::WouldSubmit)
+                    .filter(|d| d.decision == Decision::WouldSubmit)
                     .map(|d| d.run().run_dir.clone())
                     .collect();
                 let mut done = submit::submit_runs(
@@ -110,11 +110,11 @@ pub(crate) fn follow(
                     .filter(|d| to_submit.contains(&d.run().run_dir))
                 {
                     match &d.decision {
-                        crate::plan::Decision::Submitted { .. } => {
+                        Decision::Submitted { .. } => {
                             end.submitted
                                 .push((d.run().run_dir.clone(), d.run().name.clone()));
                         }
-                        crate::plan::Decision::Failed { reason } => {
+                        Decision::Failed { reason } => {
                             end.refused.push((d.run().run_dir.clone(), reason.clone()));
                         }
                         _ => {}
