@@ -22,8 +22,9 @@ Examples:
 /// Every `inference_logs/slurm_logs/*.out` file below `--root` is a row. The config columns
 /// come from the run directory's path, the metrics from `inference_logs/stats.json` and the
 /// run's vLLM server log; a run that did not complete gets its failure class in `comment`.
-/// Writes `{experiment}.csv`, `benchmarking_results.csv` and `optimization_summary.csv`
-/// (each whole or not at all) and prints the tables on stdout.
+/// Writes `{experiment}.csv`, `benchmarking_results.csv`, `optimization_summary.csv` and the
+/// report (`report.html`, `report.md` with its charts in `report_files/`), all whole or not
+/// at all, and prints the tables on stdout.
 ///
 /// Exit code 0 when the tree was analyzed (runs that could not be read are reported on
 /// stderr and in their row's comment), 2 when `--root` is missing, not a directory or empty
@@ -43,6 +44,11 @@ pub struct Args {
     /// one per run are used]
     #[arg(long, short = 'j', value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     pub jobs: Option<usize>,
+
+    /// Write no report (`report.html`, `report.md`, `report_files/`), and remove the one an
+    /// earlier analyze wrote into `--out`.
+    #[arg(long)]
+    pub no_report: bool,
 
     /// Print nothing on stdout (the CSV files are still written, warnings still go to stderr).
     #[arg(long, short = 'q')]

@@ -6,6 +6,7 @@
 pub mod analysis;
 pub mod cli;
 pub mod output;
+pub mod report;
 pub mod tables;
 pub mod walk;
 
@@ -224,6 +225,33 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Write the CSVs and the report (or remove an earlier report when there is none) into
+/// `out_dir`, all staged first so that a failure leaves the earlier outputs as they were.
+fn write_outputs(
+    out_dir: &Path,
+    csv_files: &[(String, Vec<Vec<String>>)],
+    rendered: Option<&report::Rendered>,
+) -> anyhow::Result<()> {
+    let mut staging = output::Staging::new(out_dir);
+    for (name, records) in csv_files {
+        staging.csv(name, records)?;
+    }
+    match rendered {
+        Some(rendered) => {
+            staging.text(report::HTML_FILE, &rendered.html)?;
+            staging.text(report::MARKDOWN_FILE, &rendered.markdown)?;
+            staging.directory(report::FILES_DIR, &rendered.charts)?;
+        }
+        None => {
+            for name in [report::HTML_FILE, report::MARKDOWN_FILE, report::FILES_DIR] {
+                staging.remove(name);
+            }
+        }
+    }
+    staging.commit()?;
+    Ok(())
+}
+
 /// Run `analyze` with parsed arguments, printing to `console`.
 ///
 /// Errors: see [`AnalyzeError`]; a usage error means nothing was written.
@@ -262,8 +290,18 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), AnalyzeError> 
     let rows = dedup_and_sort(std::mem::take(&mut findings.rows));
     let summary = summarize(&rows);
     let csv = output::csv_files(&rows, &summary, &clashing);
-    report(console, &walk_problems, &findings, &csv.skipped);
-    output::write_files(out_dir, &csv.files)
+    let mut warnings = csv.skipped;
+    let rendered = if args.no_report {
+        None
+    } else {
+        let built = bench_core::report::build(&args.root.to_string_lossy(), &rows, &summary);
+        Some(
+            report::render(&built, &mut warnings)
+                .map_err(|err| AnalyzeError::Write(format!("{err:#}")))?,
+        )
+    };
+    report(console, &walk_problems, &findings, &warnings);
+    write_outputs(out_dir, &csv.files, rendered.as_ref())
         .map_err(|err| AnalyzeError::Write(format!("{err:#}")))?;
     if !args.quiet {
         console.out(tables::render(&rows, &summary));

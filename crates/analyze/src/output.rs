@@ -9,7 +9,7 @@ use anyhow::Context;
 use bench_core::rows::{Row, csv_header};
 use bench_core::summary::{ModelSummary, SUMMARY_COLUMNS};
 use itertools::Itertools;
-use tempfile::NamedTempFile;
+use tempfile::{NamedTempFile, TempDir};
 
 /// The CSV with every row.
 pub const ALL_ROWS_FILE: &str = "benchmarking_results.csv";
@@ -71,24 +71,141 @@ pub fn write_files(
     dir: &Path,
     files: &[(String, Vec<Vec<String>>)],
 ) -> anyhow::Result<Vec<PathBuf>> {
-    let mut staged = Vec::with_capacity(files.len());
+    let mut staging = Staging::new(dir);
     for (name, records) in files {
-        let target = dir.join(name);
-        let temp = write_temp(dir, name, records)
-            .with_context(|| format!("failed to write `{}`", target.display()))?;
-        staged.push((target, temp));
+        staging.csv(name, records)?;
     }
-    let mut written = Vec::with_capacity(staged.len());
-    for (target, temp) in staged {
-        temp.persist(&target)
-            .with_context(|| format!("failed to write `{}`", target.display()))?;
-        written.push(target);
-    }
-    Ok(written)
+    staging.commit()
 }
 
-/// One CSV into a new temporary file next to its target.
-fn write_temp(dir: &Path, name: &str, records: &[Vec<String>]) -> anyhow::Result<NamedTempFile> {
+/// Outputs prepared in temporary files and directories beside their targets, then put in
+/// place together by [`Staging::commit`]: a failure while preparing leaves every target as
+/// it was, and no target is ever seen half written.
+#[derive(Debug)]
+pub struct Staging<'a> {
+    dir: &'a Path,
+    files: Vec<(PathBuf, NamedTempFile)>,
+    dirs: Vec<(PathBuf, TempDir)>,
+    removals: Vec<PathBuf>,
+}
+
+impl<'a> Staging<'a> {
+    /// Nothing staged yet, for outputs in `dir`.
+    pub fn new(dir: &'a Path) -> Self {
+        Staging {
+            dir,
+            files: Vec::new(),
+            dirs: Vec::new(),
+            removals: Vec::new(),
+        }
+    }
+
+    /// Stage the CSV `name` with `records`.
+    pub fn csv(&mut self, name: &str, records: &[Vec<String>]) -> anyhow::Result<()> {
+        let target = self.dir.join(name);
+        let temp = write_temp(self.dir, name, |out| {
+            let mut csv = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::Any(b'\n'))
+                .from_writer(out);
+            for record in records {
+                csv.write_record(record)?;
+            }
+            csv.flush()?;
+            Ok(())
+        })
+        .with_context(|| format!("failed to write `{}`", target.display()))?;
+        self.files.push((target, temp));
+        Ok(())
+    }
+
+    /// Stage the file `name` with `text`.
+    pub fn text(&mut self, name: &str, text: &str) -> anyhow::Result<()> {
+        let target = self.dir.join(name);
+        let temp = write_temp(self.dir, name, |out| Ok(out.write_all(text.as_bytes())?))
+            .with_context(|| format!("failed to write `{}`", target.display()))?;
+        self.files.push((target, temp));
+        Ok(())
+    }
+
+    /// Stage the directory `name` holding `files` (`(file name, text)`): it replaces the
+    /// directory of that name whole.
+    pub fn directory(&mut self, name: &str, files: &[(String, String)]) -> anyhow::Result<()> {
+        let target = self.dir.join(name);
+        let context = || format!("failed to write `{}`", target.display());
+        if fs::symlink_metadata(&target).is_ok_and(|meta| !meta.is_dir()) {
+            anyhow::bail!(
+                "`{}` is there and is not a directory: move it away to let the report use that name",
+                target.display()
+            );
+        }
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // As a plain new directory (the umask applies), not tempfile's private 0700.
+            builder.permissions(fs::Permissions::from_mode(0o777));
+        }
+        let temp = builder.tempdir_in(self.dir).with_context(context)?;
+        for (file, text) in files {
+            fs::write(temp.path().join(file), text).with_context(context)?;
+        }
+        self.dirs.push((target, temp));
+        Ok(())
+    }
+
+    /// Remove the file or directory `name` at commit, when it is there.
+    pub fn remove(&mut self, name: &str) {
+        self.removals.push(self.dir.join(name));
+    }
+
+    /// Put everything staged in place: files renamed over their targets, directories
+    /// swapped in (the old one removed after), removals done. Returns the paths written.
+    pub fn commit(self) -> anyhow::Result<Vec<PathBuf>> {
+        let mut written = Vec::with_capacity(self.files.len() + self.dirs.len());
+        for (target, temp) in self.files {
+            temp.persist(&target)
+                .with_context(|| format!("failed to write `{}`", target.display()))?;
+            written.push(target);
+        }
+        for (target, temp) in self.dirs {
+            let context = || format!("failed to write `{}`", target.display());
+            // The old directory moves aside into a fresh temporary directory, so that the
+            // new one takes its name in one rename and the old one is removed after.
+            let aside = if fs::symlink_metadata(&target).is_ok() {
+                let holder = tempfile::Builder::new()
+                    .prefix(".old-report.")
+                    .tempdir_in(self.dir)
+                    .with_context(context)?;
+                fs::rename(&target, holder.path().join("old")).with_context(context)?;
+                Some(holder)
+            } else {
+                None
+            };
+            fs::rename(temp.path(), &target).with_context(context)?;
+            let _ = temp.keep();
+            drop(aside);
+            written.push(target);
+        }
+        for target in self.removals {
+            let removed = match fs::symlink_metadata(&target) {
+                Ok(meta) if meta.is_dir() => fs::remove_dir_all(&target),
+                Ok(_) => fs::remove_file(&target),
+                Err(_) => Ok(()),
+            };
+            removed.with_context(|| format!("failed to remove `{}`", target.display()))?;
+        }
+        Ok(written)
+    }
+}
+
+/// One output into a new temporary file next to its target, written by `write`.
+fn write_temp(
+    dir: &Path,
+    name: &str,
+    write: impl FnOnce(&mut BufWriter<&mut fs::File>) -> anyhow::Result<()>,
+) -> anyhow::Result<NamedTempFile> {
     let prefix = format!(".{name}.");
     let mut builder = tempfile::Builder::new();
     builder.prefix(&prefix).suffix(".tmp");
@@ -100,15 +217,9 @@ fn write_temp(dir: &Path, name: &str, records: &[Vec<String>]) -> anyhow::Result
     }
     let mut temp = builder.tempfile_in(dir)?;
     {
-        let mut csv = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(BufWriter::new(temp.as_file_mut()));
-        for record in records {
-            csv.write_record(record)?;
-        }
-        csv.into_inner()
-            .map_err(csv::IntoInnerError::into_error)?
-            .flush()?;
+        let mut out = BufWriter::new(temp.as_file_mut());
+        write(&mut out)?;
+        out.flush()?;
     }
     Ok(temp)
 }

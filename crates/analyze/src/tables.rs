@@ -8,7 +8,7 @@ use bench_core::layout::{RunFields, Segment};
 use bench_core::metrics::Comment;
 use bench_core::rows::{Row, int_cell};
 use bench_core::server_log::SpecDecoding;
-use bench_core::summary::{ModelSummary, round_half_even};
+use bench_core::summary::{ModelSummary, SUMMARY_TABLE_HEADERS, round_half_even};
 use itertools::Itertools;
 
 /// A config column of the experiment tables: its short name, how a row shows it, and
@@ -86,6 +86,9 @@ const METRIC_HEADERS: [&str; 10] = [
     "comment",
 ];
 
+/// Which columns of [`SUMMARY_TABLE_HEADERS`] hold numbers (right-aligned).
+pub const SUMMARY_NUMERIC: [bool; 6] = [false, true, true, true, true, false];
+
 /// A number rounded to an integer (half to even), empty when missing.
 fn integer(value: Option<f64>) -> String {
     value.map(round_half_even).unwrap_or_default()
@@ -111,7 +114,7 @@ pub fn hms(seconds: Option<f64>) -> String {
 }
 
 /// One Markdown table line: `| a | b |`, an empty cell as `| |`, `|` in a cell escaped.
-fn table_line<S: AsRef<str>>(cells: impl IntoIterator<Item = S>) -> String {
+pub fn table_line<S: AsRef<str>>(cells: impl IntoIterator<Item = S>) -> String {
     let mut line = String::from("|");
     for cell in cells {
         let cell = cell.as_ref();
@@ -125,7 +128,7 @@ fn table_line<S: AsRef<str>>(cells: impl IntoIterator<Item = S>) -> String {
 }
 
 /// The alignment line: `:--` for text, `--:` for numbers.
-fn alignment_line(numeric: impl IntoIterator<Item = bool>) -> String {
+pub fn alignment_line(numeric: impl IntoIterator<Item = bool>) -> String {
     table_line(
         numeric
             .into_iter()
@@ -197,30 +200,12 @@ fn summary_section(summary: &[ModelSummary]) -> String {
         return String::new();
     }
     let mut text = String::from("## Optimization summary\n\n");
-    text.push_str(&table_line([
-        "Model",
-        "Base TP",
-        "Base tps/gpu",
-        "Best tps/gpu",
-        "Speedup",
-        "Best Parameters",
-    ]));
+    text.push_str(&table_line(SUMMARY_TABLE_HEADERS));
     text.push('\n');
-    text.push_str(&alignment_line([false, true, true, true, true, false]));
+    text.push_str(&alignment_line(SUMMARY_NUMERIC));
     text.push('\n');
     for model in summary {
-        let speedup = model
-            .speedup(&model.overall)
-            .map(|s| format!("{s:.2}x"))
-            .unwrap_or_default();
-        text.push_str(&table_line([
-            model.model.clone(),
-            model.baseline_tp.to_string(),
-            round_half_even(model.baseline_tps),
-            round_half_even(model.overall.output_tps_per_gpu),
-            speedup,
-            model.overall.params.clone(),
-        ]));
+        text.push_str(&table_line(model.table_cells()));
         text.push('\n');
     }
     text

@@ -17,6 +17,7 @@ pub mod layout;
 pub mod metrics;
 pub mod model_config;
 pub mod numbers;
+pub mod report;
 pub mod rows;
 pub mod run;
 pub mod sbatch_options;

@@ -239,6 +239,22 @@ impl Comment {
         }
     }
 
+    /// Whether the row's run completed (its metrics are filled).
+    pub fn is_completed(&self) -> bool {
+        matches!(
+            self,
+            Comment::Merged { .. } | Comment::FailedRequests(_) | Comment::Empty
+        )
+    }
+
+    /// The failure class of a run that did not complete, when the logs named one.
+    pub fn failure_class(&self) -> Option<FailureClass> {
+        match self {
+            Comment::Failure(class) => Some(*class),
+            _ => None,
+        }
+    }
+
     /// The comment of a run that did not complete: the highest failure class among
     /// `classes` (any order), else whether `stats.json` was present but invalid.
     pub fn not_completed(classes: &[FailureClass], stats_present: bool) -> Self {

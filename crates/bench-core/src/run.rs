@@ -38,17 +38,22 @@ pub struct Run {
     pub fields: PathFields,
 }
 
+/// The keys [`Run::kwargs`] adds to the run's args: `output_dir`, `name`,
+/// `local_execution`.
+pub const KWARGS_ADDED: [&str; 3] = ["output_dir", "name", "local_execution"];
+
 impl Run {
     /// The keyword arguments the inference script's `main` receives (`docs/launch.md`):
     /// [`Run::args`] plus `output_dir`, `name` and `local_execution: true`.
     pub fn kwargs(&self) -> Map<String, Value> {
+        let [output_dir, name, local_execution] = KWARGS_ADDED;
         let mut kwargs = self.args.clone();
         kwargs.insert(
-            "output_dir".into(),
+            output_dir.into(),
             Value::String(self.experiment_dir.clone()),
         );
-        kwargs.insert("name".into(), Value::String(self.name.clone()));
-        kwargs.insert("local_execution".into(), Value::Bool(true));
+        kwargs.insert(name.into(), Value::String(self.name.clone()));
+        kwargs.insert(local_execution.into(), Value::Bool(true));
         kwargs
     }
 }

@@ -93,6 +93,35 @@ impl ModelSummary {
     }
 }
 
+/// The optimization summary's table as the seed README shows it (stdout and the report):
+/// the column headers, then [`ModelSummary::table_cells`] per model.
+pub const SUMMARY_TABLE_HEADERS: [&str; 6] = [
+    "Model",
+    "Base TP",
+    "Base tps/gpu",
+    "Best tps/gpu",
+    "Speedup",
+    "Best Parameters",
+];
+
+impl ModelSummary {
+    /// The cells of [`SUMMARY_TABLE_HEADERS`]: the model, the baseline's tp, the baseline's
+    /// and the overall best tokens/s per GPU rounded half to even, the overall speedup to
+    /// two decimals followed by `x` (empty when the baseline is 0), the best parameters.
+    pub fn table_cells(&self) -> [String; 6] {
+        [
+            self.model.clone(),
+            self.baseline_tp.to_string(),
+            round_half_even(self.baseline_tps),
+            round_half_even(self.overall.output_tps_per_gpu),
+            self.speedup(&self.overall)
+                .map(|s| format!("{s:.2}x"))
+                .unwrap_or_default(),
+            self.overall.params.clone(),
+        ]
+    }
+}
+
 /// Round to an integer, ties to even as Python's `round` (`2.5` -> `2`, `3.5` -> `4`).
 pub fn round_half_even(value: f64) -> String {
     // Adding 0.0 turns -0 into 0.
@@ -104,7 +133,14 @@ pub fn round_half_even(value: f64) -> String {
 fn is_baseline_config(fields: &RunFields) -> bool {
     fields.max_num_seqs == Some(DEFAULT_MAX_NUM_SEQS)
         && fields.max_num_batched_tokens == Some(DEFAULT_MAX_NUM_BATCHED_TOKENS)
-        && fields.gpu_memory_percent == Some(DEFAULT_GPU_MEMORY_PERCENT)
+        && has_default_memory_and_decoding(fields)
+}
+
+/// Whether a row has vLLM's defaults for everything the run directory holds below
+/// max-num-batched-tokens: gpu-memory-utilization 0.9, block size 16, KV cache dtype
+/// `auto`, no speculative decoding, no quantization (the report's heatmaps hold these rows).
+pub fn has_default_memory_and_decoding(fields: &RunFields) -> bool {
+    fields.gpu_memory_percent == Some(DEFAULT_GPU_MEMORY_PERCENT)
         && fields.block_size == Some(DEFAULT_BLOCK_SIZE)
         && fields.kv_cache_dtype == KvCacheDtype::Auto.segment()
         && fields.speculative == SpeculativeDecoding::None.segment()

@@ -16,6 +16,9 @@ use crate::path_text::shown;
 pub const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
 /// The most bytes of a template read: 1 MiB (sbatch refuses a script over 4 MB anyway).
 pub const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
+/// The most bytes of a run's `inference_logs/launch/kwargs.json` read for the report: 1 MiB
+/// (`launch` writes a few hundred bytes; a prompt template makes it longer).
+pub const MAX_KWARGS_BYTES: u64 = 1024 * 1024;
 /// The most bytes of a model's `config.json` read from the Hugging Face cache: 16 MiB.
 pub const MAX_MODEL_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
 
