@@ -859,31 +859,6 @@ fn a_failed_stderr_write_is_exit_1_not_a_panic() {
     assert!(tree.root().join("benchmarking_results.csv").is_file());
 }
 
-/// Run the built binary as the unprivileged user 65534 (root ignores permissions), or
-/// directly when the tests do not run as root.
-fn analyze_unprivileged(tree: &Tree) -> std::process::Output {
-    let binary = assert_cmd::cargo::cargo_bin!("analyze");
-    let uid = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .expect("`id -u` runs");
-    let is_root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
-    let mut command = if is_root {
-        let mut command = std::process::Command::new("setpriv");
-        command
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(binary);
-        command
-    } else {
-        std::process::Command::new(binary)
-    };
-    command
-        .current_dir(tree.base())
-        .args(["--root", "data"])
-        .output()
-        .expect("`setpriv` (util-linux) runs the binary as user 65534")
-}
-
 #[test]
 fn unreadable_run_directory_is_reported_and_the_rest_analyzed() {
     let tree = Tree::new();
@@ -913,7 +888,7 @@ fn unreadable_run_directory_is_reported_and_the_rest_analyzed() {
         0o000,
     );
 
-    let output = analyze_unprivileged(&tree);
+    let output = common::analyze_unprivileged(&tree, &[]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(

@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 
 use crate::failure::FailureClass;
 use crate::layout::{
-    DEFAULT_MAX_NUM_BATCHED_TOKENS, DEFAULT_MAX_NUM_SEQS, RunFields, Segment, SpeculativeDecoding,
+    DEFAULT_MAX_NUM_BATCHED_TOKENS, DEFAULT_MAX_NUM_SEQS, KvCacheDtype, Quantization, RunFields,
+    Segment, SpeculativeDecoding, UNSET,
 };
 use crate::metrics::gpu_count;
 use crate::rows::{Row, int_cell};
@@ -539,6 +540,11 @@ fn failures(rows: &[Row]) -> Failures {
 /// `kwargs.json`: the run directory only holds the name made safe for a path.
 pub const MODEL_TO_FILL_IN: &str = "TO FILL IN";
 
+/// A value the run directory does not spell as the config does, to be filled in.
+fn to_fill_in(segment: Segment, value: &str) -> Value {
+    Value::String(format!("{MODEL_TO_FILL_IN} ({})", segment.with(value)))
+}
+
 /// A winner as a ready-to-paste YAML `args:` block: the args the inference script got,
 /// from the run's `kwargs.json` (`kwargs`; keys in the config's `kebab-case`, without
 /// what `launch` adds), or else from its run directory with `model-name-or-path` marked
@@ -574,10 +580,16 @@ pub fn winner_args_yaml(kwargs: Option<&Map<String, Value>>, fields: &RunFields)
                 _ if segment.is_integer() => value
                     .parse::<u64>()
                     .map_or(Value::String(value), Value::from),
-                Segment::Speculative
-                    if fields.speculative != SpeculativeDecoding::None.segment() =>
-                {
-                    Value::String(format!("{MODEL_TO_FILL_IN} (spec_{value})"))
+                Segment::KvCacheDtype => KvCacheDtype::from_segment(&fields.kv_cache_dtype)
+                    .map_or_else(|| to_fill_in(segment, &value), |d| d.config_value().into()),
+                Segment::Quantization => Quantization::from_segment(&fields.quantization)
+                    .map_or_else(|| to_fill_in(segment, &value), |q| q.config_value().into()),
+                Segment::Speculative => {
+                    if fields.speculative == SpeculativeDecoding::None.segment() {
+                        UNSET.into()
+                    } else {
+                        to_fill_in(segment, &value)
+                    }
                 }
                 _ => Value::String(value),
             };
@@ -593,5 +605,237 @@ pub fn winner_args_yaml(kwargs: Option<&Map<String, Value>>, fields: &RunFields)
         format!(
             "# from the run directory (no kwargs.json): fill in what is marked {MODEL_TO_FILL_IN}\n{yaml}"
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{Comment, RowMetrics};
+    use crate::rows::dedup_and_sort;
+    use crate::server_log::LogMetrics;
+    use crate::summary::summarize;
+
+    /// A row of `model` at tp 1 with vLLM's defaults but `mns` and `mnbt`; completed with
+    /// `tps` output tokens/s per GPU and 100 s of e2e time, or failed with `class`.
+    fn row(
+        experiment: &str,
+        model: &str,
+        mns: u64,
+        mnbt: u64,
+        outcome: Result<f64, FailureClass>,
+    ) -> Row {
+        let (metrics, comment) = match outcome {
+            Ok(tps) => (
+                RowMetrics {
+                    output_tps_per_gpu: Some(tps),
+                    e2e_time: Some(100.0),
+                    ..RowMetrics::default()
+                },
+                Comment::Empty,
+            ),
+            Err(class) => (RowMetrics::default(), Comment::Failure(class)),
+        };
+        Row {
+            fields: RunFields {
+                experiment: experiment.into(),
+                prompt_template_name: "default".into(),
+                model: model.into(),
+                tp: Some(1),
+                pp: Some(1),
+                dp: Some(1),
+                max_num_seqs: Some(mns),
+                max_num_batched_tokens: Some(mnbt),
+                gpu_memory_percent: Some(90),
+                block_size: Some(16),
+                kv_cache_dtype: "kvc_auto".into(),
+                speculative: "spec_none".into(),
+                quantization: "quant_none".into(),
+            },
+            metrics,
+            path: format!(
+                "data/{experiment}/{model}/{mns}-{mnbt}/inference_logs/slurm_logs/1_0.out"
+            ),
+            comment,
+            job_id: 1,
+            task_index: 0,
+            log: None,
+        }
+    }
+
+    fn sample() -> Vec<Row> {
+        use FailureClass::{Oom, Timeout};
+        let mut rows = vec![
+            row("tier0", "M", 256, 8192, Ok(1000.0)),
+            row("tier0", "M", 512, 8192, Ok(1500.0)),
+            row("tier0", "M", 512, 16384, Err(Timeout)),
+            row("tier1", "M", 512, 16384, Err(Oom)),
+            row("tier0", "M", 1024, 16384, Ok(2000.0)),
+            row("tier0", "M", 256, 16384, Err(Timeout)),
+            // Interior best: mns 512 of 256..1024, mnbt 8192 of 4096..16384.
+            row("tier0", "N", 256, 8192, Ok(700.0)),
+            row("tier0", "N", 512, 8192, Ok(900.0)),
+            row("tier0", "N", 1024, 16384, Ok(800.0)),
+            row("tier0", "N", 256, 4096, Err(Oom)),
+            // No baseline; only run: at the largest of both keys.
+            row("tier0", "X", 128, 2048, Ok(50.0)),
+        ];
+        // M's overall best, outside the heatmap (gmu 95, speculative decoding), at the
+        // largest mnbt M tried (32768) but not the largest mns (1024).
+        let mut spec = row("tier1", "M", 256, 32768, Ok(2500.0));
+        spec.fields.gpu_memory_percent = Some(95);
+        spec.fields.speculative = "spec_ngram_6".into();
+        spec.log = Some(LogMetrics {
+            spec: Some(SpecDecoding {
+                accepted: 150,
+                drafted: 400,
+                mean_acceptance_length: None,
+            }),
+            ..LogMetrics::default()
+        });
+        rows.push(spec);
+        dedup_and_sort(rows)
+    }
+
+    #[test]
+    fn the_heatmap_holds_the_best_value_else_the_first_class_else_blank() {
+        let rows = sample();
+        let report = build("data", &rows, &summarize(&rows));
+        let m = &report.heatmaps[0];
+        assert_eq!((m.model.as_str(), m.tp), ("M", 1));
+        assert_eq!(m.max_num_seqs, [256, 512, 1024]);
+        assert_eq!(m.max_num_batched_tokens, [8192, 16384]);
+        assert_eq!(
+            m.cells,
+            [
+                vec![Cell::Value(1000.0), Cell::Value(1500.0), Cell::Blank],
+                // (512, 16384) timed out in tier0 and went OOM in tier1: OOM ranks first.
+                vec![
+                    Cell::Failed("timeout".into()),
+                    Cell::Failed("OOM".into()),
+                    Cell::Value(2000.0)
+                ],
+            ]
+        );
+        assert_eq!(m.best, Some((2, 1)));
+        assert_eq!(m.baseline, Some((0, 0)));
+        assert_eq!(m.marks(2, 1), ["best"]);
+        assert_eq!(m.marks(0, 0), ["baseline"]);
+        assert_eq!(m.value_range(), Some((1000.0, 2000.0)));
+        // N and X get one each; the gmu-95 run is in none.
+        let names: Vec<&str> = report.heatmaps.iter().map(|h| h.model.as_str()).collect();
+        assert_eq!(names, ["M", "N", "X"]);
+        // X has no baseline cell.
+        assert_eq!(report.heatmaps[2].baseline, None);
+    }
+
+    #[test]
+    fn overview_results_speedups_and_failures() {
+        let rows = sample();
+        let summary = summarize(&rows);
+        let report = build("data", &rows, &summary);
+        let o = &report.overview;
+        assert_eq!((o.runs, o.completed), (12, 8));
+        // Failures: 2 OOM (M tier1, N), 2 timeouts (M tier0), in class order.
+        assert_eq!(o.failed, [("OOM".to_owned(), 2), ("timeout".to_owned(), 2)]);
+        // 8 completed runs x 1 GPU x 100 s = 800 GPU-s = 0.2222 GPU-h.
+        assert!((o.gpu_hours - 800.0 / 3600.0).abs() < 1e-12);
+        // M: 2500 / 1000 = 2.5; N: 900 / 700 = 1.2857. X has no baseline.
+        assert_eq!(report.results, summary);
+        assert_eq!(report.speedups.len(), 2);
+        assert_eq!(report.speedups[0], ("M".to_owned(), 2.5));
+        assert_eq!(report.speedups[1].0, "N");
+        assert!((report.speedups[1].1 - 900.0 / 700.0).abs() < 1e-12);
+        assert_eq!(report.without_baseline.len(), 1);
+        assert_eq!(report.without_baseline[0].model, "X");
+        assert_eq!(
+            report.without_baseline[0].params(),
+            "tp=1, pp=1, dp=1, mns=128, mnbt=2048, gmu=90, bs=16, kvc=auto, spec=none, quant=none"
+        );
+        assert_eq!(
+            report.failures.counts,
+            [
+                ("tier0".to_owned(), "OOM".to_owned(), 1),
+                ("tier0".to_owned(), "timeout".to_owned(), 2),
+                ("tier1".to_owned(), "OOM".to_owned(), 1),
+            ]
+        );
+        assert_eq!(report.failures.runs.len(), 4);
+        assert!(
+            report
+                .failures
+                .runs
+                .iter()
+                .all(|run| run.path.ends_with("1_0.out"))
+        );
+    }
+
+    #[test]
+    fn sweep_further_names_best_runs_at_the_largest_value_tried() {
+        let rows = sample();
+        let report = build("data", &rows, &summarize(&rows));
+        let named: Vec<(&str, &str, u64)> = report
+            .sweep_further
+            .iter()
+            .map(|s| (s.model.as_str(), s.key.arg(), s.value))
+            .collect();
+        // M's best (mns 256, mnbt 32768): mnbt only. N's best is interior. X tried one
+        // value of each: both.
+        assert_eq!(
+            named,
+            [
+                ("M", "max-num-batched-tokens", 32768),
+                ("X", "max-num-seqs", 128),
+                ("X", "max-num-batched-tokens", 2048),
+            ]
+        );
+    }
+
+    #[test]
+    fn spec_chart_bars_with_acceptance_against_the_best_without() {
+        let rows = sample();
+        let report = build("data", &rows, &summarize(&rows));
+        assert_eq!(report.spec_charts.len(), 1);
+        let chart = &report.spec_charts[0];
+        assert_eq!(chart.model, "M");
+        assert_eq!(chart.without_spec, Some(2000.0));
+        assert_eq!(chart.gpu_memory_percents, [95]);
+        assert_eq!(chart.groups.len(), 1);
+        assert_eq!(chart.groups[0].spec, "ngram_6");
+        // 150 / 400 = 37.5 %.
+        assert_eq!(
+            chart.groups[0].bars,
+            [Some(SpecBar {
+                output_tps_per_gpu: 2500.0,
+                acceptance_rate: Some(37.5)
+            })]
+        );
+    }
+
+    #[test]
+    fn winner_args_from_kwargs_or_from_the_run_directory() {
+        let rows = sample();
+        let report = build("data", &rows, &summarize(&rows));
+        let n = report.winners.iter().find(|w| w.model == "N").unwrap();
+        let kwargs: Map<String, Value> = serde_json::from_str(
+            r#"{"model_name_or_path":"org/N-1B","tp":1,"max_num_seqs":512,
+                "prompt_template":["qa","Q: [[DOCUMENT]]"],"output_dir":"data/tier0",
+                "name":"qa-N-mns_512","local_execution":true}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            winner_args_yaml(Some(&kwargs), &n.fields),
+            "args:\n  model-name-or-path: org/N-1B\n  tp: 1\n  max-num-seqs: 512\n  \
+             prompt-template:\n  - qa\n  - 'Q: [[DOCUMENT]]'\n"
+        );
+        let m = report.winners.iter().find(|w| w.model == "M").unwrap();
+        assert_eq!(
+            winner_args_yaml(None, &m.fields),
+            "# from the run directory (no kwargs.json): fill in what is marked TO FILL IN\n\
+             args:\n  model-name-or-path: TO FILL IN (M)\n  tp: 1\n  pp: 1\n  dp: 1\n  \
+             max-num-seqs: 256\n  max-num-batched-tokens: 32768\n  gpu-memory-utilization: 0.95\n  \
+             block-size: 16\n  kv-cache-dtype: auto\n  speculative-config: TO FILL IN (spec_ngram_6)\n  \
+             quantization: None\n"
+        );
     }
 }

@@ -106,7 +106,7 @@ pub fn speedup_chart(speedups: &[(String, f64)]) -> anyhow::Result<Chart> {
                 Text::new(
                     format!(" {speedup:.2}x"),
                     (*speedup, SegmentValue::CenterOf(index)),
-                    (FONT, 13)
+                    (FONT, 15)
                         .into_font()
                         .color(&BLACK)
                         .pos(Pos::new(HPos::Left, VPos::Center)),
@@ -171,7 +171,7 @@ pub fn heatmap_chart(map: &Heatmap) -> anyhow::Result<Option<Chart>> {
         let (main, scale) = root.split_horizontally(width - 150);
         let (main, legend) = main.split_vertically(height - 50);
         let mut chart = ChartBuilder::on(&main)
-            .caption(format!("{}, tp {}", map.model, map.tp), (FONT, 16))
+            .caption(format!("{}, tp {}", map.model, map.tp), (FONT, 20))
             .margin(10)
             .x_label_area_size(45)
             .y_label_area_size(80)
@@ -186,8 +186,8 @@ pub fn heatmap_chart(map: &Heatmap) -> anyhow::Result<Option<Chart>> {
         chart
             .configure_mesh()
             .disable_mesh()
-            .label_style((FONT, 12))
-            .axis_desc_style((FONT, 13))
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 15))
             .x_desc("max-num-seqs (sequences)")
             .y_desc("max-num-batched-tokens (tokens)")
             .x_labels(nx)
@@ -235,7 +235,7 @@ pub fn heatmap_chart(map: &Heatmap) -> anyhow::Result<Option<Chart>> {
                     _ => true,
                 };
                 let ink = if light { BLACK } else { WHITE };
-                let style = (FONT, 12)
+                let style = (FONT, 14)
                     .into_font()
                     .color(&ink)
                     .pos(Pos::new(HPos::Center, VPos::Center));
@@ -305,7 +305,7 @@ pub fn heatmap_chart(map: &Heatmap) -> anyhow::Result<Option<Chart>> {
                 .draw(&Text::new(
                     name.clone(),
                     (left + 34, 22),
-                    (FONT, 13)
+                    (FONT, 15)
                         .into_font()
                         .color(&BLACK)
                         .pos(Pos::new(HPos::Left, VPos::Center)),
@@ -369,8 +369,8 @@ fn colour_scale(
         .disable_mesh()
         .disable_x_axis()
         .y_labels(5)
-        .y_label_style((FONT, 12))
-        .axis_desc_style((FONT, 13))
+        .y_label_style((FONT, 14))
+        .axis_desc_style((FONT, 15))
         .y_desc("output tokens/s per GPU")
         .y_label_formatter(&|value| round_half_even(*value))
         .draw()
@@ -441,7 +441,7 @@ pub fn spec_chart(spec: &SpecChart) -> anyhow::Result<Chart> {
     let svg = svg((label_width + 600, height), |root| {
         let (main, legend) = root.split_vertically(height - 40);
         let mut chart = ChartBuilder::on(&main)
-            .caption(&title, (FONT, 15))
+            .caption(&title, (FONT, 18))
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(label_width)
@@ -477,7 +477,7 @@ pub fn spec_chart(spec: &SpecChart) -> anyhow::Result<Chart> {
                 Text::new(
                     format!(" {}", bar_label(bar.2, bar.3)),
                     (bar.2, SegmentValue::CenterOf(index)),
-                    (FONT, 12)
+                    (FONT, 14)
                         .into_font()
                         .color(&BLACK)
                         .pos(Pos::new(HPos::Left, VPos::Center)),
@@ -507,7 +507,7 @@ pub fn spec_chart(spec: &SpecChart) -> anyhow::Result<Chart> {
                 .draw(&Text::new(
                     format!("gmu {gmu}"),
                     (left + 24, 18),
-                    (FONT, 13)
+                    (FONT, 15)
                         .into_font()
                         .color(&BLACK)
                         .pos(Pos::new(HPos::Left, VPos::Center)),
@@ -529,7 +529,7 @@ pub fn spec_chart(spec: &SpecChart) -> anyhow::Result<Chart> {
                         round_half_even(best)
                     ),
                     (left + 18, 18),
-                    (FONT, 13)
+                    (FONT, 15)
                         .into_font()
                         .color(&BLACK)
                         .pos(Pos::new(HPos::Left, VPos::Center)),

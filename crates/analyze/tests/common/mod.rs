@@ -251,3 +251,29 @@ pub const METRIC_COLUMNS: [&str; 20] = [
     "e2e_per_1k_per_gpu",
     "inference_per_1k_per_gpu",
 ];
+
+/// Run the built binary as the unprivileged user 65534 (root ignores permissions), or
+/// directly when the tests do not run as root.
+pub fn analyze_unprivileged(tree: &Tree, args: &[&str]) -> std::process::Output {
+    let binary = assert_cmd::cargo::cargo_bin!("analyze");
+    let uid = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .expect("`id -u` runs");
+    let is_root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+    let mut command = if is_root {
+        let mut command = std::process::Command::new("setpriv");
+        command
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(binary);
+        command
+    } else {
+        std::process::Command::new(binary)
+    };
+    command
+        .current_dir(tree.base())
+        .args(["--root", "data"])
+        .args(args)
+        .output()
+        .expect("`setpriv` (util-linux) runs the binary as user 65534")
+}

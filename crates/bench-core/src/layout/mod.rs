@@ -25,8 +25,8 @@ pub use read::{
 };
 pub use write::{
     DEFAULT_MODEL, DEFAULT_OUTPUT_DIR, DEFAULT_PROMPT_DIR, KvCacheDtype, NameError, PathFields,
-    Quantization, SegmentError, SpeculativeDecoding, check_dir_name, check_model, check_output_dir,
-    check_prompt_name, gmu_percent, is_unset_string, model_safe,
+    Quantization, SegmentError, SpeculativeDecoding, UNSET, check_dir_name, check_model,
+    check_output_dir, check_prompt_name, gmu_percent, is_unset_string, model_safe,
 };
 
 /// vLLM's default `max-num-seqs` (the inference script passes it on).

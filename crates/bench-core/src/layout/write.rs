@@ -20,8 +20,11 @@ pub const DEFAULT_PROMPT_DIR: &str = "default";
 /// Whether a string means "not set" for speculative-config, quantization and kv-cache-dtype:
 /// `None`, `none`, `null` or the empty string (`docs/config.md`).
 pub fn is_unset_string(text: &str) -> bool {
-    matches!(text, "None" | "none" | "null" | "")
+    matches!(text, UNSET | "none" | "null" | "")
 }
+
+/// The "not set" string a config writes (Python's `None`), one of [`is_unset_string`]'s.
+pub const UNSET: &str = "None";
 
 /// The value when it is set: `None` for an absent or null value and the "not set" strings.
 fn set_value(value: Option<&str>) -> Option<&str> {
@@ -228,12 +231,34 @@ impl KvCacheDtype {
         let Some(value) = set_value(value) else {
             return Ok(KvCacheDtype::Auto);
         };
-        match value.trim().to_ascii_lowercase().as_str() {
-            DEFAULT_KV_CACHE_DTYPE => Ok(KvCacheDtype::Auto),
-            "fp8_e4m3" => Ok(KvCacheDtype::Fp8E4m3),
-            "fp8_e5m2" => Ok(KvCacheDtype::Fp8E5m2),
-            _ => Err(SegmentError::KvCacheDtype),
+        let value = value.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|dtype| dtype.config_value() == value)
+            .ok_or(SegmentError::KvCacheDtype)
+    }
+
+    /// Every dtype.
+    pub const ALL: [KvCacheDtype; 3] = [
+        KvCacheDtype::Auto,
+        KvCacheDtype::Fp8E4m3,
+        KvCacheDtype::Fp8E5m2,
+    ];
+
+    /// The value a config gives for it (`fp8_e4m3`).
+    pub fn config_value(self) -> &'static str {
+        match self {
+            KvCacheDtype::Auto => DEFAULT_KV_CACHE_DTYPE,
+            KvCacheDtype::Fp8E4m3 => "fp8_e4m3",
+            KvCacheDtype::Fp8E5m2 => "fp8_e5m2",
         }
+    }
+
+    /// The dtype whose run-directory component is `segment` (`kvc_fp8e4m3`).
+    pub fn from_segment(segment: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|dtype| dtype.segment() == segment)
     }
 
     /// The run-directory component: `kvc_auto`, `kvc_fp8e4m3` or `kvc_fp8e5m2`.
@@ -267,6 +292,24 @@ impl Quantization {
         } else {
             Err(SegmentError::Quantization)
         }
+    }
+
+    /// Every value.
+    pub const ALL: [Quantization; 2] = [Quantization::None, Quantization::BitsAndBytes];
+
+    /// The value a config gives for it (`None`, `bitsandbytes`).
+    pub fn config_value(self) -> &'static str {
+        match self {
+            Quantization::None => UNSET,
+            Quantization::BitsAndBytes => "bitsandbytes",
+        }
+    }
+
+    /// The value whose run-directory component is `segment` (`quant_bnb`).
+    pub fn from_segment(segment: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|value| value.segment() == segment)
     }
 
     /// The run-directory component: `quant_none` or `quant_bnb`.
