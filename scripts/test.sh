@@ -4,9 +4,9 @@
 #   bash scripts/test.sh
 #
 # It installs what is missing (Debian's slurmctld, slurmd, slurm-client and munge for the
-# one-node test cluster, shellcheck, python3 and python3-venv; the Python packages of the
-# end-to-end test's stand-in inference script in a virtual environment under
-# /var/tmp/bench-python), starts the cluster (scripts/local-slurm.sh up), and runs every test,
+# one-node test cluster, shellcheck, python3 and python3-venv, chromium for the report's
+# browser test; the Python packages of the end-to-end test's stand-in inference script in a
+# virtual environment under /var/tmp/bench-python), starts the cluster (scripts/local-slurm.sh up), and runs every test,
 # the cluster tests that `cargo test` alone leaves ignored included, without stopping at the
 # first failing test binary. Extra arguments go to the test binaries (e.g. a test name
 # filter: `bash scripts/test.sh closed_stdout`).
@@ -19,7 +19,7 @@ if [[ $(id -u) != 0 ]]; then
     exit 2
 fi
 
-packages=(slurmctld slurmd slurm-client munge shellcheck python3 python3-venv)
+packages=(slurmctld slurmd slurm-client munge shellcheck python3 python3-venv chromium)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' ||

@@ -4,5 +4,6 @@ mod cluster;
 mod cluster_restart;
 mod e2e;
 mod follow;
+mod report_browser;
 mod staged;
 mod tools;
