@@ -56,6 +56,22 @@ fn known_tree() -> Tree {
     completed(&tree, "Gemma", 256, 8192, 0.5);
     completed(&tree, "Gemma", 512, 8192, 0.6);
     completed(&tree, "Gemma", 1024, 16384, 0.55);
+    // Speculative decoding in tier1: 18,000 tokens/s per GPU, 150 of 387 drafted tokens
+    // accepted (38.8 %).
+    tree.run(&run_path("tier1", "Smol", "tp1-pp1-dp1", 256, 8192, "spec_ngram_6"))
+        .out("12_0.out", "")
+        .stats(
+            &Stats {
+                completion_tokens: 1_800_000,
+                ..Stats::BASE
+            }
+            .merged_json(),
+        )
+        .server_log(
+            "INFO 11-02 10:00:10 [metrics.py:98] SpecDecoding metrics: Draft acceptance rate: 38.8%, \
+             Mean acceptance length: 2.16, Accepted: 150 tokens, Drafted: 387 tokens, \
+             Per-position acceptance rate: 0.543, 0.357, 0.264\n",
+        );
     // The Smol winner's kwargs, as launch writes them.
     tree.run(&run_path("tier0", "Smol", "tp1-pp1-dp1", 1024, 32768, "spec_none"))
         .file(
@@ -102,13 +118,13 @@ fn the_report_shows_the_summary_heatmaps_sweep_further_failures_and_winners() {
     );
     let md = fs::read_to_string(tree.root().join("report.md")).unwrap();
 
-    // Overview: 9 runs, 7 completed (each 102 s of e2e time on 1 GPU: 714 s = 0.2 h).
+    // Overview: 10 runs, 8 completed (each 102 s of e2e time on 1 GPU: 816 s = 0.23 h).
     assert_eq!(
         section(&md, "# Benchmark report"),
         [
             "- Root: `data`",
-            "- Runs: 9",
-            "- Completed: 7",
+            "- Runs: 10",
+            "- Completed: 8",
             "- Failed: 2 (OOM 1, timeout 1)",
             "- GPU-hours of the completed runs (GPUs x e2e_time): 0.2",
         ]
@@ -180,6 +196,22 @@ fn the_report_shows_the_summary_heatmaps_sweep_further_failures_and_winners() {
         );
     }
 
+    // Speculative decoding: the bar with its acceptance, against Smol's best without.
+    let spec = section(
+        &md,
+        "### Smol: speculative decoding x gpu-memory-utilization, output tokens/s per GPU",
+    );
+    assert!(spec[0].ends_with("](report_files/spec-001-Smol.svg)"), "{spec:?}");
+    assert_eq!(
+        spec[1..],
+        [
+            "| spec \\ gmu | 90 |",
+            "| --: | --: |",
+            "| ngram_6 | 18000 (acceptance 38.8%) |",
+            "| none (best of all runs without speculative decoding) | 20000 |",
+        ]
+    );
+
     // Sweep further: Smol (mnbt 32768), not Gemma.
     assert_eq!(
         section(&md, "## Sweep further")[1..],
@@ -242,7 +274,7 @@ fn the_report_shows_the_summary_heatmaps_sweep_further_failures_and_winners() {
     let html = fs::read_to_string(tree.root().join("report.html")).unwrap();
     assert!(html.contains("<td>Smol</td><td class=\"num\">1</td><td class=\"num\">10000</td><td class=\"num\">20000</td><td class=\"num\">2.00x</td><td>mns=1024, mnbt=32768</td>"));
     assert_eq!(
-        html.matches("<svg").count(), 3, "a speedup chart and two heatmaps"
+        html.matches("<svg").count(), 4, "a speedup chart, two heatmaps, a speculative-decoding chart"
     );
     for outside in ["<script", "http://", "https://", "@import", "url("] {
         let svg_namespace = html.matches("http://www.w3.org/2000/svg").count();
@@ -258,7 +290,7 @@ fn the_report_shows_the_summary_heatmaps_sweep_further_failures_and_winners() {
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(files.len(), 3, "{files:?}");
+    assert_eq!(files.len(), 4, "{files:?}");
 }
 
 #[test]
@@ -407,7 +439,7 @@ fn report_files_are_replaced_whole() {
         fs::read_dir(tree.root().join("report_files"))
             .unwrap()
             .count(),
-        3
+        4
     );
     // No temporary files or directories are left behind.
     let leftovers: Vec<String> = fs::read_dir(tree.root())
