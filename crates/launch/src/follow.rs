@@ -101,7 +101,13 @@ pub(crate) fn follow(
                         .filter(|g| g.decision().kind() == DecisionKind::Waiting)
                         .map(|g| format!("{} [{}]: {}", g.name, g.stage, g.reason))
                         .collect(),
-                    summary: report::summary(&done.decided, &pass.groups, pass.config_runs, None),
+                    summary: report::summary(
+                        &done.decided,
+                        &pass.groups,
+                        pass.config_runs,
+                        None,
+                        true,
+                    ),
                     stop: None,
                 };
                 for d in done
@@ -133,8 +139,8 @@ pub(crate) fn follow(
             {
                 // Nothing was decided or submitted this pass: try again at the next poll.
                 queue_failures += 1;
-                console.err_line(format_args!(
-                    "warning: the queue could not be read ({queue_failures} time(s) in a row; \
+                console.warn(format_args!(
+                    "the queue could not be read ({queue_failures} time(s) in a row; \
                      following stops at {MAX_QUEUE_FAILURES}): {why}"
                 ));
                 if sleep(poll, interrupt, terminal.then_some(&progress_shown)) {

@@ -122,9 +122,9 @@ pub(crate) fn with_pass<R>(
         pass.decided.is_empty() && pass.groups.is_empty(),
         !loaded.sweep.stages.is_empty(),
     ) {
-        console.err_line(format_args!(
-            "warning: `--only {only}` matches neither the name nor the experiment of any run \
-             or stage group known now ({} runs): nothing to do",
+        console.warn(format_args!(
+            "`--only {only}` matches neither the name, the experiment nor the run directory of \
+             any run or stage group known now ({} runs): nothing to do",
             pass.config_runs
         ));
     }
@@ -192,9 +192,10 @@ fn observe(
             return Err(LaunchError::Interrupted);
         }
         Err(why) if args.dry_run => {
-            console.err_line(format_args!(
-                "warning: the queue could not be read: {why}\n  runs in flight cannot be \
-                 recognised in this dry run; they are shown with `in_flight_unknown`"
+            console.warn(format_args!(
+                "the queue could not be read: {why}\n  runs in flight cannot be recognised in \
+                 this dry run: a run that is not completed may be in flight all the same \
+                 (`in_flight_unknown` in `--json`)"
             ));
             None
         }

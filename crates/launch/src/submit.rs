@@ -225,8 +225,8 @@ pub(crate) fn submit_one(
                 job_id: Some(job_id.clone()),
             };
             if let Err(err) = records.append(&done) {
-                console.err_line(format_args!(
-                    "warning: job {job_id} of `{}` was submitted but its id could not be \
+                console.warn(format_args!(
+                    "job {job_id} of `{}` was submitted but its id could not be \
                      appended to `{records_path}`: {err}\n  the next launch still finds it \
                      in the queue by its comment `{}`",
                     run.name,

@@ -963,8 +963,22 @@ fn dry_run_of_the_sample_config_writes_nothing_and_costs_3002_gpu_hours() {
     assert_eq!(exit_code(&human), 0, "{}", show(&human));
     assert!(human.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&human.stderr);
-    assert!(stderr.contains("#SBATCH --gpus=1"), "{stderr}");
+    assert!(!stderr.contains("#SBATCH"), "{stderr}");
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|line| line.starts_with("  would_submit  "))
+            .count(),
+        759
+    );
     assert!(stderr.contains("759 jobs, 1,514 GPUs, 3,002.8 GPU-hours"));
+    let verbose = sweep.launch(
+        &["--config", "sample.yaml", "--dry-run", "--verbose"],
+        Some(&path),
+    );
+    assert_eq!(exit_code(&verbose), 0, "{}", show(&verbose));
+    let stderr = String::from_utf8_lossy(&verbose.stderr);
+    assert_eq!(stderr.matches("    #SBATCH --gpus=").count(), 759);
 
     assert_eq!(
         common::tree_listing(sweep.path()),
