@@ -12,6 +12,9 @@ Examples:
   each run's #SBATCH directives and kwargs):
     launch --config x.yaml --dry-run
 
+  Where the sweep stands: completed, in flight, waiting, failed and not submitted runs:
+    launch --config x.yaml --status
+
   Submit every run that is not completed, in flight, or failed with OOM, timeout or server_fail:
     launch --config x.yaml
 
@@ -60,6 +63,13 @@ pub struct Args {
     /// nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Show where the sweep stands, submitting nothing: per experiment the runs completed,
+    /// in flight, waiting, failed and not submitted, then each run that is not completed
+    /// with its job, state, failure class and `.out` file, and the flag that runs skipped
+    /// failures again.
+    #[arg(long, conflicts_with_all = ["dry_run", "follow", "show_script", "verbose"])]
+    pub status: bool,
 
     /// With `--dry-run`: each run's `#SBATCH` directives and the kwargs its script gets.
     #[arg(long)]

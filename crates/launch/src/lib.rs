@@ -12,6 +12,7 @@ pub mod record;
 pub mod report;
 pub mod skip;
 pub mod slurm;
+mod status;
 mod submit;
 pub mod template;
 
@@ -175,7 +176,9 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), LaunchError> {
         console,
         &session,
         |pass, slurm, console| {
-            if args.dry_run {
+            if args.status {
+                status::status(args, &loaded.file_name, &pass, slurm, console)
+            } else if args.dry_run {
                 dry_run(args, &pass, console)
             } else {
                 let mut submitted = submit::submit_runs(
@@ -251,7 +254,7 @@ fn load(args: &cli::Args, console: &mut Console) -> Result<Loaded, LaunchError> 
         Err(_) => ScriptFile::Missing,
     };
     let ctx = LoadContext {
-        dry_run: args.dry_run,
+        dry_run: args.dry_run || args.status,
         script_file: &script_file,
         model_configs: &model_configs,
     };

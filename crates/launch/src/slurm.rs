@@ -64,6 +64,31 @@ pub trait Slurm {
     fn sbatch(&mut self, script: &Path, hold: &File) -> io::Result<SbatchAnswer>;
     /// Wait before a retry.
     fn sleep(&mut self, duration: Duration);
+    /// The output of `squeue --me -h -o "%i|%M"` (job id, time used), for `--status`; the
+    /// default knows no times.
+    fn squeue_elapsed(&mut self) -> Result<String, String> {
+        Ok(String::new())
+    }
+}
+
+/// The `squeue` format `--status` reads the time each job has used with.
+pub const ELAPSED_FORMAT: &str = "%i|%M";
+
+/// Job ids with the time used (`1:23`, `1-02:03:04`) from `squeue -o "%i|%M"` output;
+/// lines of another shape are left out.
+pub fn parse_elapsed(output: &str) -> std::collections::HashMap<String, String> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let (job_id, elapsed) = line.trim().split_once('|')?;
+            let is_time = !elapsed.is_empty()
+                && elapsed
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b':' || b == b'-');
+            (job_id.starts_with(|c: char| c.is_ascii_digit()) && is_time)
+                .then(|| (job_id.to_owned(), elapsed.to_owned()))
+        })
+        .collect()
 }
 
 /// The user's queue, read once per launch (and before each sbatch retry).
@@ -403,18 +428,19 @@ pub struct CommandSlurm {
     pub interrupt: Option<Arc<AtomicBool>>,
 }
 
-impl Slurm for CommandSlurm {
-    fn squeue(&mut self) -> Result<String, String> {
+impl CommandSlurm {
+    /// `squeue --me -h -o FORMAT`, bounded in time.
+    fn squeue_with(&self, format: &str) -> Result<String, String> {
         let mut command = Command::new("squeue");
         command
-            .args(["--me", "-h", "-o", SQUEUE_FORMAT])
+            .args(["--me", "-h", "-o", format])
             .stdin(Stdio::null());
         let output = match run_bounded(command, self.squeue_timeout, self.interrupt.as_deref()) {
             Ok(Bounded::Finished(output)) => output,
             Ok(Bounded::Interrupted) => return Err(INTERRUPTED.to_owned()),
             Ok(Bounded::TimedOut) => {
                 return Err(format!(
-                    "`squeue --me -h -o {SQUEUE_FORMAT}` did not answer within {} s and was \
+                    "`squeue --me -h -o {format}` did not answer within {} s and was \
                      stopped (`slurm.squeue-timeout`)",
                     self.squeue_timeout.as_secs()
                 ));
@@ -429,6 +455,16 @@ impl Slurm for CommandSlurm {
             return Err(format!("`squeue` failed ({}): {stderr}", output.status));
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+}
+
+impl Slurm for CommandSlurm {
+    fn squeue(&mut self) -> Result<String, String> {
+        self.squeue_with(SQUEUE_FORMAT)
+    }
+
+    fn squeue_elapsed(&mut self) -> Result<String, String> {
+        self.squeue_with(ELAPSED_FORMAT)
     }
 
     fn sbatch(&mut self, script: &Path, hold: &File) -> io::Result<SbatchAnswer> {
@@ -467,6 +503,14 @@ mod tests {
     use std::collections::VecDeque;
 
     use super::*;
+
+    #[test]
+    fn elapsed_times_by_job_id() {
+        let times = parse_elapsed("17|1:23\n18|1-02:03:04\n19|p|RUNNING|bench:x\nbanner\n20|\n");
+        assert_eq!(times.len(), 2);
+        assert_eq!(times["17"], "1:23");
+        assert_eq!(times["18"], "1-02:03:04");
+    }
 
     /// A file standing in for the run's locked `submissions.jsonl`.
     fn hold() -> File {
