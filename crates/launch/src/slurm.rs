@@ -41,6 +41,23 @@ pub const TRANSIENT_ERRORS: [&str; 3] = [
     "Unable to contact slurm controller",
 ];
 
+/// sbatch's words for a refusal of a directive's value, with that directive: every run
+/// with the same value would be refused the same way, so the rest of them are not tried.
+pub const SHARED_REFUSALS: [(&str, &str); 3] = [
+    ("Invalid partition name specified", "partition"),
+    ("Invalid account", "account"),
+    ("Invalid qos specification", "qos"),
+];
+
+/// The directive whose value sbatch refused, when its words (`reason`) are one of
+/// [`SHARED_REFUSALS`].
+pub fn refused_directive(reason: &str) -> Option<&'static str> {
+    SHARED_REFUSALS
+        .iter()
+        .find(|(words, _)| reason.contains(words))
+        .map(|(_, key)| *key)
+}
+
 /// What a finished `sbatch` process said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SbatchAnswer {
@@ -503,6 +520,32 @@ mod tests {
     use std::collections::VecDeque;
 
     use super::*;
+
+    #[test]
+    fn refusals_every_run_with_the_value_would_get() {
+        let refused = |words| refused_directive(words);
+        assert_eq!(
+            refused("sbatch: error: Batch job submission failed: Invalid partition name specified"),
+            Some("partition")
+        );
+        assert_eq!(
+            refused(
+                "sbatch: error: Batch job submission failed: Invalid account or \
+                 account/partition combination specified"
+            ),
+            Some("account")
+        );
+        assert_eq!(
+            refused("sbatch: error: Batch job submission failed: Invalid qos specification"),
+            Some("qos")
+        );
+        assert_eq!(
+            refused(
+                "sbatch: error: Batch job submission failed: Requested node configuration is not available"
+            ),
+            None
+        );
+    }
 
     #[test]
     fn elapsed_times_by_job_id() {

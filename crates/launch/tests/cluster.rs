@@ -562,18 +562,23 @@ fn sbatch_printing_something_else_is_reported_verbatim() {
     );
 }
 
-#[test]
-#[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
-fn continue_on_failure_false_stops_after_the_first_failure() {
+/// Three runs of a config whose partition does not exist, launched with `--json` (PATH
+/// `path`, when given): the models, the output and its lines; checked to exit 1 with the
+/// first run `failed` and the other two `not_attempted`.
+fn three_runs_on_a_missing_partition(
+    sweep: &SweepDir,
+    prefix: &str,
+    continue_on_failure: bool,
+    path: Option<&std::ffi::OsString>,
+) -> (Vec<String>, std::process::Output, BTreeMap<String, Value>) {
     let cluster = bench_tests::cluster();
-    let sweep = SweepDir::new();
-    let models: Vec<String> = (0..3).map(|i| unique(&format!("stop{i}"))).collect();
+    let models: Vec<String> = (0..3).map(|i| unique(&format!("{prefix}{i}"))).collect();
     let refs: Vec<&str> = models.iter().map(String::as_str).collect();
-    let mut config = Config::new(&unique("stop"), &refs);
+    let mut config = Config::new(&unique(prefix), &refs);
     config.partition = Some("no-such-partition".into());
-    config.continue_on_failure = false;
+    config.continue_on_failure = continue_on_failure;
     sweep.write("sweep.yaml", &config.yaml(&cluster));
-    let output = sweep.launch(&["--config", "sweep.yaml", "--json"], None);
+    let output = sweep.launch(&["--config", "sweep.yaml", "--json"], path);
     let lines = lines_by_name(&output);
     let _cancel = cancel_submitted(&lines);
     assert_eq!(exit_code(&output), 1, "{}", show(&output));
@@ -582,6 +587,14 @@ fn continue_on_failure_false_stops_after_the_first_failure() {
         .map(|m| lines[&run_name(m)]["decision"].as_str().unwrap())
         .collect();
     assert_eq!(decisions, ["failed", "not_attempted", "not_attempted"]);
+    (models, output, lines)
+}
+
+#[test]
+#[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
+fn continue_on_failure_false_stops_after_the_first_failure() {
+    let sweep = SweepDir::new();
+    let (models, output, lines) = three_runs_on_a_missing_partition(&sweep, "stop", false, None);
     // Nothing was prepared for the runs not attempted.
     for model in &models[1..] {
         let run_dir = lines[&run_name(model)]["run_dir"].as_str().unwrap();
@@ -591,6 +604,44 @@ fn continue_on_failure_false_stops_after_the_first_failure() {
         );
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("1 failed, 2 not_attempted"), "{stderr}");
+}
+
+#[test]
+#[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
+fn an_invalid_partition_is_said_once_and_the_other_runs_are_not_tried() {
+    let sweep = SweepDir::new();
+    let calls = sweep.path().join("sbatch-calls");
+    let spy = format!(
+        "#!/bin/sh\necho call >> '{}'\nexec '{}' \"$@\"\n",
+        calls.display(),
+        which("sbatch").display()
+    );
+    let bin = sweep.bin_dir("spy", &[("sbatch", &spy)]);
+    // Every run would be refused the same way: not tried, whatever `continue_on_failure`
+    // says.
+    let (models, output, lines) =
+        three_runs_on_a_missing_partition(&sweep, "part", true, Some(&path_with(&bin)));
+    // SLURM 22.05's words.
+    assert_eq!(
+        lines[&run_name(&models[0])]["reason"],
+        "sbatch: error: invalid partition specified: no-such-partition; sbatch: error: Batch \
+         job submission failed: Invalid partition name specified"
+    );
+    for model in &models[1..] {
+        assert_eq!(
+            lines[&run_name(model)]["reason"],
+            "not tried: sbatch refused `--partition=no-such-partition` for an earlier run"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&calls).unwrap(), "call\n");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let message = "sbatch refused `--partition=no-such-partition` (sbatch: error: invalid \
+                   partition specified: no-such-partition; sbatch: error: Batch job submission \
+                   failed: Invalid partition name specified): the 2 runs after it with the same \
+                   value were not tried (they would be refused the same way); fix the value and \
+                   run `launch` again";
+    assert_eq!(stderr.matches(message).count(), 1, "{stderr}");
     assert!(stderr.contains("1 failed, 2 not_attempted"), "{stderr}");
 }
 
