@@ -1329,3 +1329,100 @@ fn a_failing_setup_line_ends_the_job_before_the_script_and_is_an_error() {
         show(&again)
     );
 }
+
+#[test]
+#[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
+fn status_counts_a_job_held_in_the_real_queue_with_the_failed_and_completed_runs() {
+    let _cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let (config, names) = held_sweep(&sweep, "status", 5);
+    let dry = sweep.launch(&["--config", "sweep.yaml", "--dry-run", "--json"], None);
+    let run_dirs: Vec<String> = names
+        .iter()
+        .map(|name| {
+            lines_by_name(&dry)[name]["run_dir"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    // The first run is submitted, held: PENDING in the real queue.
+    let only = format!("^{}$", names[0]);
+    let submitted = sweep.launch(&["--config", "sweep.yaml", "--json", "--only", &only], None);
+    let lines = lines_by_name(&submitted);
+    let _cancel = cancel_submitted(&lines);
+    assert_eq!(exit_code(&submitted), 0, "{}", show(&submitted));
+    let job_id = lines[&names[0]]["job_id"].as_str().unwrap().to_owned();
+    // The second failed with OOM, the third timed out, the fourth was never submitted, the
+    // fifth completed.
+    sweep.write_in_run(
+        &run_dirs[1],
+        "inference_logs/slurm_logs/12_0.out",
+        &fixture("failures/oom-torch.log"),
+    );
+    sweep.write_in_run(
+        &run_dirs[2],
+        "inference_logs/slurm_logs/13_0.out",
+        &fixture("failures/timeout.out"),
+    );
+    sweep.write_in_run(
+        &run_dirs[4],
+        "inference_logs/stats.json",
+        &fixture("stats/one-task-dummy-server.json"),
+    );
+
+    let output = sweep.launch(&["--config", "sweep.yaml", "--status"], None);
+    assert_eq!(exit_code(&output), 0, "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let experiment = &config.experiment;
+    let counts = "1 completed, 1 in flight (1 PENDING), 0 waiting, 2 failed (1 OOM, 1 timeout), \
+                  1 not submitted";
+    assert_eq!(
+        lines[..3],
+        [
+            "status (from the run files and the queue; nothing submitted):",
+            &format!("  {experiment}: {counts}"),
+            &format!("5 runs: {counts}"),
+        ],
+        "{stderr}"
+    );
+    let out =
+        |run: usize, job: u64| format!("{}/inference_logs/slurm_logs/{job}_0.out", run_dirs[run]);
+    assert_eq!(
+        lines[3..],
+        [
+            "not completed:".to_owned(),
+            format!(
+                "  in flight      {}  [{experiment}]  job {job_id}  PENDING 0:00  no .out yet",
+                names[0]
+            ),
+            format!(
+                "  failed         {}  [{experiment}]  job 12  OOM (skipped)  {}",
+                names[1],
+                out(1, 12)
+            ),
+            format!(
+                "  failed         {}  [{experiment}]  job 13  timeout (skipped)  {}",
+                names[2],
+                out(2, 13)
+            ),
+            format!("  not submitted  {}  [{experiment}]", names[3]),
+            "to submit skipped failures again:".to_owned(),
+            "  the 1 run failed with OOM: launch --config sweep.yaml --skip-failure-reasons \
+             timeout,server_fail"
+                .to_owned(),
+            "  the 1 run failed with timeout: launch --config sweep.yaml --skip-failure-reasons \
+             OOM,server_fail"
+                .to_owned(),
+        ],
+        "{stderr}"
+    );
+    // Nothing more was submitted.
+    let queued = bench_tests::squeue_me()
+        .unwrap()
+        .iter()
+        .filter(|job| names.iter().any(|name| &job.name == name))
+        .count();
+    assert_eq!(queued, 1);
+}
