@@ -178,6 +178,12 @@ pub enum SegmentError {
     /// kv-cache-dtype outside `auto`, `fp8_e4m3`, `fp8_e5m2`.
     #[error("unsupported KV cache dtype; use `auto`, `fp8_e4m3` or `fp8_e5m2`")]
     KvCacheDtype,
+    /// kv-cache-dtype `fp8`: vLLM's alias, which the inference script refuses.
+    #[error(
+        "unsupported KV cache dtype `fp8` (the inference script refuses vLLM's alias): did you \
+         mean `fp8_e4m3`?"
+    )]
+    KvCacheDtypeFp8,
     /// quantization other than `bitsandbytes`.
     #[error("unsupported quantization; the only accepted method is `bitsandbytes` (or `None`)")]
     Quantization,
@@ -232,6 +238,7 @@ impl KvCacheDtype {
             DEFAULT_KV_CACHE_DTYPE => Ok(KvCacheDtype::Auto),
             "fp8_e4m3" => Ok(KvCacheDtype::Fp8E4m3),
             "fp8_e5m2" => Ok(KvCacheDtype::Fp8E5m2),
+            "fp8" => Err(SegmentError::KvCacheDtypeFp8),
             _ => Err(SegmentError::KvCacheDtype),
         }
     }
@@ -585,10 +592,16 @@ mod tests {
         for (value, segment) in ok {
             assert_eq!(KvCacheDtype::parse(value).unwrap().segment(), segment);
         }
-        for value in ["fp16", "8", "fp8", "NULL"] {
+        for value in ["fp16", "8", "NULL"] {
             assert_eq!(
                 KvCacheDtype::parse(Some(value)),
                 Err(SegmentError::KvCacheDtype)
+            );
+        }
+        for value in ["fp8", " FP8 "] {
+            assert_eq!(
+                KvCacheDtype::parse(Some(value)),
+                Err(SegmentError::KvCacheDtypeFp8)
             );
         }
     }
