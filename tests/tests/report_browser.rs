@@ -41,13 +41,23 @@ fn completed(root: &Path, model: &str, mns: u64, mnbt: u64, completion_tokens: u
     let logs = run.join("inference_logs/slurm_logs");
     fs::create_dir_all(&logs).unwrap();
     fs::write(logs.join("7_0.out"), "").unwrap();
-    fs::write(run.join("inference_logs/stats.json"), stats_json(completion_tokens)).unwrap();
+    fs::write(
+        run.join("inference_logs/stats.json"),
+        stats_json(completion_tokens),
+    )
+    .unwrap();
 }
 
 /// `chromium --headless --no-sandbox` with `args`, at most two minutes; its stdout.
 fn chromium(args: &[&str]) -> String {
     let output = Command::new("timeout")
-        .args(["120", "chromium", "--headless", "--no-sandbox", "--disable-gpu"])
+        .args([
+            "120",
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+        ])
         .args(["--user-data-dir=/tmp/bench-tests-chromium-profile"])
         .args(args)
         .output()
@@ -102,7 +112,10 @@ fn report_in_a_real_browser() {
     let dom = chromium(&["--dump-dom", &url]);
     let row = "<td>Smol</td><td class=\"num\">1</td><td class=\"num\">10000</td>\
                <td class=\"num\">20000</td><td class=\"num\">2.00x</td><td>mns=512</td>";
-    assert!(dom.contains(row), "the results table is not in the DOM:\n{dom}");
+    assert!(
+        dom.contains(row),
+        "the results table is not in the DOM:\n{dom}"
+    );
     assert!(dom.contains("<svg"), "no chart in the DOM");
     println!("report.html rendered by chromium: {}", png.display());
 }

@@ -58,20 +58,27 @@ fn known_tree() -> Tree {
     completed(&tree, "Gemma", 1024, 16384, 0.55);
     // Speculative decoding in tier1: 18,000 tokens/s per GPU, 150 of 387 drafted tokens
     // accepted (38.8 %).
-    tree.run(&run_path("tier1", "Smol", "tp1-pp1-dp1", 256, 8192, "spec_ngram_6"))
-        .out("12_0.out", "")
-        .stats(
-            &Stats {
-                completion_tokens: 1_800_000,
-                ..Stats::BASE
-            }
-            .merged_json(),
-        )
-        .server_log(
-            "INFO 11-02 10:00:10 [metrics.py:98] SpecDecoding metrics: Draft acceptance rate: 38.8%, \
+    tree.run(&run_path(
+        "tier1",
+        "Smol",
+        "tp1-pp1-dp1",
+        256,
+        8192,
+        "spec_ngram_6",
+    ))
+    .out("12_0.out", "")
+    .stats(
+        &Stats {
+            completion_tokens: 1_800_000,
+            ..Stats::BASE
+        }
+        .merged_json(),
+    )
+    .server_log(
+        "INFO 11-02 10:00:10 [metrics.py:98] SpecDecoding metrics: Draft acceptance rate: 38.8%, \
              Mean acceptance length: 2.16, Accepted: 150 tokens, Drafted: 387 tokens, \
              Per-position acceptance rate: 0.543, 0.357, 0.264\n",
-        );
+    );
     // The Smol winner's kwargs, as launch writes them.
     tree.run(&run_path("tier0", "Smol", "tp1-pp1-dp1", 1024, 32768, "spec_none"))
         .file(
@@ -201,7 +208,10 @@ fn the_report_shows_the_summary_heatmaps_sweep_further_failures_and_winners() {
         &md,
         "### Smol: speculative decoding x gpu-memory-utilization, output tokens/s per GPU",
     );
-    assert!(spec[0].ends_with("](report_files/spec-001-Smol.svg)"), "{spec:?}");
+    assert!(
+        spec[0].ends_with("](report_files/spec-001-Smol.svg)"),
+        "{spec:?}"
+    );
     assert_eq!(
         spec[1..],
         [
@@ -274,7 +284,9 @@ fn the_report_shows_the_summary_heatmaps_sweep_further_failures_and_winners() {
     let html = fs::read_to_string(tree.root().join("report.html")).unwrap();
     assert!(html.contains("<td>Smol</td><td class=\"num\">1</td><td class=\"num\">10000</td><td class=\"num\">20000</td><td class=\"num\">2.00x</td><td>mns=1024, mnbt=32768</td>"));
     assert_eq!(
-        html.matches("<svg").count(), 4, "a speedup chart, two heatmaps, a speculative-decoding chart"
+        html.matches("<svg").count(),
+        4,
+        "a speedup chart, two heatmaps, a speculative-decoding chart"
     );
     for outside in ["<script", "http://", "https://", "@import", "url("] {
         let svg_namespace = html.matches("http://www.w3.org/2000/svg").count();

@@ -392,12 +392,20 @@ pub enum ProblemKind {
     /// Two runs with different settings would write into one directory.
     #[error(
         "run `{name}` has the same run directory `{run_dir}` as the run of {first}, with \
-         different settings{}: the inference script would write {} into it; make the values \
-         differ in the directory too (gpu-memory-utilization 0.56 and 0.57 are both `gmu_56`)",
+         different settings{}: the inference script would write {} into it; {}",
         if *more == 0 { String::new() } else {
             format!(", and so do {} more run{}", thousands(*more as u128), if *more == 1 { "" } else { "s" })
         },
-        if *more == 0 { "both" } else { "them all" }
+        if *more == 0 { "both" } else { "them all" },
+        match outside_dir {
+            Some(key) => format!(
+                "`{key}` has no place in the run directory, so runs differing only in it cannot \
+                 share an experiment: sweep its values in separate experiments (one per value, \
+                 each with its own name)"
+            ),
+            None => "make the values differ in the directory too (gpu-memory-utilization 0.56 \
+                     and 0.57 are both `gmu_56`)".to_owned(),
+        }
     )]
     DirectoryConflict {
         /// The run directory both runs map to.
@@ -409,6 +417,9 @@ pub enum ProblemKind {
         /// How many more runs with other settings map to the same directory (reported in
         /// this one problem).
         more: usize,
+        /// The differing arg when it has no place in the run directory (an extra option
+        /// passed through with `strict_args: false`, say).
+        outside_dir: Option<String>,
     },
     /// The script file does not exist.
     #[error(

@@ -167,6 +167,83 @@ impl Decision {
     }
 }
 
+/// Where a run stands in its sweep, as `launch --status` and `--follow`'s progress line
+/// count it: one word per run, whatever `launch` would do with it next.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, strum::EnumIter, strum::IntoStaticStr, PartialOrd, Ord,
+)]
+#[strum(serialize_all = "snake_case")]
+pub enum Progress {
+    /// Its stats are valid.
+    Completed,
+    /// Its job is in the queue (any state), or its sbatch call is still running.
+    InFlight,
+    /// A stage's run whose source is not finished.
+    Waiting,
+    /// Its latest attempt failed with a class (skipped or not).
+    Failed,
+    /// Never submitted, no attempt left a class, or sbatch refused it.
+    NotSubmitted,
+    /// A stage's run whose source group has no winner.
+    NoWinner,
+}
+
+impl Progress {
+    /// The name `--json` uses (`in_flight`).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// How the human output says it (`in flight`, `without a winner`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Progress::Completed => "completed",
+            Progress::InFlight => "in flight",
+            Progress::Waiting => "waiting",
+            Progress::Failed => "failed",
+            Progress::NotSubmitted => "not submitted",
+            Progress::NoWinner => "without a winner",
+        }
+    }
+}
+
+impl DecisionKind {
+    /// Where a run with this decision stands. `would_submit` is `not_submitted` here: a run
+    /// whose latest attempt failed with a class that is not skipped is `failed`
+    /// ([`progress`]).
+    pub fn progress(self) -> Progress {
+        match self {
+            DecisionKind::SkippedCompleted => Progress::Completed,
+            DecisionKind::Submitted | DecisionKind::SkippedInFlight => Progress::InFlight,
+            DecisionKind::Waiting => Progress::Waiting,
+            DecisionKind::SkippedFailure => Progress::Failed,
+            DecisionKind::WouldSubmit | DecisionKind::Failed | DecisionKind::NotAttempted => {
+                Progress::NotSubmitted
+            }
+            DecisionKind::SkippedNoWinner => Progress::NoWinner,
+        }
+    }
+}
+
+/// Where a run stands: from its decision, and `latest_failure`, the class of its latest
+/// attempt when it failed (a `would_submit` run with one has failed: `launch` submits it
+/// again).
+pub fn progress(decision: &Decision, latest_failure: Option<FailureClass>) -> Progress {
+    match (decision.kind(), latest_failure) {
+        (DecisionKind::WouldSubmit, Some(_)) => Progress::Failed,
+        (kind, _) => kind.progress(),
+    }
+}
+
+impl SkipSet {
+    /// The set without `class`: the `--skip-failure-reasons` value that submits the runs
+    /// failed with `class` again and still skips the rest.
+    #[must_use]
+    pub fn without(&self, class: FailureClass) -> SkipSet {
+        SkipSet(self.0.iter().copied().filter(|c| *c != class).collect())
+    }
+}
+
 /// The decision the run-state rule gives: completed, in flight and failed-with-a-skipped-class
 /// runs are skipped; every other run is submitted (`docs/launch.md`).
 pub fn decide(state: &RunState, skip: &SkipSet) -> Decision {
@@ -273,5 +350,49 @@ mod tests {
             Decision::WouldSubmit
         );
         assert_eq!(decide(&RunState::Unknown, &skip), Decision::WouldSubmit);
+    }
+
+    #[test]
+    fn progress_of_each_decision() {
+        let timeout = Some(FailureClass::Timeout);
+        assert_eq!(
+            progress(&Decision::WouldSubmit, None),
+            Progress::NotSubmitted
+        );
+        assert_eq!(progress(&Decision::WouldSubmit, timeout), Progress::Failed);
+        assert_eq!(
+            progress(
+                &Decision::SkippedFailure {
+                    class: FailureClass::Timeout
+                },
+                timeout
+            ),
+            Progress::Failed
+        );
+        assert_eq!(
+            progress(&Decision::sbatch_still_running(), None),
+            Progress::InFlight
+        );
+        assert_eq!(
+            progress(&Decision::SkippedCompleted, None),
+            Progress::Completed
+        );
+        assert_eq!(Progress::NotSubmitted.as_str(), "not_submitted");
+        assert_eq!(Progress::NoWinner.label(), "without a winner");
+    }
+
+    #[test]
+    fn the_skip_set_without_one_class() {
+        let default = SkipSet::default();
+        assert_eq!(
+            default.without(FailureClass::Timeout).to_string(),
+            "OOM,server_fail"
+        );
+        assert_eq!(
+            default.without(FailureClass::Oom).to_string(),
+            "timeout,server_fail"
+        );
+        let oom = SkipSet(BTreeSet::from([FailureClass::Oom]));
+        assert_eq!(oom.without(FailureClass::Oom).to_string(), "none");
     }
 }

@@ -289,6 +289,7 @@ pub(crate) fn identify_runs(
                     render_value(&first_value)
                 ),
                 more: 0,
+                outside_dir: (!crate::layout::reaches_run_dir(&key)).then(|| key.clone()),
             },
         });
     }

@@ -173,8 +173,10 @@ fn a_stage_sweeping_a_key_outside_the_run_directory_is_the_same_directory_error(
             "{AT}, `max-examples`, value `20`: run `Qwen3_0.6B` has the same run directory \
              `data/b/default/Qwen3_0.6B/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/\
              spec_none/quant_none` as the run of {AT} (`max-examples` = `10`), with different \
-             settings: the inference script would write both into it; make the values differ \
-             in the directory too (gpu-memory-utilization 0.56 and 0.57 are both `gmu_56`)"
+             settings: the inference script would write both into it; `max-examples` has no \
+             place in the run directory, so runs differing only in it cannot share an \
+             experiment: sweep its values in separate experiments (one per value, each with its \
+             own name)"
         )]
     );
 }

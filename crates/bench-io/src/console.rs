@@ -15,6 +15,10 @@ pub struct Console {
     failure: Option<OutputFailure>,
     stdout_failed: bool,
     stderr_failed: bool,
+    /// Warnings said so far (each is said once per call of the binary).
+    warned: std::collections::HashSet<String>,
+    /// `--no-warnings`: warnings are not said at all.
+    warnings_silenced: bool,
 }
 
 /// A write to stdout or stderr that failed.
@@ -60,6 +64,21 @@ impl Console {
         self.err(format_args!("{text}\n"));
     }
 
+    /// Say `warning: {text}` on stderr, once per call of the binary: a warning said before
+    /// (the same text) is not said again, and none is said after
+    /// [`Console::silence_warnings`].
+    pub fn warn(&mut self, text: impl Display) {
+        let text = text.to_string();
+        if !self.warnings_silenced && self.warned.insert(text.clone()) {
+            self.err_line(format_args!("warning: {text}"));
+        }
+    }
+
+    /// From now on, [`Console::warn`] says nothing (`--no-warnings`).
+    pub fn silence_warnings(&mut self) {
+        self.warnings_silenced = true;
+    }
+
     /// Keep the first failure; `true` when `written` failed.
     fn remember(&mut self, stream: &'static str, written: io::Result<()>) -> bool {
         match written {
@@ -87,4 +106,21 @@ impl Console {
 fn write_flushed(stream: &mut impl Write, text: impl Display) -> io::Result<()> {
     write!(stream, "{text}")?;
     stream.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_warning_is_said_once_and_none_after_silencing() {
+        let mut console = Console::new();
+        console.warn("the queue could not be read");
+        console.warn(format_args!("the queue could not be {}", "read"));
+        console.warn("another");
+        assert_eq!(console.warned.len(), 2);
+        console.silence_warnings();
+        console.warn("a third");
+        assert_eq!(console.warned.len(), 2);
+    }
 }

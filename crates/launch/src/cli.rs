@@ -8,8 +8,12 @@ use crate::skip::{self, SkipSet};
 
 const EXAMPLES: &str = "\
 Examples:
-  Preview every run, its #SBATCH directives and the GPU-hours, submitting nothing:
+  Preview every run's decision and the GPU-hours, submitting nothing (`--verbose`: with
+  each run's #SBATCH directives and kwargs):
     launch --config x.yaml --dry-run
+
+  Where the sweep stands: completed, in flight, waiting, failed and not submitted runs:
+    launch --config x.yaml --status
 
   Submit every run that is not completed, in flight, or failed with OOM, timeout or server_fail:
     launch --config x.yaml
@@ -55,9 +59,25 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
 
-    /// Show what would be submitted, with each run's directives and the cost; write nothing.
+    /// Show what would be submitted: one line per run, the counts and the cost; write
+    /// nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Show where the sweep stands, submitting nothing: per experiment the runs completed,
+    /// in flight, waiting, failed and not submitted, then each run that is not completed
+    /// with its job, state, failure class and `.out` file, and the flag that runs skipped
+    /// failures again.
+    #[arg(long, conflicts_with_all = ["dry_run", "follow", "show_script", "verbose"])]
+    pub status: bool,
+
+    /// With `--dry-run`: each run's `#SBATCH` directives and the kwargs its script gets.
+    #[arg(long)]
+    pub verbose: bool,
+
+    /// Say no warnings (each is otherwise said once per call).
+    #[arg(long)]
+    pub no_warnings: bool,
 
     /// Failure classes whose runs are not submitted again, comma-separated (`OOM`,
     /// `host_oom`, `timeout`, `node_fail`, `preempted`, `server_fail`, `cancelled`, `error`),
@@ -74,12 +94,13 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub template: Option<PathBuf>,
 
-    /// Only runs whose name or experiment matches this regular expression (unanchored); the
-    /// whole config is still checked.
+    /// Only runs whose name, experiment or run directory matches this regular expression
+    /// (unanchored: `tp1-pp1` and `mns_256` select default values too); the whole config is
+    /// still checked.
     #[arg(long, value_name = "REGEX")]
     pub only: Option<String>,
 
-    /// Write one JSON object per run to stdout.
+    /// Write one JSON object per run to stdout, with the run's parameters.
     #[arg(long)]
     pub json: bool,
 
@@ -125,8 +146,8 @@ fn parse_poll(text: &str) -> Result<u64, String> {
 }
 
 impl Args {
-    /// The combinations of options that are refused: `--follow` with `--dry-run`, `--poll`
-    /// without `--follow`.
+    /// The combinations of options that are refused: `--follow` with `--dry-run`,
+    /// `--verbose` without `--dry-run`, `--poll` without `--follow`.
     ///
     /// # Errors
     /// The rule that is broken, as the message to show.
@@ -136,6 +157,12 @@ impl Args {
                 "`--follow` cannot be combined with `--dry-run`: following submits \
                         runs as their sources finish, and a dry run submits nothing (preview \
                         with `--dry-run` alone)"
+                    .into(),
+            );
+        }
+        if self.verbose && !self.dry_run {
+            return Err(
+                "`--verbose` adds each run's directives and kwargs to a dry run: add `--dry-run`"
                     .into(),
             );
         }
@@ -250,6 +277,22 @@ mod tests {
         assert_eq!(
             poll.check(),
             Err("`--poll` sets how often `--follow` reads the queue: add `--follow`".to_owned())
+        );
+    }
+
+    #[test]
+    fn verbose_goes_with_dry_run() {
+        let args = |line: &[&str]| Args::try_parse_from(line).expect("parses");
+        assert_eq!(
+            args(&["launch", "--config", "x.yaml", "--verbose"]).check(),
+            Err(
+                "`--verbose` adds each run's directives and kwargs to a dry run: add `--dry-run`"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            args(&["launch", "--config", "x.yaml", "--verbose", "--dry-run"]).check(),
+            Ok(())
         );
     }
 

@@ -6,9 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal as _;
 use std::time::{Duration, Instant};
 
-use bench_core::decision::DecisionCounts;
+use bench_core::decision::{DecisionCounts, Progress};
 use bench_core::layout::RunDir;
 use bench_io::Console;
+use strum::IntoEnumIterator as _;
 
 use crate::interrupt::Interrupt;
 use crate::pass::{self, Session};
@@ -101,7 +102,13 @@ pub(crate) fn follow(
                         .filter(|g| g.decision().kind() == DecisionKind::Waiting)
                         .map(|g| format!("{} [{}]: {}", g.name, g.stage, g.reason))
                         .collect(),
-                    summary: report::summary(&done.decided, &pass.groups, pass.config_runs, None),
+                    summary: report::summary(
+                        &done.decided,
+                        &pass.groups,
+                        pass.config_runs,
+                        None,
+                        true,
+                    ),
                     stop: None,
                 };
                 for d in done
@@ -133,8 +140,8 @@ pub(crate) fn follow(
             {
                 // Nothing was decided or submitted this pass: try again at the next poll.
                 queue_failures += 1;
-                console.err_line(format_args!(
-                    "warning: the queue could not be read ({queue_failures} time(s) in a row; \
+                console.warn(format_args!(
+                    "the queue could not be read ({queue_failures} time(s) in a row; \
                      following stops at {MAX_QUEUE_FAILURES}): {why}"
                 ));
                 if sleep(poll, interrupt, terminal.then_some(&progress_shown)) {
@@ -240,25 +247,26 @@ fn judged(failed: usize, attempted: usize) -> Result<(), LaunchError> {
 }
 
 /// `3 completed, 2 in flight, 4 waiting, 1 failed, 0 not submitted, 7 without a winner, 6
-/// submitted so far`: failed = the latest attempt failed (`skipped_failure`); not submitted
-/// = sbatch refused it or it was not tried (`failed`, `not_attempted`).
+/// submitted so far`: each run counted where it stands ([`Progress`]; failed = the latest
+/// attempt failed, `skipped_failure`; not submitted = sbatch refused it or it was not tried).
 fn progress_text(counts: &DecisionCounts, in_flight_elsewhere: usize, submitted: usize) -> String {
-    let in_flight = counts.total(DecisionKind::SkippedInFlight)
-        + counts.total(DecisionKind::Submitted)
-        + in_flight_elsewhere as u64;
-    let not_submitted =
-        counts.total(DecisionKind::Failed) + counts.total(DecisionKind::NotAttempted);
-    format!(
-        "{} completed, {} in flight, {} waiting, {} failed, {} not submitted, {} without a \
-         winner, {} submitted so far",
-        report::thousands(counts.total(DecisionKind::SkippedCompleted)),
-        report::thousands(in_flight),
-        report::thousands(counts.total(DecisionKind::Waiting)),
-        report::thousands(counts.total(DecisionKind::SkippedFailure)),
-        report::thousands(not_submitted),
-        report::thousands(counts.total(DecisionKind::SkippedNoWinner)),
-        report::thousands(submitted as u64),
-    )
+    let mut parts: Vec<String> = Progress::iter()
+        .map(|progress| {
+            let mut runs: u64 = DecisionKind::iter()
+                .filter(|kind| kind.progress() == progress)
+                .map(|kind| counts.total(kind))
+                .sum();
+            if progress == Progress::InFlight {
+                runs += in_flight_elsewhere as u64;
+            }
+            format!("{} {}", report::thousands(runs), progress.label())
+        })
+        .collect();
+    parts.push(format!(
+        "{} submitted so far",
+        report::thousands(submitted as u64)
+    ));
+    parts.join(", ")
 }
 
 /// The first pass shows every line as a launch does (`--json`: every object); later passes

@@ -12,6 +12,7 @@ pub mod record;
 pub mod report;
 pub mod skip;
 pub mod slurm;
+mod status;
 mod submit;
 pub mod template;
 
@@ -112,11 +113,13 @@ pub(crate) struct Loaded {
 }
 
 impl Loaded {
-    /// Whether `--only` selects `run`.
+    /// Whether `--only` selects `run`: by its name, its experiment or its run directory.
     fn selects(&self, run: &Run) -> bool {
-        self.only
-            .as_ref()
-            .is_none_or(|only| only.is_match(&run.name) || only.is_match(&run.experiment))
+        self.only.as_ref().is_none_or(|only| {
+            only.is_match(&run.name)
+                || only.is_match(&run.experiment)
+                || only.is_match(run.run_dir.as_str())
+        })
     }
 
     /// Whether `--only` selects a stage group: its name as far as known, or its stage.
@@ -132,6 +135,9 @@ impl Loaded {
 /// Errors: see [`LaunchError`]; every error ends here, and `main` maps it to its exit code.
 pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), LaunchError> {
     args.check().map_err(LaunchError::Invalid)?;
+    if args.no_warnings {
+        console.silence_warnings();
+    }
     // From the start: a signal while the queue is read is handled too (exit 130, no child
     // left), not only while submitting.
     let interrupt = Interrupt::install().map_err(|err| {
@@ -170,7 +176,9 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), LaunchError> {
         console,
         &session,
         |pass, slurm, console| {
-            if args.dry_run {
+            if args.status {
+                status::status(args, &loaded.file_name, &pass, slurm, console)
+            } else if args.dry_run {
                 dry_run(args, &pass, console)
             } else {
                 let mut submitted = submit::submit_runs(
@@ -190,6 +198,7 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), LaunchError> {
                     &pass.groups,
                     pass.config_runs,
                     None,
+                    true,
                 ));
                 finish(&mut submitted, console)
             }
@@ -245,14 +254,14 @@ fn load(args: &cli::Args, console: &mut Console) -> Result<Loaded, LaunchError> 
         Err(_) => ScriptFile::Missing,
     };
     let ctx = LoadContext {
-        dry_run: args.dry_run,
+        dry_run: args.dry_run || args.status,
         script_file: &script_file,
         model_configs: &model_configs,
     };
     let sweep = load_sweep(&text, &args.config.display().to_string(), &ctx)
         .map_err(|errors| LaunchError::Invalid(errors.to_string()))?;
     for warning in &sweep.warnings {
-        console.err_line(format_args!("warning: {warning}"));
+        console.warn(warning);
     }
     for note in &sweep.notes {
         console.err_line(format_args!("note: {note}"));
@@ -279,9 +288,9 @@ fn load(args: &cli::Args, console: &mut Console) -> Result<Loaded, LaunchError> 
         loaded.sweep.stages.is_empty(),
         loaded.sweep.runs.iter().any(|run| loaded.selects(run)),
     ) {
-        console.err_line(format_args!(
-            "warning: `--only {only}` matches neither the name nor the experiment of any of \
-             the config's {} runs: nothing to do",
+        console.warn(format_args!(
+            "`--only {only}` matches neither the name, the experiment nor the run directory \
+             of any of the config's {} runs: nothing to do",
             loaded.sweep.runs.len()
         ));
     }
@@ -430,29 +439,31 @@ fn group_json_line(args: &cli::Args, group: &StageGroup, console: &mut Console) 
     }
 }
 
-/// Phase 4 of a dry run: decisions, directives and cost; nothing written anywhere.
+/// Phase 4 of a dry run: one line per run (or, with `--verbose` or `--show-script`, one
+/// block per run), the counts and the cost; nothing written anywhere.
 fn dry_run(
     args: &cli::Args,
     pass: &pass::Pass<'_>,
     console: &mut Console,
 ) -> Result<(), LaunchError> {
     let (decided, groups) = (&pass.decided, &pass.groups);
+    let with_blocks = !args.json && (args.verbose || args.show_script);
     let mut blocks = String::new();
     for line in report::lines(decided, groups) {
         let d = match line {
             report::Line::Run(d) => d,
             report::Line::Group(group) => {
                 group_json_line(args, group, console);
-                if !args.json {
+                if with_blocks {
                     blocks.push_str(&report::group_block(group));
                 }
                 continue;
             }
         };
         json_line(args, d, console);
-        if !args.json {
-            blocks.push_str(&report::run_block(d, args.show_script));
-        } else if args.show_script {
+        if with_blocks {
+            blocks.push_str(&report::run_block(d, args.verbose, args.show_script));
+        } else if args.json && args.show_script {
             let _ = writeln!(
                 blocks,
                 "# {} ({})\n{}",
@@ -473,6 +484,7 @@ fn dry_run(
         groups,
         pass.config_runs,
         Some(&cost),
+        !with_blocks,
     ));
     console.err(blocks);
     match console.take_failure() {

@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use bench_core::failure::FailureClass;
 use bench_core::layout::RunDir;
 use bench_core::run::Run;
 use bench_core::stage::{Outcome, StageGroup, StageItem};
@@ -42,6 +43,8 @@ pub struct Pass<'a> {
     /// `--only` leaves out, and runs submitted while following that are no longer part of
     /// the sweep. Following goes on while there are some.
     pub in_flight_elsewhere: usize,
+    /// The queue as this pass read it (empty when it could not be read).
+    pub queue: Vec<QueueEntry>,
 }
 
 /// One pass: observe (records, then the queue), resolve the stages, render the stage runs,
@@ -116,15 +119,16 @@ pub(crate) fn with_pass<R>(
         groups,
         config_runs: loaded.sweep.runs.len() + resolution.runs.len(),
         in_flight_elsewhere: judged_elsewhere + submitted_elsewhere,
+        queue: observed.queue.clone().unwrap_or_default(),
     };
     if let (Some(only), true, true) = (
         &loaded.only,
         pass.decided.is_empty() && pass.groups.is_empty(),
         !loaded.sweep.stages.is_empty(),
     ) {
-        console.err_line(format_args!(
-            "warning: `--only {only}` matches neither the name nor the experiment of any run \
-             or stage group known now ({} runs): nothing to do",
+        console.warn(format_args!(
+            "`--only {only}` matches neither the name, the experiment nor the run directory of \
+             any run or stage group known now ({} runs): nothing to do",
             pass.config_runs
         ));
     }
@@ -192,9 +196,10 @@ fn observe(
             return Err(LaunchError::Interrupted);
         }
         Err(why) if args.dry_run => {
-            console.err_line(format_args!(
-                "warning: the queue could not be read: {why}\n  runs in flight cannot be \
-                 recognised in this dry run; they are shown with `in_flight_unknown`"
+            console.warn(format_args!(
+                "the queue could not be read: {why}\n  runs in flight cannot be recognised in \
+                 this dry run: a run that is not completed may be in flight all the same \
+                 (`in_flight_unknown` in `--json`)"
             ));
             None
         }
@@ -218,6 +223,7 @@ struct Judged {
     decision: Decision,
     in_flight_unknown: bool,
     outcome: Outcome,
+    latest_failure: Option<FailureClass>,
 }
 
 /// Decides runs from their files, the queue and their records read before it; each run
@@ -246,6 +252,10 @@ impl Judge<'_> {
         let recorded = self.recorded.get(&run.run_dir);
         let mut output_tps_per_gpu = None;
         let state = run_state(&files, identity, self.index);
+        let latest_failure = match &state {
+            Ok(RunState::Failed(class)) => Some(*class),
+            _ => None,
+        };
         let (decision, in_flight_unknown) = match &state {
             Ok(state) => {
                 if let RunState::Completed { totals, .. } = state {
@@ -294,6 +304,7 @@ impl Judge<'_> {
             decision,
             in_flight_unknown,
             outcome,
+            latest_failure,
         };
         self.judged.insert(run.run_dir.clone(), judged.clone());
         judged
@@ -353,6 +364,7 @@ fn decide<'a>(
             DecidedRun {
                 decision: judged.decision,
                 in_flight_unknown: judged.in_flight_unknown,
+                latest_failure: judged.latest_failure,
                 recorded: recorded
                     .and_then(|r| r.as_ref().ok().cloned().flatten())
                     .filter(|_| !judge.args.dry_run),

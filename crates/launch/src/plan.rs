@@ -1,5 +1,6 @@
 //! Per-run decisions (`docs/launch.md`): what `launch` does with each run.
 
+use bench_core::failure::FailureClass;
 use bench_core::run::Run;
 use bench_core::state::SubmissionRecord;
 
@@ -30,6 +31,8 @@ pub struct DecidedRun<'a> {
     pub decision: Decision,
     /// True only in a dry run that could not read the queue.
     pub in_flight_unknown: bool,
+    /// The class of the run's latest attempt when it failed (skipped or not).
+    pub latest_failure: Option<FailureClass>,
     /// A real submission: the run's latest submission in `submissions.jsonl`, read before
     /// the queue. A different one found when the file is locked for submitting was recorded
     /// by another `launch` meanwhile. `None` in a dry run.

@@ -113,6 +113,7 @@ struct JsonLine<'a> {
     in_flight_unknown: bool,
     gpus: u32,
     sbatch: directives::JsonObject<'a>,
+    args: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 /// The `--json` object of a run, on one line (without the newline).
@@ -127,13 +128,15 @@ pub fn json_line(decided: &DecidedRun<'_>) -> String {
         in_flight_unknown: decided.in_flight_unknown,
         gpus: decided.run().gpus,
         sbatch: directives::json_object(&decided.planned.directives),
+        args: &decided.run().args,
     };
     serde_json::to_string(&line).expect("plain strings and numbers serialize")
 }
 
-/// The dry run's block for one run: name, run directory, decision, directives as `#SBATCH`
-/// lines, and with `show_script` the whole script.
-pub fn run_block(decided: &DecidedRun<'_>, show_script: bool) -> String {
+/// The dry run's block for one run (`--verbose`, `--show-script`): decision and name, run
+/// directory, what keeps it from being submitted; with `verbose` its directives as
+/// `#SBATCH` lines and the kwargs its script gets, with `show_script` the whole script.
+pub fn run_block(decided: &DecidedRun<'_>, verbose: bool, show_script: bool) -> String {
     let mut text = format!(
         "{} {}\n    {}\n",
         decided.decision.as_str(),
@@ -149,15 +152,16 @@ pub fn run_block(decided: &DecidedRun<'_>, show_script: bool) -> String {
         }
         _ => {}
     }
-    if decided.in_flight_unknown {
-        text.push_str("    in flight: unknown (the queue could not be read)\n");
-    }
-    for directive in &decided.planned.directives {
+    for directive in decided.planned.directives.iter().filter(|_| verbose) {
         if directive.value.is_empty() {
             let _ = writeln!(text, "    #SBATCH --{}", directive.key);
         } else {
             let _ = writeln!(text, "    #SBATCH --{}={}", directive.key, directive.value);
         }
+    }
+    if verbose {
+        let kwargs = serde_json::Value::Object(decided.run().kwargs());
+        let _ = writeln!(text, "    kwargs: {kwargs}");
     }
     if show_script {
         text.push_str("    --- script ---\n");
@@ -182,6 +186,10 @@ pub fn decision_text(decision: &Decision) -> String {
         Decision::WouldSubmit | Decision::SkippedCompleted => decision.as_str().to_owned(),
     }
 }
+
+/// What the dry run's GPU-hours are: an upper bound.
+pub const COST_BOUND: &str = "  (GPU-hours are an upper bound: each job's GPUs for its whole \
+                              time limit; jobs that end earlier cost less)";
 
 /// `759 jobs, 1,514 GPUs, 3,002.8 GPU-hours`, then `; N runs without a time limit (not in
 /// the GPU-hours)` when there are some (`docs/launch.md`).
@@ -231,7 +239,8 @@ pub fn gpu_hours_text(hours: f64) -> String {
     thousands_f64(hours)
 }
 
-/// The summary: every run and stage group with its decision, then the counts per decision
+/// The summary: every run and stage group with its decision (unless `list_runs` is false:
+/// a `--verbose` dry run showed each in its block already), then the counts per decision
 /// (per experiment too when there are several), the runs waiting for earlier stages, then
 /// the cost (dry run) or the `squeue` and `scancel` lines for the new jobs.
 pub fn summary(
@@ -239,6 +248,7 @@ pub fn summary(
     groups: &[StageGroup],
     config_runs: usize,
     cost: Option<&SweepCost>,
+    list_runs: bool,
 ) -> String {
     let lines = lines(decided, groups);
     let mut text = String::from("summary:\n");
@@ -247,7 +257,7 @@ pub fn summary(
         Line::Group(g) => g.decision().as_str(),
     };
     let width = lines.iter().map(|l| kind_of(l).len()).max().unwrap_or(0);
-    for line in &lines {
+    for line in lines.iter().filter(|_| list_runs) {
         let (name, experiment, detail) = match line {
             Line::Run(d) => (
                 d.run().name.as_str(),
@@ -353,6 +363,10 @@ pub fn summary(
             thousands(total),
             cost_text(cost)
         );
+        if cost.jobs > 0 {
+            text.push_str(COST_BOUND);
+            text.push('\n');
+        }
         if total < config_runs as u64 {
             let _ = writeln!(
                 text,

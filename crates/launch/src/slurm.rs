@@ -41,6 +41,23 @@ pub const TRANSIENT_ERRORS: [&str; 3] = [
     "Unable to contact slurm controller",
 ];
 
+/// sbatch's words for a refusal of a directive's value, with that directive: every run
+/// with the same value would be refused the same way, so the rest of them are not tried.
+pub const SHARED_REFUSALS: [(&str, &str); 3] = [
+    ("Invalid partition name specified", "partition"),
+    ("Invalid account", "account"),
+    ("Invalid qos specification", "qos"),
+];
+
+/// The directive whose value sbatch refused, when its words (`reason`) are one of
+/// [`SHARED_REFUSALS`].
+pub fn refused_directive(reason: &str) -> Option<&'static str> {
+    SHARED_REFUSALS
+        .iter()
+        .find(|(words, _)| reason.contains(words))
+        .map(|(_, key)| *key)
+}
+
 /// What a finished `sbatch` process said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SbatchAnswer {
@@ -64,6 +81,31 @@ pub trait Slurm {
     fn sbatch(&mut self, script: &Path, hold: &File) -> io::Result<SbatchAnswer>;
     /// Wait before a retry.
     fn sleep(&mut self, duration: Duration);
+    /// The output of `squeue --me -h -o "%i|%M"` (job id, time used), for `--status`; the
+    /// default knows no times.
+    fn squeue_elapsed(&mut self) -> Result<String, String> {
+        Ok(String::new())
+    }
+}
+
+/// The `squeue` format `--status` reads the time each job has used with.
+pub const ELAPSED_FORMAT: &str = "%i|%M";
+
+/// Job ids with the time used (`1:23`, `1-02:03:04`) from `squeue -o "%i|%M"` output;
+/// lines of another shape are left out.
+pub fn parse_elapsed(output: &str) -> std::collections::HashMap<String, String> {
+    output
+        .lines()
+        .filter_map(|line| {
+            let (job_id, elapsed) = line.trim().split_once('|')?;
+            let is_time = !elapsed.is_empty()
+                && elapsed
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b':' || b == b'-');
+            (job_id.starts_with(|c: char| c.is_ascii_digit()) && is_time)
+                .then(|| (job_id.to_owned(), elapsed.to_owned()))
+        })
+        .collect()
 }
 
 /// The user's queue, read once per launch (and before each sbatch retry).
@@ -403,18 +445,19 @@ pub struct CommandSlurm {
     pub interrupt: Option<Arc<AtomicBool>>,
 }
 
-impl Slurm for CommandSlurm {
-    fn squeue(&mut self) -> Result<String, String> {
+impl CommandSlurm {
+    /// `squeue --me -h -o FORMAT`, bounded in time.
+    fn squeue_with(&self, format: &str) -> Result<String, String> {
         let mut command = Command::new("squeue");
         command
-            .args(["--me", "-h", "-o", SQUEUE_FORMAT])
+            .args(["--me", "-h", "-o", format])
             .stdin(Stdio::null());
         let output = match run_bounded(command, self.squeue_timeout, self.interrupt.as_deref()) {
             Ok(Bounded::Finished(output)) => output,
             Ok(Bounded::Interrupted) => return Err(INTERRUPTED.to_owned()),
             Ok(Bounded::TimedOut) => {
                 return Err(format!(
-                    "`squeue --me -h -o {SQUEUE_FORMAT}` did not answer within {} s and was \
+                    "`squeue --me -h -o {format}` did not answer within {} s and was \
                      stopped (`slurm.squeue-timeout`)",
                     self.squeue_timeout.as_secs()
                 ));
@@ -429,6 +472,16 @@ impl Slurm for CommandSlurm {
             return Err(format!("`squeue` failed ({}): {stderr}", output.status));
         }
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+}
+
+impl Slurm for CommandSlurm {
+    fn squeue(&mut self) -> Result<String, String> {
+        self.squeue_with(SQUEUE_FORMAT)
+    }
+
+    fn squeue_elapsed(&mut self) -> Result<String, String> {
+        self.squeue_with(ELAPSED_FORMAT)
     }
 
     fn sbatch(&mut self, script: &Path, hold: &File) -> io::Result<SbatchAnswer> {
@@ -467,6 +520,40 @@ mod tests {
     use std::collections::VecDeque;
 
     use super::*;
+
+    #[test]
+    fn refusals_every_run_with_the_value_would_get() {
+        let refused = |words| refused_directive(words);
+        assert_eq!(
+            refused("sbatch: error: Batch job submission failed: Invalid partition name specified"),
+            Some("partition")
+        );
+        assert_eq!(
+            refused(
+                "sbatch: error: Batch job submission failed: Invalid account or \
+                 account/partition combination specified"
+            ),
+            Some("account")
+        );
+        assert_eq!(
+            refused("sbatch: error: Batch job submission failed: Invalid qos specification"),
+            Some("qos")
+        );
+        assert_eq!(
+            refused(
+                "sbatch: error: Batch job submission failed: Requested node configuration is not available"
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn elapsed_times_by_job_id() {
+        let times = parse_elapsed("17|1:23\n18|1-02:03:04\n19|p|RUNNING|bench:x\nbanner\n20|\n");
+        assert_eq!(times.len(), 2);
+        assert_eq!(times["17"], "1:23");
+        assert_eq!(times["18"], "1-02:03:04");
+    }
 
     /// A file standing in for the run's locked `submissions.jsonl`.
     fn hold() -> File {

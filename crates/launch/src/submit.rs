@@ -54,6 +54,8 @@ pub(crate) fn submit_runs<'a>(
     let mut stopped = false;
     let mut output_failure: Option<OutputFailure> = None;
     let mut submitted = Vec::with_capacity(decided.len());
+    // A directive value sbatch refused (`--partition=x`): the runs with it are not tried.
+    let mut refused: Option<Refused> = None;
     let mut emit = |d: DecidedRun<'a>, console: &mut Console| {
         if json_lines && args.json {
             console.out_line(report::json_line(&d));
@@ -81,6 +83,12 @@ pub(crate) fn submit_runs<'a>(
             emit(d.with_decision(Decision::NotAttempted { reason }), console);
             continue;
         }
+        if let Some(refused) = refused.as_mut().filter(|r| r.value == r.value_of(&d)) {
+            refused.runs += 1;
+            let reason = refused.reason();
+            emit(d.with_decision(Decision::NotAttempted { reason }), console);
+            continue;
+        }
         attempted += 1;
         if args.show_script {
             console.err_line(format_args!(
@@ -97,6 +105,18 @@ pub(crate) fn submit_runs<'a>(
             d.run().name,
             report::decision_text(&decision)
         ));
+        if let (Decision::Failed { reason }, None) = (&decision, &refused)
+            && let Some(key) = slurm::refused_directive(reason)
+        {
+            let mut found = Refused {
+                key,
+                value: None,
+                words: reason.clone(),
+                runs: 0,
+            };
+            found.value = found.value_of(&d);
+            refused = Some(found);
+        }
         if unresponsive {
             stopped = true;
             stop = Some(
@@ -111,12 +131,61 @@ pub(crate) fn submit_runs<'a>(
         }
         emit(d.with_decision(decision), console);
     }
+    if let Some(refused) = refused.filter(|r| r.runs > 0) {
+        console.err_line(format_args!(
+            "sbatch refused {} ({}): the {} after it with the same value were not tried \
+             (they would be refused the same way); fix the value and run `launch` again",
+            refused.directive(),
+            refused.words,
+            report::plural_runs(refused.runs as u64)
+        ));
+    }
     Submitted {
         decided: submitted,
         attempted,
         interrupted,
         output_failure,
         stopped,
+    }
+}
+
+/// A directive value sbatch refused for every job that has it ([`slurm::SHARED_REFUSALS`]).
+struct Refused {
+    /// The directive (`partition`).
+    key: &'static str,
+    /// Its value in the refused run's script (`None`: not set there).
+    value: Option<String>,
+    /// sbatch's words.
+    words: String,
+    /// Runs not tried because of it.
+    runs: usize,
+}
+
+impl Refused {
+    /// The value of the directive in `d`'s script (the last one, as sbatch reads it).
+    fn value_of(&self, d: &DecidedRun<'_>) -> Option<String> {
+        d.planned
+            .directives
+            .iter()
+            .rev()
+            .find(|directive| directive.key == self.key)
+            .map(|directive| directive.value.clone())
+    }
+
+    /// `--partition=x`, or `the default partition` when the scripts do not set one.
+    fn directive(&self) -> String {
+        match &self.value {
+            Some(value) => format!("`--{}={value}`", self.key),
+            None => format!("the default {}", self.key),
+        }
+    }
+
+    /// Why a run with the refused value was not tried.
+    fn reason(&self) -> String {
+        format!(
+            "not tried: sbatch refused {} for an earlier run",
+            self.directive()
+        )
     }
 }
 
@@ -225,8 +294,8 @@ pub(crate) fn submit_one(
                 job_id: Some(job_id.clone()),
             };
             if let Err(err) = records.append(&done) {
-                console.err_line(format_args!(
-                    "warning: job {job_id} of `{}` was submitted but its id could not be \
+                console.warn(format_args!(
+                    "job {job_id} of `{}` was submitted but its id could not be \
                      appended to `{records_path}`: {err}\n  the next launch still finds it \
                      in the queue by its comment `{}`",
                     run.name,

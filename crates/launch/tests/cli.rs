@@ -63,19 +63,32 @@ fn files(dir: &Path) -> Vec<String> {
     out
 }
 
-#[test]
-fn dry_run_of_the_sample_config_lists_every_run() {
+/// The default dry run's lines for the sample config, checked to come out of an empty queue
+/// with exit code 0, nothing on stdout and nothing written.
+fn sample_dry_run(extra: &[&str]) -> Vec<String> {
     let tmp = tempfile::tempdir().unwrap();
     let output = launch(tmp.path())
         .arg("--config")
         .arg(sample_config())
         .arg("--dry-run")
+        .args(extra)
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
     assert!(output.stdout.is_empty());
+    // A dry run writes nothing.
+    assert_eq!(files(tmp.path()), Vec::<String>::new());
     let stderr = String::from_utf8(output.stderr).unwrap();
-    let lines: Vec<&str> = stderr.lines().collect();
+    stderr
+        .replace(&sample_config().display().to_string(), "[sample config]")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn dry_run_of_the_sample_config_lists_every_run_once_on_one_line() {
+    let lines = sample_dry_run(&[]);
     // The cache is empty: the models with tp > 1 are named as not checked.
     assert!(
         lines[0].starts_with(
@@ -91,7 +104,97 @@ fn dry_run_of_the_sample_config_lists_every_run() {
         "warning: script `examples/inference/generate_data.py` not found (relative to the \
          current directory); a real submission would refuse this config"
     );
-    // One block per run: `would_submit NAME`, its run directory, its directives.
+    // One line per run (759), then the counts (1 + 8 experiments) and the cost (2): a person
+    // can read it, and nothing is listed twice.
+    assert_eq!(lines.len(), 2 + 1 + 759 + 9 + 2);
+    assert!(lines.len() < 900);
+    let runs: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("  would_submit  "))
+        .collect();
+    assert_eq!(runs.len(), 759);
+    assert_eq!(
+        runs[0],
+        "  would_submit  tutorial-SmolLM2_135M_Instruct  [tier0-tiny]"
+    );
+    assert!(!lines.iter().any(|l| l.contains("#SBATCH")));
+    let small = runs
+        .iter()
+        .position(|l| l.as_str() == "  would_submit  tutorial-SmolLM2_1.7B_Instruct  [tier0-small]")
+        .unwrap();
+    assert_eq!(
+        [runs[small + 1].as_str(), runs[small + 2].as_str()],
+        [
+            "  would_submit  tutorial-SmolLM2_1.7B_Instruct-tp2  [tier0-small]",
+            "  would_submit  tutorial-gemma_3_1b_it  [tier0-small]"
+        ]
+    );
+    // Per experiment: models x tp values x 5 max-num-seqs x 3 max-num-batched-tokens in
+    // tier 0; entries x 2 gpu-memory-utilization x 4 speculative configs in tier 1.
+    assert_eq!(
+        lines[lines.len() - 11..],
+        [
+            "759 runs (741 distinct names): 759 would_submit",
+            "  tier0-tiny: 60 would_submit",
+            "  tier0-small: 180 would_submit",
+            "  tier0-medium: 315 would_submit",
+            "  tier0-large: 60 would_submit",
+            "  tier1-tiny: 32 would_submit",
+            "  tier1-small: 48 would_submit",
+            "  tier1-medium: 56 would_submit",
+            "  tier1-large: 8 would_submit",
+            "dry run: 759 of 759 selected runs would be submitted: 759 jobs, 1,514 GPUs, 3,002.8 GPU-hours",
+            "  (GPU-hours are an upper bound: each job's GPUs for its whole time limit; jobs that \
+             end earlier cost less)"
+        ]
+    );
+    insta::assert_snapshot!(lines.join("\n"));
+}
+
+#[test]
+fn no_warnings_silences_the_warnings_and_json_lines_carry_the_runs_args() {
+    let lines = sample_dry_run(&["--no-warnings"]);
+    assert!(!lines.iter().any(|l| l.contains("warning")), "{lines:?}");
+    assert_eq!(lines.len(), 1 + 759 + 9 + 2);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let output = launch(tmp.path())
+        .arg("--config")
+        .arg(sample_config())
+        .args([
+            "--dry-run",
+            "--json",
+            "--only",
+            "^tutorial-SmolLM2_135M_Instruct$",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let first: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    // The documented first line (`docs/launch.md`), `args` included: the run's args as the
+    // config gives them (`output_dir` is the config's `output-dir`; the kwargs add the
+    // experiment).
+    let example = crate::common::json_fixture("launch/sample-first-run-dry-run-line.json");
+    assert_eq!(first, example);
+    let args = &first["args"];
+    assert_eq!(
+        [
+            &args["max_num_seqs"],
+            &args["model_name_or_path"],
+            &args["output_dir"]
+        ],
+        [
+            &serde_json::json!(256),
+            &serde_json::json!("HuggingFaceTB/SmolLM2-135M-Instruct"),
+            &serde_json::json!("examples/inference/benchmark/results")
+        ]
+    );
+}
+
+#[test]
+fn a_verbose_dry_run_shows_each_runs_directives_and_kwargs_once() {
+    let lines = sample_dry_run(&["--verbose"]);
     let headers: Vec<usize> = lines
         .iter()
         .enumerate()
@@ -109,36 +212,20 @@ fn dry_run_of_the_sample_config_lists_every_run() {
         lines[first + 2],
         "    #SBATCH --job-name=tutorial-SmolLM2_135M_Instruct"
     );
-    let small = headers
-        .iter()
-        .position(|&i| lines[i] == "would_submit tutorial-SmolLM2_1.7B_Instruct")
-        .unwrap();
+    // 10 directives, then the kwargs the script gets (the documented fixture's).
+    let kwargs = lines[first + 12]
+        .strip_prefix("    kwargs: ")
+        .unwrap_or_else(|| panic!("{}", lines[first + 12]));
+    let kwargs: serde_json::Value = serde_json::from_str(kwargs).unwrap();
+    let expected = crate::common::json_fixture("launch/sample-first-run-kwargs.json");
+    assert_eq!(kwargs, expected);
+    assert_eq!(headers[1], first + 13);
+    // No run is listed a second time in the summary: the counts and the cost follow.
+    assert!(!lines.iter().any(|l| l.starts_with("  would_submit ")));
     assert_eq!(
-        [lines[headers[small + 1]], lines[headers[small + 2]]],
-        [
-            "would_submit tutorial-SmolLM2_1.7B_Instruct-tp2",
-            "would_submit tutorial-gemma_3_1b_it"
-        ]
+        lines[lines.len() - 2],
+        "dry run: 759 of 759 selected runs would be submitted: 759 jobs, 1,514 GPUs, 3,002.8 GPU-hours"
     );
-    // Per experiment: models x tp values x 5 max-num-seqs x 3 max-num-batched-tokens in
-    // tier 0; entries x 2 gpu-memory-utilization x 4 speculative configs in tier 1.
-    assert_eq!(
-        lines[lines.len() - 10..],
-        [
-            "759 runs (741 distinct names): 759 would_submit",
-            "  tier0-tiny: 60 would_submit",
-            "  tier0-small: 180 would_submit",
-            "  tier0-medium: 315 would_submit",
-            "  tier0-large: 60 would_submit",
-            "  tier1-tiny: 32 would_submit",
-            "  tier1-small: 48 would_submit",
-            "  tier1-medium: 56 would_submit",
-            "  tier1-large: 8 would_submit",
-            "dry run: 759 of 759 selected runs would be submitted: 759 jobs, 1,514 GPUs, 3,002.8 GPU-hours"
-        ]
-    );
-    // A dry run writes nothing.
-    assert_eq!(files(tmp.path()), Vec::<String>::new());
 }
 
 #[test]
@@ -213,13 +300,13 @@ fn a_missing_script_is_an_error_when_submitting_and_a_warning_in_a_dry_run() {
         .stdout("")
         .stderr(predicates::str::starts_with(
             "warning: script `gone.py` not found (relative to the current directory); a real \
-             submission would refuse this config\nwould_submit Qwen3_0.6B\n    \
-             data/e/default/Qwen3_0.6B/tp1-pp1-dp1/mns_256/mnbt_8192/gmu_90/bs_16/kvc_auto/spec_none/quant_none\n",
+             submission would refuse this config\nsummary:\n  would_submit  Qwen3_0.6B  [e]\n",
         ))
         .stderr(predicates::str::ends_with(
             "1 run (1 distinct name): 1 would_submit\n\
              dry run: 1 of 1 selected runs would be submitted: 1 job, 1 GPU, 0.0 GPU-hours; 1 run \
-             without a time limit (not in the GPU-hours)\n",
+             without a time limit (not in the GPU-hours)\n  (GPU-hours are an upper bound: each \
+             job's GPUs for its whole time limit; jobs that end earlier cost less)\n",
         ));
 }
 

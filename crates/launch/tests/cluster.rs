@@ -562,18 +562,23 @@ fn sbatch_printing_something_else_is_reported_verbatim() {
     );
 }
 
-#[test]
-#[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
-fn continue_on_failure_false_stops_after_the_first_failure() {
+/// Three runs of a config whose partition does not exist, launched with `--json` (PATH
+/// `path`, when given): the models, the output and its lines; checked to exit 1 with the
+/// first run `failed` and the other two `not_attempted`.
+fn three_runs_on_a_missing_partition(
+    sweep: &SweepDir,
+    prefix: &str,
+    continue_on_failure: bool,
+    path: Option<&std::ffi::OsString>,
+) -> (Vec<String>, std::process::Output, BTreeMap<String, Value>) {
     let cluster = bench_tests::cluster();
-    let sweep = SweepDir::new();
-    let models: Vec<String> = (0..3).map(|i| unique(&format!("stop{i}"))).collect();
+    let models: Vec<String> = (0..3).map(|i| unique(&format!("{prefix}{i}"))).collect();
     let refs: Vec<&str> = models.iter().map(String::as_str).collect();
-    let mut config = Config::new(&unique("stop"), &refs);
+    let mut config = Config::new(&unique(prefix), &refs);
     config.partition = Some("no-such-partition".into());
-    config.continue_on_failure = false;
+    config.continue_on_failure = continue_on_failure;
     sweep.write("sweep.yaml", &config.yaml(&cluster));
-    let output = sweep.launch(&["--config", "sweep.yaml", "--json"], None);
+    let output = sweep.launch(&["--config", "sweep.yaml", "--json"], path);
     let lines = lines_by_name(&output);
     let _cancel = cancel_submitted(&lines);
     assert_eq!(exit_code(&output), 1, "{}", show(&output));
@@ -582,6 +587,14 @@ fn continue_on_failure_false_stops_after_the_first_failure() {
         .map(|m| lines[&run_name(m)]["decision"].as_str().unwrap())
         .collect();
     assert_eq!(decisions, ["failed", "not_attempted", "not_attempted"]);
+    (models, output, lines)
+}
+
+#[test]
+#[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
+fn continue_on_failure_false_stops_after_the_first_failure() {
+    let sweep = SweepDir::new();
+    let (models, output, lines) = three_runs_on_a_missing_partition(&sweep, "stop", false, None);
     // Nothing was prepared for the runs not attempted.
     for model in &models[1..] {
         let run_dir = lines[&run_name(model)]["run_dir"].as_str().unwrap();
@@ -591,6 +604,44 @@ fn continue_on_failure_false_stops_after_the_first_failure() {
         );
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("1 failed, 2 not_attempted"), "{stderr}");
+}
+
+#[test]
+#[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
+fn an_invalid_partition_is_said_once_and_the_other_runs_are_not_tried() {
+    let sweep = SweepDir::new();
+    let calls = sweep.path().join("sbatch-calls");
+    let spy = format!(
+        "#!/bin/sh\necho call >> '{}'\nexec '{}' \"$@\"\n",
+        calls.display(),
+        which("sbatch").display()
+    );
+    let bin = sweep.bin_dir("spy", &[("sbatch", &spy)]);
+    // Every run would be refused the same way: not tried, whatever `continue_on_failure`
+    // says.
+    let (models, output, lines) =
+        three_runs_on_a_missing_partition(&sweep, "part", true, Some(&path_with(&bin)));
+    // SLURM 22.05's words.
+    assert_eq!(
+        lines[&run_name(&models[0])]["reason"],
+        "sbatch: error: invalid partition specified: no-such-partition; sbatch: error: Batch \
+         job submission failed: Invalid partition name specified"
+    );
+    for model in &models[1..] {
+        assert_eq!(
+            lines[&run_name(model)]["reason"],
+            "not tried: sbatch refused `--partition=no-such-partition` for an earlier run"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&calls).unwrap(), "call\n");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let message = "sbatch refused `--partition=no-such-partition` (sbatch: error: invalid \
+                   partition specified: no-such-partition; sbatch: error: Batch job submission \
+                   failed: Invalid partition name specified): the 2 runs after it with the same \
+                   value were not tried (they would be refused the same way); fix the value and \
+                   run `launch` again";
+    assert_eq!(stderr.matches(message).count(), 1, "{stderr}");
     assert!(stderr.contains("1 failed, 2 not_attempted"), "{stderr}");
 }
 
@@ -963,8 +1014,22 @@ fn dry_run_of_the_sample_config_writes_nothing_and_costs_3002_gpu_hours() {
     assert_eq!(exit_code(&human), 0, "{}", show(&human));
     assert!(human.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&human.stderr);
-    assert!(stderr.contains("#SBATCH --gpus=1"), "{stderr}");
+    assert!(!stderr.contains("#SBATCH"), "{stderr}");
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|line| line.starts_with("  would_submit  "))
+            .count(),
+        759
+    );
     assert!(stderr.contains("759 jobs, 1,514 GPUs, 3,002.8 GPU-hours"));
+    let verbose = sweep.launch(
+        &["--config", "sample.yaml", "--dry-run", "--verbose"],
+        Some(&path),
+    );
+    assert_eq!(exit_code(&verbose), 0, "{}", show(&verbose));
+    let stderr = String::from_utf8_lossy(&verbose.stderr);
+    assert_eq!(stderr.matches("    #SBATCH --gpus=").count(), 759);
 
     assert_eq!(
         common::tree_listing(sweep.path()),
@@ -1263,4 +1328,101 @@ fn a_failing_setup_line_ends_the_job_before_the_script_and_is_an_error() {
         "{}",
         show(&again)
     );
+}
+
+#[test]
+#[ignore = "needs the local SLURM cluster, started by scripts/test.sh (as root)"]
+fn status_counts_a_job_held_in_the_real_queue_with_the_failed_and_completed_runs() {
+    let _cluster = bench_tests::cluster();
+    let sweep = SweepDir::new();
+    let (config, names) = held_sweep(&sweep, "status", 5);
+    let dry = sweep.launch(&["--config", "sweep.yaml", "--dry-run", "--json"], None);
+    let run_dirs: Vec<String> = names
+        .iter()
+        .map(|name| {
+            lines_by_name(&dry)[name]["run_dir"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    // The first run is submitted, held: PENDING in the real queue.
+    let only = format!("^{}$", names[0]);
+    let submitted = sweep.launch(&["--config", "sweep.yaml", "--json", "--only", &only], None);
+    let lines = lines_by_name(&submitted);
+    let _cancel = cancel_submitted(&lines);
+    assert_eq!(exit_code(&submitted), 0, "{}", show(&submitted));
+    let job_id = lines[&names[0]]["job_id"].as_str().unwrap().to_owned();
+    // The second failed with OOM, the third timed out, the fourth was never submitted, the
+    // fifth completed.
+    sweep.write_in_run(
+        &run_dirs[1],
+        "inference_logs/slurm_logs/12_0.out",
+        &fixture("failures/oom-torch.log"),
+    );
+    sweep.write_in_run(
+        &run_dirs[2],
+        "inference_logs/slurm_logs/13_0.out",
+        &fixture("failures/timeout.out"),
+    );
+    sweep.write_in_run(
+        &run_dirs[4],
+        "inference_logs/stats.json",
+        &fixture("stats/one-task-dummy-server.json"),
+    );
+
+    let output = sweep.launch(&["--config", "sweep.yaml", "--status"], None);
+    assert_eq!(exit_code(&output), 0, "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let experiment = &config.experiment;
+    let counts = "1 completed, 1 in flight (1 PENDING), 0 waiting, 2 failed (1 OOM, 1 timeout), \
+                  1 not submitted";
+    assert_eq!(
+        lines[..3],
+        [
+            "status (from the run files and the queue; nothing submitted):",
+            &format!("  {experiment}: {counts}"),
+            &format!("5 runs: {counts}"),
+        ],
+        "{stderr}"
+    );
+    let out =
+        |run: usize, job: u64| format!("{}/inference_logs/slurm_logs/{job}_0.out", run_dirs[run]);
+    assert_eq!(
+        lines[3..],
+        [
+            "not completed:".to_owned(),
+            format!(
+                "  in flight      {}  [{experiment}]  job {job_id}  PENDING 0:00  no .out yet",
+                names[0]
+            ),
+            format!(
+                "  failed         {}  [{experiment}]  job 12  OOM (skipped)  {}",
+                names[1],
+                out(1, 12)
+            ),
+            format!(
+                "  failed         {}  [{experiment}]  job 13  timeout (skipped)  {}",
+                names[2],
+                out(2, 13)
+            ),
+            format!("  not submitted  {}  [{experiment}]", names[3]),
+            "to submit skipped failures again:".to_owned(),
+            "  the 1 run failed with OOM: launch --config sweep.yaml --skip-failure-reasons \
+             timeout,server_fail"
+                .to_owned(),
+            "  the 1 run failed with timeout: launch --config sweep.yaml --skip-failure-reasons \
+             OOM,server_fail"
+                .to_owned(),
+        ],
+        "{stderr}"
+    );
+    // Nothing more was submitted.
+    let queued = bench_tests::squeue_me()
+        .unwrap()
+        .iter()
+        .filter(|job| names.iter().any(|name| &job.name == name))
+        .count();
+    assert_eq!(queued, 1);
 }

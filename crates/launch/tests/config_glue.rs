@@ -113,3 +113,42 @@ fn a_cached_config_json_that_is_not_json_is_named_with_what_is_wrong() {
         "{stderr}"
     );
 }
+
+#[test]
+fn kv_cache_dtype_fp8_is_refused_with_the_name_the_script_takes() {
+    let sweep = SweepDir::new();
+    sweep.write(
+        "c.yaml",
+        "script: scripts/gen.py\nexperiments:\n  - name: e\n    args:\n      kv-cache-dtype: fp8\n",
+    );
+    let output = launch(&sweep, &["--config", "c.yaml", "--dry-run"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "error: invalid sweep config `c.yaml`: 1 problem\n  - experiment `e` (entry 1 of `experiments`), \
+         `kv-cache-dtype`, value `fp8`: unsupported KV cache dtype `fp8` (the inference script \
+         refuses vLLM's alias): did you mean `fp8_e4m3`?\n"
+    );
+}
+
+#[test]
+fn an_extra_option_swept_outside_the_run_directory_says_to_use_separate_experiments() {
+    let sweep = SweepDir::new();
+    sweep.write(
+        "c.yaml",
+        "script: scripts/gen.py\nstrict_args: false\nexperiments:\n  - name: e\n    args:\n      \
+         my-option: [1, 2]\n",
+    );
+    let output = launch(&sweep, &["--config", "c.yaml", "--dry-run"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.ends_with(
+            ", with different settings: the inference script would write both into it; \
+             `my-option` has no place in the run directory, so runs differing only in it cannot \
+             share an experiment: sweep its values in separate experiments (one per value, each \
+             with its own name)\n"
+        ),
+        "{stderr}"
+    );
+}

@@ -10,3 +10,4 @@ mod no_duplicates;
 mod options;
 mod render;
 mod stages;
+mod status;

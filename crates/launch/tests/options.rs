@@ -111,6 +111,25 @@ fn only_selects_by_name_or_experiment_and_counts_the_selection() {
         show(&by_name)
     );
 
+    // The run directory too: `tp1-pp1` is in the directory of runs at the default tp only
+    // (alpha's), `tp2-pp1` in beta's, whose name says `tp2`, and `mns_256` in every one.
+    for (only, expected) in [
+        ("tp1-pp1", &["p-a", "p-b"][..]),
+        ("tp2-pp1", &["p-c-tp2"][..]),
+        ("/mns_256/", &["p-a", "p-b", "p-c-tp2"][..]),
+    ] {
+        let by_dir = sweep.launch(
+            &["--config", "c.yaml", "--dry-run", "--json", "--only", only],
+            Some(&path),
+        );
+        assert_eq!(by_dir.status.code(), Some(0), "{}", show(&by_dir));
+        let names: Vec<Value> = json_lines(&by_dir)
+            .iter()
+            .map(|l| l["name"].clone())
+            .collect();
+        assert_eq!(names, expected, "--only {only}");
+    }
+
     // Selecting nothing is no error, but it says so.
     let none = sweep.launch(
         &["--config", "c.yaml", "--dry-run", "--only", "^gamma"],
@@ -119,8 +138,8 @@ fn only_selects_by_name_or_experiment_and_counts_the_selection() {
     assert_eq!(none.status.code(), Some(0), "{}", show(&none));
     assert!(
         stderr(&none).contains(
-            "warning: `--only ^gamma` matches neither the name nor the experiment of any of \
-             the config's 3 runs: nothing to do"
+            "warning: `--only ^gamma` matches neither the name, the experiment nor the run \
+             directory of any of the config's 3 runs: nothing to do"
         ),
         "{}",
         show(&none)

@@ -12,7 +12,7 @@ use crate::common::{SweepDir, fixture, path_with, show};
 /// A source `a` over model `org/m1` (prompt `p`) sweeping max-num-seqs (and
 /// max-num-batched-tokens when `mnbt` is given), and a stage `b` taking `top` winners'
 /// max-num-seqs with gpu-memory-utilization 0.9 and 0.95.
-fn config(mns: &[u64], mnbt: &[u64], top: u64) -> String {
+pub(crate) fn config(mns: &[u64], mnbt: &[u64], top: u64) -> String {
     let list = |values: &[u64]| {
         values
             .iter()
@@ -46,7 +46,7 @@ experiments:
 }
 
 /// The run directory of `org/m1` in experiment `experiment`.
-fn run_dir(experiment: &str, mns: u64, mnbt: u64, gmu: u64) -> String {
+pub(crate) fn run_dir(experiment: &str, mns: u64, mnbt: u64, gmu: u64) -> String {
     format!(
         "results/{experiment}/p/m1/tp1-pp1-dp1/mns_{mns}/mnbt_{mnbt}/gmu_{gmu}/bs_16/kvc_auto/\
          spec_none/quant_none"
@@ -55,7 +55,7 @@ fn run_dir(experiment: &str, mns: u64, mnbt: u64, gmu: u64) -> String {
 
 /// A valid `stats.json` with `completion` tokens in `inference_time` seconds (none: the
 /// stat is absent).
-fn stats(completion: u64, inference_time: Option<f64>) -> Vec<u8> {
+pub(crate) fn stats(completion: u64, inference_time: Option<f64>) -> Vec<u8> {
     let mut model_call = serde_json::json!({
         "prompt_tokens": {"total": 100},
         "completion_tokens": {"total": completion},

@@ -220,6 +220,22 @@ pub enum Segment {
     Quantization,
 }
 
+/// Whether config arg `key` (kebab case) has a place in the run directory: `output-dir`,
+/// `prompt-template`, `model-name-or-path`, `tp`, `pp`, `dp` and each [`Segment`]'s arg.
+/// Runs that differ only in other args share a directory.
+pub fn reaches_run_dir(key: &str) -> bool {
+    [
+        "output-dir",
+        "prompt-template",
+        "model-name-or-path",
+        "tp",
+        "pp",
+        "dp",
+    ]
+    .contains(&key)
+        || Segment::ALL.iter().any(|segment| segment.arg() == key)
+}
+
 impl Segment {
     /// Every segment, in path order.
     pub const ALL: [Segment; 7] = [

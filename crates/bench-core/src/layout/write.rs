@@ -181,6 +181,12 @@ pub enum SegmentError {
     /// kv-cache-dtype outside `auto`, `fp8_e4m3`, `fp8_e5m2`.
     #[error("unsupported KV cache dtype; use `auto`, `fp8_e4m3` or `fp8_e5m2`")]
     KvCacheDtype,
+    /// kv-cache-dtype `fp8`: vLLM's alias, which the inference script refuses.
+    #[error(
+        "unsupported KV cache dtype `fp8` (the inference script refuses vLLM's alias): did you \
+         mean `fp8_e4m3`?"
+    )]
+    KvCacheDtypeFp8,
     /// quantization other than `bitsandbytes`.
     #[error("unsupported quantization; the only accepted method is `bitsandbytes` (or `None`)")]
     Quantization,
@@ -232,6 +238,9 @@ impl KvCacheDtype {
             return Ok(KvCacheDtype::Auto);
         };
         let value = value.trim().to_ascii_lowercase();
+        if value == "fp8" {
+            return Err(SegmentError::KvCacheDtypeFp8);
+        }
         Self::ALL
             .into_iter()
             .find(|dtype| dtype.config_value() == value)
@@ -628,10 +637,16 @@ mod tests {
         for (value, segment) in ok {
             assert_eq!(KvCacheDtype::parse(value).unwrap().segment(), segment);
         }
-        for value in ["fp16", "8", "fp8", "NULL"] {
+        for value in ["fp16", "8", "NULL"] {
             assert_eq!(
                 KvCacheDtype::parse(Some(value)),
                 Err(SegmentError::KvCacheDtype)
+            );
+        }
+        for value in ["fp8", " FP8 "] {
+            assert_eq!(
+                KvCacheDtype::parse(Some(value)),
+                Err(SegmentError::KvCacheDtypeFp8)
             );
         }
     }
