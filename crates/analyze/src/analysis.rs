@@ -30,6 +30,9 @@ pub struct RunOutcome {
     pub unknown_components: Vec<String>,
     /// The run has no `.out` file, hence no row (`docs/results.md`).
     pub without_out: bool,
+    /// The job id of the run's latest submission (`submissions.jsonl`) when that job left no
+    /// `.out` file yet: queued or running, or lost before it started.
+    pub job_without_out: Option<String>,
 }
 
 /// Analyze one run directory. Never fails: what cannot be read is reported in
@@ -103,6 +106,7 @@ fn analyze_files_once(run: &FoundRun, files: &DirRunFiles) -> RunOutcome {
             return outcome;
         }
     };
+    outcome.job_without_out = job_without_out(files, &out_names);
     if out_names.is_empty() {
         outcome.without_out = true;
         return outcome;
@@ -279,6 +283,16 @@ fn server_log_metrics(files: &DirRunFiles) -> io::Result<Option<LogMetrics>> {
         let path = files.path(&rel_path);
         io::Error::new(err.kind(), format!("`{}`: {err}", shown(&path)))
     })
+}
+
+/// The job id of the run's latest submission when no `.out` file of that job is there (a
+/// record that cannot be read counts as none: `launch` reports it).
+fn job_without_out(files: &DirRunFiles, out_names: &[String]) -> Option<String> {
+    let job_id = state::read_records(files).ok()??.job_id?;
+    let has_out = out_names
+        .iter()
+        .any(|name| state::out_file_ids(name).0.to_string() == job_id);
+    (!has_out).then_some(job_id)
 }
 
 /// The stderr line for a run that could not be read.

@@ -3,7 +3,15 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use clap::builder::RangedU64ValueParser;
+
+/// A count of 1 or more (`--jobs`).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(count) => Ok(count),
+        Err(_) => Err("must be a whole number, at least 1".to_owned()),
+    }
+}
 
 /// Examples shown at the end of `--help`.
 const EXAMPLES: &str = "\
@@ -42,7 +50,7 @@ pub struct Args {
 
     /// Runs analyzed at the same time, 1 or more [default: one per CPU; at most 4 per CPU and
     /// one per run are used]
-    #[arg(long, short = 'j', value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, short = 'j', value_name = "N", value_parser = at_least_one)]
     pub jobs: Option<usize>,
 
     /// Write no report (`report.html`, `report.md`, `report_files/`), and remove the one an
@@ -94,7 +102,7 @@ mod tests {
         assert_eq!(args.out, None);
         assert_eq!(args.jobs, Some(3));
         let err = Args::try_parse_from(["analyze", "--root", "d", "--jobs", "0"]).unwrap_err();
-        assert!(err.to_string().contains("0 is not in 1.."), "{err}");
+        assert!(err.to_string().contains("must be at least 1"), "{err}");
         let many = Args::try_parse_from(["analyze", "--root", "d", "--jobs", "100000"]).unwrap();
         assert_eq!(many.jobs, Some(100_000));
         assert!(!args.quiet);

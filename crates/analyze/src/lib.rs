@@ -17,8 +17,10 @@ use std::io::{self, IsTerminal};
 use std::path::Path;
 use std::process::ExitCode;
 
-use bench_core::layout::Segment;
+use bench_core::layout::INFERENCE_LOGS;
 use bench_core::layout::rel::SLURM_LOGS_DIR;
+use bench_core::layout::{Segment, parse_parallelism};
+use bench_io::bounded::{Accept, read_text};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bench_core::rows::dedup_and_sort;
@@ -104,7 +106,10 @@ struct Findings {
     problems: Vec<String>,
     /// Unknown path component -> the first run directory it was seen in.
     unknown_components: BTreeMap<String, String>,
+    /// Runs without a `.out` file and without a submitted job.
     runs_without_out: usize,
+    /// `(run, job id)`: runs whose latest submitted job left no `.out` file yet.
+    jobs_without_out: Vec<(String, String)>,
 }
 
 impl Findings {
@@ -116,7 +121,10 @@ impl Findings {
                 .entry(component)
                 .or_insert_with(|| run.shown.clone());
         }
-        self.runs_without_out += usize::from(outcome.without_out);
+        match outcome.job_without_out {
+            Some(job_id) => self.jobs_without_out.push((run.shown.clone(), job_id)),
+            None => self.runs_without_out += usize::from(outcome.without_out),
+        }
     }
 }
 
@@ -169,9 +177,10 @@ fn report(console: &mut Console, problems: &[String], findings: &Findings, skipp
             below_model.join("/")
         ));
     }
+    jobs_without_out_notes(console, &findings.jobs_without_out);
     if findings.runs_without_out > 0 {
         console.err_line(format_args!(
-            "note: {} run director{} without a .out file in {SLURM_LOGS_DIR}: no rows for {}",
+            "note: {} run director{} without a .out file in {SLURM_LOGS_DIR} nor a submitted job: no rows for {}",
             findings.runs_without_out,
             if findings.runs_without_out == 1 {
                 "y"
@@ -185,6 +194,80 @@ fn report(console: &mut Console, problems: &[String], findings: &Findings, skipp
             },
         ));
     }
+}
+
+/// How many runs submitted without output are named one by one on stderr.
+const MAX_NAMED_JOBS_WITHOUT_OUT: usize = 20;
+
+/// The notes on runs whose latest submitted job left no `.out` file yet: queued, running,
+/// or lost before it started (`squeue` or `launch --status` tells which).
+fn jobs_without_out_notes(console: &mut Console, jobs: &[(String, String)]) {
+    for (run, job_id) in jobs.iter().take(MAX_NAMED_JOBS_WITHOUT_OUT) {
+        console.err_line(format_args!(
+            "note: run `{run}`: submitted as job {job_id}, no output yet"
+        ));
+    }
+    if jobs.len() > MAX_NAMED_JOBS_WITHOUT_OUT {
+        console.err_line(format_args!(
+            "note: and {} more runs submitted with no output yet",
+            jobs.len() - MAX_NAMED_JOBS_WITHOUT_OUT
+        ));
+    }
+    if !jobs.is_empty() {
+        console.err_line(format_args!(
+            "hint: `launch --config CONFIG --status` shows whether their jobs are queued or running"
+        ));
+    }
+}
+
+/// Where the parallelism segment (`tp1-pp1-dp1`) sits below `--root` in a run directory's
+/// path: index 3 (experiment, prompt, model, then it) when `--root` is the launcher's
+/// output-dir.
+const PARALLELISM_DEPTH: usize = 3;
+
+/// A warning when every run's parallelism segment sits at the same wrong depth below
+/// `root`: `--root` is one or more levels too deep or too shallow. Names the root that fits.
+fn root_level_warning(root: &Path, runs: &[&walk::FoundRun]) -> Option<String> {
+    let depth_of = |run: &walk::FoundRun| {
+        run.components
+            .iter()
+            .position(|component| parse_parallelism(component).is_some())
+    };
+    let depth = depth_of(runs.first()?)?;
+    if depth == PARALLELISM_DEPTH || !runs.iter().all(|run| depth_of(run) == Some(depth)) {
+        return None;
+    }
+    let fits = if depth < PARALLELISM_DEPTH {
+        let mut fits = root.to_path_buf();
+        for _ in depth..PARALLELISM_DEPTH {
+            fits = match fits.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+                _ => fits.join(".."),
+            };
+        }
+        fits
+    } else {
+        runs[0].components[..depth - PARALLELISM_DEPTH]
+            .iter()
+            .fold(root.to_path_buf(), |path, component| path.join(component))
+    };
+    let levels = depth.abs_diff(PARALLELISM_DEPTH);
+    Some(format!(
+        "`--root` `{}` looks {levels} level{} {} than a results tree: `{}` is at depth {} \
+         below it, where the layout {{experiment}}/{{prompt}}/{{model}}/tp{{T}}-pp{{P}}-dp{{D}} \
+         puts it at depth {}; the columns are read from the wrong levels\nhint: `--root {}`",
+        root.display(),
+        if levels == 1 { "" } else { "s" },
+        if depth < PARALLELISM_DEPTH {
+            "deeper"
+        } else {
+            "shallower"
+        },
+        runs[0].components[depth],
+        depth + 1,
+        PARALLELISM_DEPTH + 1,
+        fits.display()
+    ))
 }
 
 /// Walk `root` on one of the pool's threads and analyze each run on the others as soon as
@@ -225,31 +308,100 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Why an output of an earlier analyze is not written this time, for the note that says
+/// it was removed.
+fn why_not_written(name: &str) -> String {
+    if name == output::SUMMARY_FILE {
+        "no model has a baseline run".to_owned()
+    } else {
+        let experiment = name.strip_suffix(".csv").unwrap_or(name);
+        format!("experiment `{experiment}` has no rows this time")
+    }
+}
+
+/// The names of the outputs an earlier analyze wrote into `out_dir` (its manifest); none
+/// when there is no manifest or it cannot be read (said in `warnings`).
+fn earlier_outputs(out_dir: &Path, warnings: &mut Vec<String>) -> String {
+    let path = out_dir.join(output::MANIFEST_FILE);
+    if fs::symlink_metadata(&path).is_err() {
+        return String::new();
+    }
+    read_text(
+        &path,
+        output::MAX_MANIFEST_BYTES,
+        Accept::Regular,
+        "the outputs list",
+    )
+    .unwrap_or_else(|err| {
+        warnings.push(format!("{err}: no earlier output is removed"));
+        String::new()
+    })
+}
+
 /// Write the CSVs and the report (or remove an earlier report when there is none) into
-/// `out_dir`, all staged first so that a failure leaves the earlier outputs as they were.
+/// `out_dir`, all staged first so that a failure leaves the earlier outputs as they were;
+/// remove the outputs an earlier analyze wrote there that are not written this time (named
+/// in its manifest, `earlier`), and write the new manifest. Returns the names removed.
 fn write_outputs(
     out_dir: &Path,
     csv_files: &[(String, Vec<Vec<String>>)],
     rendered: Option<&report::Rendered>,
-) -> anyhow::Result<()> {
+    earlier: &str,
+) -> anyhow::Result<Vec<String>> {
     let mut staging = output::Staging::new(out_dir);
+    let mut written = BTreeSet::new();
     for (name, records) in csv_files {
         staging.csv(name, records)?;
+        written.insert(name.clone());
     }
     match rendered {
         Some(rendered) => {
             staging.text(report::HTML_FILE, &rendered.html)?;
             staging.text(report::MARKDOWN_FILE, &rendered.markdown)?;
             staging.directory(report::FILES_DIR, &rendered.charts)?;
+            written.extend(report::NAMES.map(str::to_owned));
         }
         None => {
-            for name in [report::HTML_FILE, report::MARKDOWN_FILE, report::FILES_DIR] {
-                staging.remove(name);
+            for name in report::NAMES {
+                staging.remove(name, name == report::FILES_DIR);
             }
         }
     }
+    let stale = output::stale_outputs(earlier, &written, &report::NAMES);
+    for name in &stale {
+        staging.remove(name, name == report::FILES_DIR);
+    }
+    let manifest = written.iter().fold(String::new(), |mut text, name| {
+        text.push_str(name);
+        text.push('\n');
+        text
+    });
+    staging.text(output::MANIFEST_FILE, &manifest)?;
     staging.commit()?;
-    Ok(())
+    // The report's names are removed with `--no-report` without a note: it was asked for.
+    Ok(stale
+        .into_iter()
+        .filter(|name| !report::NAMES.contains(&name.as_str()))
+        .collect())
+}
+
+/// The stderr lines about the models left out of the optimization summary for lack of a
+/// baseline run.
+fn without_baseline_note(models: &[bench_core::report::BestRun]) -> Option<String> {
+    if models.is_empty() {
+        return None;
+    }
+    let names = models
+        .iter()
+        .map(|best| format!("`{}`", best.model))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(format!(
+        "note: no baseline run (tp 1, 2, 4 or 8 with vLLM's defaults: mns 256, mnbt 8192, gmu 90, \
+         bs 16, kvc auto, no spec, no quant) completed for {names}: not in {}; their best runs are \
+         listed under \"Models without a baseline\" on stdout and in the report",
+        output::SUMMARY_FILE
+    ))
 }
 
 /// Run `analyze` with parsed arguments, printing to `console`.
@@ -283,6 +435,16 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), AnalyzeError> 
     progress.finish_and_clear();
 
     let mut findings = Findings::default();
+    let found: Vec<&walk::FoundRun> = analyzed.iter().map(|(run, _)| run).collect();
+    let mut level_warnings: Vec<String> =
+        root_level_warning(&args.root, &found).into_iter().collect();
+    if found.is_empty() {
+        level_warnings.push(format!(
+            "no run directory (a folder holding `{INFERENCE_LOGS}/`) found below `{}`: nothing \
+             was analyzed\nhint: pass the launcher's output-dir, whose folders are the experiments",
+            args.root.display()
+        ));
+    }
     let clashing = clashing_experiments(analyzed.iter().map(|(run, _)| run));
     for (run, outcome) in analyzed {
         findings.add(&run, outcome);
@@ -290,21 +452,33 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), AnalyzeError> 
     let rows = dedup_and_sort(std::mem::take(&mut findings.rows));
     let summary = summarize(&rows);
     let csv = output::csv_files(&rows, &summary, &clashing);
-    let mut warnings = csv.skipped;
+    let mut warnings = level_warnings;
+    warnings.extend(csv.skipped);
+    let built = bench_core::report::build(&args.root.to_string_lossy(), &rows, &summary);
     let rendered = if args.no_report {
         None
     } else {
-        let built = bench_core::report::build(&args.root.to_string_lossy(), &rows, &summary);
         Some(
             report::render(&built, &mut warnings)
                 .map_err(|err| AnalyzeError::Write(format!("{err:#}")))?,
         )
     };
+    let earlier = earlier_outputs(out_dir, &mut warnings);
     report(console, &walk_problems, &findings, &warnings);
-    write_outputs(out_dir, &csv.files, rendered.as_ref())
+    if let Some(note) = without_baseline_note(&built.without_baseline) {
+        console.err_line(format_args!("{note}"));
+    }
+    let removed = write_outputs(out_dir, &csv.files, rendered.as_ref(), &earlier)
         .map_err(|err| AnalyzeError::Write(format!("{err:#}")))?;
+    for name in removed {
+        console.err_line(format_args!(
+            "note: removed `{}`, written by an earlier analyze: {}",
+            out_dir.join(&name).display(),
+            why_not_written(&name)
+        ));
+    }
     if !args.quiet {
-        console.out(tables::render(&rows, &summary));
+        console.out(tables::render(&rows, &summary, &built.without_baseline));
     }
     match console.take_failure() {
         Some(failure) => Err(failure.into()),

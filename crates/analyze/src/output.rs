@@ -65,6 +65,42 @@ pub fn csv_files(rows: &[Row], summary: &[ModelSummary], clashing: &BTreeSet<Str
     out
 }
 
+/// The list of the outputs `analyze` wrote into `--out`, one name per line, so that the next
+/// analyze removes those it does not write again (an experiment whose directory is gone, a
+/// summary without baselines) and never touches other files.
+pub const MANIFEST_FILE: &str = ".analyze-outputs";
+
+/// The most bytes of the manifest read: 1 MiB (a name per experiment).
+pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
+
+/// Whether `name` is one `analyze` may have written into `--out`: one path component, a
+/// `.csv` file or one of `report_names`. A manifest edited by hand cannot make `analyze`
+/// remove anything else.
+fn is_output_name(name: &str, report_names: &[&str]) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\', '\0'])
+        && (Path::new(name).extension().is_some_and(|ext| ext == "csv")
+            || report_names.contains(&name))
+}
+
+/// The names of an earlier manifest (`manifest`, its text) that are not in `written` this
+/// time: the outputs to remove, in the manifest's order, each once.
+pub fn stale_outputs(
+    manifest: &str,
+    written: &BTreeSet<String>,
+    report_names: &[&str],
+) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    manifest
+        .lines()
+        .filter(|name| is_output_name(name, report_names) && !written.contains(*name))
+        .filter(|name| seen.insert(*name))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Write each file into `dir`: every file to a temporary file in `dir` first, then all are
 /// renamed into place, so a failure leaves no partial file. Returns the paths written.
 pub fn write_files(
@@ -86,7 +122,8 @@ pub struct Staging<'a> {
     dir: &'a Path,
     files: Vec<(PathBuf, NamedTempFile)>,
     dirs: Vec<(PathBuf, TempDir)>,
-    removals: Vec<PathBuf>,
+    /// `(path, whether a directory there is removed too)`.
+    removals: Vec<(PathBuf, bool)>,
 }
 
 impl<'a> Staging<'a> {
@@ -155,9 +192,10 @@ impl<'a> Staging<'a> {
         Ok(())
     }
 
-    /// Remove the file or directory `name` at commit, when it is there.
-    pub fn remove(&mut self, name: &str) {
-        self.removals.push(self.dir.join(name));
+    /// Remove the file `name` at commit, when it is there; a directory of that name only
+    /// when `directory` (else it is left alone).
+    pub fn remove(&mut self, name: &str, directory: bool) {
+        self.removals.push((self.dir.join(name), directory));
     }
 
     /// Put everything staged in place: files renamed over their targets, directories
@@ -188,9 +226,10 @@ impl<'a> Staging<'a> {
             drop(aside);
             written.push(target);
         }
-        for target in self.removals {
+        for (target, directory) in self.removals {
             let removed = match fs::symlink_metadata(&target) {
-                Ok(meta) if meta.is_dir() => fs::remove_dir_all(&target),
+                Ok(meta) if meta.is_dir() && directory => fs::remove_dir_all(&target),
+                Ok(meta) if meta.is_dir() => Ok(()),
                 Ok(_) => fs::remove_file(&target),
                 Err(_) => Ok(()),
             };
@@ -298,6 +337,20 @@ mod tests {
             .filter(|n| n.to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn stale_outputs_are_earlier_outputs_not_written_again_and_nothing_else() {
+        let written: BTreeSet<String> = ["a.csv", "benchmarking_results.csv"]
+            .map(str::to_owned)
+            .into();
+        let manifest = "a.csv\nb.csv\noptimization_summary.csv\nb.csv\nreport_files\n\
+                        ../x.csv\n/etc/passwd\nsub/c.csv\nnotes.txt\n.\n..\n\n";
+        assert_eq!(
+            stale_outputs(manifest, &written, &["report_files"]),
+            ["b.csv", "optimization_summary.csv", "report_files"]
+        );
+        assert!(stale_outputs("", &written, &[]).is_empty());
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use bench_core::failure::FailureClass;
 use bench_core::layout::{RunFields, Segment};
 use bench_core::metrics::Comment;
+use bench_core::report::BestRun;
 use bench_core::rows::{Row, int_cell};
 use bench_core::server_log::SpecDecoding;
 use bench_core::summary::{ModelSummary, SUMMARY_TABLE_HEADERS, round_half_even};
@@ -211,9 +212,37 @@ fn summary_section(summary: &[ModelSummary]) -> String {
     text
 }
 
+/// The models without a baseline run, with their best run (empty text when there are none).
+fn without_baseline_section(models: &[BestRun]) -> String {
+    if models.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from(
+        "## Models without a baseline\n\nNot in the optimization summary: no baseline run (vLLM's defaults) completed. Their best runs:\n\n",
+    );
+    text.push_str(&table_line([
+        "Model",
+        "Best tps/gpu",
+        "Best run's parameters",
+    ]));
+    text.push('\n');
+    text.push_str(&alignment_line([false, true, false]));
+    text.push('\n');
+    for best in models {
+        text.push_str(&table_line([
+            best.model.clone(),
+            round_half_even(best.output_tps_per_gpu),
+            best.params(),
+        ]));
+        text.push('\n');
+    }
+    text
+}
+
 /// Everything printed on stdout: one section per experiment (rows in `docs/results.md`
-/// order), then the optimization summary, separated by blank lines.
-pub fn render(rows: &[Row], summary: &[ModelSummary]) -> String {
+/// order), then the optimization summary, then the models without a baseline, separated by
+/// blank lines.
+pub fn render(rows: &[Row], summary: &[ModelSummary], without_baseline: &[BestRun]) -> String {
     let mut sections: Vec<String> = rows
         .iter()
         .chunk_by(|row| row.fields.experiment.as_str())
@@ -221,6 +250,7 @@ pub fn render(rows: &[Row], summary: &[ModelSummary]) -> String {
         .map(|(experiment, rows)| experiment_section(experiment, &rows.collect::<Vec<_>>()))
         .collect();
     sections.push(summary_section(summary));
+    sections.push(without_baseline_section(without_baseline));
     sections.retain(|section| !section.is_empty());
     sections.join("\n")
 }
@@ -293,7 +323,7 @@ mod tests {
             row("SmolLM2_135M_Instruct", 256),
         ];
         assert_eq!(
-            render(&rows, &[]),
+            render(&rows, &[], &[]),
             "## tier0-tiny  (prompt=tutorial, model=SmolLM2_135M_Instruct, tp=1, pp=1, dp=1, mnbt=32768, gmu=90, bs=16, kvc=auto, spec=none, quant=none)\n\
              \n\
              | mns | gpus/1b/h | out tps/gpu | mean_in | mean_out | kvc% | prefix% | inf/1k/gpu | spec acc% | log tps/gpu | comment |\n\

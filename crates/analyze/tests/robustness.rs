@@ -177,7 +177,7 @@ fn jobs_beyond_the_cpus_are_capped_and_zero_is_refused() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = stderr_of(&output);
     assert!(
-        stderr.contains("invalid value '0' for '--jobs <N>': 0 is not in 1.."),
+        stderr.contains("invalid value '0' for '--jobs <N>': must be at least 1"),
         "{stderr}"
     );
 }

@@ -25,6 +25,9 @@ pub const MARKDOWN_FILE: &str = "report.md";
 /// The directory of the Markdown report's charts, beside it.
 pub const FILES_DIR: &str = "report_files";
 
+/// Every name the report takes in `--out`.
+pub const NAMES: [&str; 3] = [HTML_FILE, MARKDOWN_FILE, FILES_DIR];
+
 /// The page's template.
 const TEMPLATE: &str = include_str!("report.html.tera");
 

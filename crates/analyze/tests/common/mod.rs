@@ -72,6 +72,16 @@ impl Tree {
     }
 }
 
+/// Run `analyze` with `args` only (no `--root data`) in the tree's temporary folder.
+pub fn analyze_in(tree: &Tree, args: &[&str]) -> Output {
+    Command::cargo_bin("analyze")
+        .expect("the analyze binary")
+        .current_dir(tree.base())
+        .args(args)
+        .output()
+        .expect("run analyze")
+}
+
 /// Read a CSV file: the header and each record as column -> cell.
 pub fn read_csv(path: &Path) -> (Vec<String>, Vec<HashMap<String, String>>) {
     let mut reader = csv::Reader::from_path(path)
