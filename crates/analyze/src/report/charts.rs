@@ -54,6 +54,12 @@ fn categories(count: usize) -> SegmentedCoord<RangedCoordusize> {
     (0..count.saturating_sub(1)).into_segmented()
 }
 
+/// The row of a horizontal bar chart that shows item `index` of `count` first at the top
+/// (plotters counts rows from the bottom), and the item a row shows.
+fn top_down(count: usize, index: usize) -> usize {
+    count.saturating_sub(1).saturating_sub(index)
+}
+
 /// Characters of the longest label, for the label area's width.
 fn longest(labels: impl IntoIterator<Item = usize>) -> u32 {
     u32::try_from(labels.into_iter().max().unwrap_or(0)).unwrap_or(u32::MAX)
@@ -65,7 +71,7 @@ pub fn speedup_chart(speedups: &[(String, f64)]) -> anyhow::Result<Chart> {
     let title = "Speedup of the best run over the baseline, per model".to_owned();
     let count = speedups.len();
     let high = speedups.iter().map(|(_, s)| *s).fold(1.0, f64::max) * 1.15;
-    let label_width = 7 * longest(speedups.iter().map(|(m, _)| m.chars().count())) + 20;
+    let label_width = 8 * longest(speedups.iter().map(|(m, _)| m.chars().count())) + 20;
     let height = 90 + 28 * u32::try_from(count).unwrap_or(u32::MAX / 64);
     let svg = svg((label_width + 520, height), |root| {
         let mut chart = ChartBuilder::on(root)
@@ -78,12 +84,14 @@ pub fn speedup_chart(speedups: &[(String, f64)]) -> anyhow::Result<Chart> {
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
             .x_desc("speedup (best tokens/s per GPU / baseline tokens/s per GPU, x)")
             .y_desc("model")
             .y_labels(count)
             .y_label_formatter(&|value| match value {
-                SegmentValue::CenterOf(index) => speedups
-                    .get(*index)
+                SegmentValue::CenterOf(row) => speedups
+                    .get(top_down(count, *row))
                     .map_or_else(String::new, |(model, _)| model.clone()),
                 _ => String::new(),
             })
@@ -94,8 +102,8 @@ pub fn speedup_chart(speedups: &[(String, f64)]) -> anyhow::Result<Chart> {
             .draw_series(speedups.iter().enumerate().map(|(index, (_, speedup))| {
                 Rectangle::new(
                     [
-                        (0.0, SegmentValue::Exact(index)),
-                        (*speedup, SegmentValue::Exact(index + 1)),
+                        (0.0, SegmentValue::Exact(top_down(count, index))),
+                        (*speedup, SegmentValue::Exact(top_down(count, index) + 1)),
                     ],
                     fill.filled(),
                 )
@@ -105,7 +113,7 @@ pub fn speedup_chart(speedups: &[(String, f64)]) -> anyhow::Result<Chart> {
             .draw_series(speedups.iter().enumerate().map(|(index, (_, speedup))| {
                 Text::new(
                     format!(" {speedup:.2}x"),
-                    (*speedup, SegmentValue::CenterOf(index)),
+                    (*speedup, SegmentValue::CenterOf(top_down(count, index))),
                     (FONT, 15)
                         .into_font()
                         .color(&BLACK)
@@ -430,7 +438,7 @@ pub fn spec_chart(spec: &SpecChart) -> anyhow::Result<Chart> {
         .fold(0.0, f64::max)
         * 1.35
         + 1.0;
-    let label_width = 7 * longest(bars.iter().map(|bar| bar.0.chars().count())) + 20;
+    let label_width = 8 * longest(bars.iter().map(|bar| bar.0.chars().count())) + 20;
     let height = 130 + 28 * u32::try_from(count).unwrap_or(u32::MAX / 64);
     let shades = spec.gpu_memory_percents.len().max(1);
     let shade = |index: usize| {
@@ -450,12 +458,14 @@ pub fn spec_chart(spec: &SpecChart) -> anyhow::Result<Chart> {
         chart
             .configure_mesh()
             .disable_y_mesh()
+            .label_style((FONT, 13))
+            .axis_desc_style((FONT, 14))
             .x_desc("output tokens/s per GPU")
             .y_desc("speculative config @ gpu-memory-utilization (%)")
             .y_labels(count)
             .y_label_formatter(&|value| match value {
-                SegmentValue::CenterOf(index) => bars
-                    .get(*index)
+                SegmentValue::CenterOf(row) => bars
+                    .get(top_down(count, *row))
                     .map_or_else(String::new, |bar| bar.0.clone()),
                 _ => String::new(),
             })
@@ -465,8 +475,8 @@ pub fn spec_chart(spec: &SpecChart) -> anyhow::Result<Chart> {
             .draw_series(bars.iter().enumerate().map(|(index, bar)| {
                 Rectangle::new(
                     [
-                        (0.0, SegmentValue::Exact(index)),
-                        (bar.2, SegmentValue::Exact(index + 1)),
+                        (0.0, SegmentValue::Exact(top_down(count, index))),
+                        (bar.2, SegmentValue::Exact(top_down(count, index) + 1)),
                     ],
                     shade(bar.1).filled(),
                 )
@@ -476,7 +486,7 @@ pub fn spec_chart(spec: &SpecChart) -> anyhow::Result<Chart> {
             .draw_series(bars.iter().enumerate().map(|(index, bar)| {
                 Text::new(
                     format!(" {}", bar_label(bar.2, bar.3)),
-                    (bar.2, SegmentValue::CenterOf(index)),
+                    (bar.2, SegmentValue::CenterOf(top_down(count, index))),
                     (FONT, 14)
                         .into_font()
                         .color(&BLACK)
