@@ -1328,6 +1328,71 @@ fn a_failing_setup_line_ends_the_job_before_the_script_and_is_an_error() {
         "{}",
         show(&again)
     );
+    // analyze gives the row the class `error` too.
+    let analyze = sibling_binary("analyze");
+    let analyzed = std::process::Command::new(&analyze)
+        .args(["--root", "results", "--quiet"])
+        .current_dir(sweep.path())
+        .output()
+        .expect("run analyze");
+    assert!(analyzed.status.success(), "{}", show(&analyzed));
+    let rows = std::fs::read_to_string(sweep.path().join("results/benchmarking_results.csv"))
+        .expect("the CSV");
+    // The model column holds the name made safe for a path.
+    let model_safe = model.replace('-', "_");
+    let row = rows
+        .lines()
+        .find(|row| row.contains(&model_safe))
+        .unwrap_or_else(|| panic!("no row of {model_safe}:\n{rows}"));
+    assert!(row.contains(",error,"), "{row}");
+    // The config fixed (no setup line), the run is submitted again and completes.
+    sweep.write("sweep.yaml", &config.yaml(&cluster));
+    let fixed = sweep.launch(&["--config", "sweep.yaml", "--json"], None);
+    assert_eq!(exit_code(&fixed), 0, "{}", show(&fixed));
+    let lines = lines_by_name(&fixed);
+    let _cancel_fixed = cancel_submitted(&lines);
+    let line = &lines[&run_name(&model)];
+    assert_eq!(
+        line["decision"].as_str(),
+        Some("submitted"),
+        "{}",
+        show(&fixed)
+    );
+    let job_id =
+        bench_tests::parse_parsable(line["job_id"].as_str().expect("a job id")).expect("digits");
+    bench_tests::wait_until_gone(&job_id, JOB_LIMIT).expect("the job ends");
+    let out = std::fs::read_to_string(
+        sweep
+            .path()
+            .join(line["run_dir"].as_str().expect("a run directory"))
+            .join(format!(
+                "inference_logs/slurm_logs/{}_0.out",
+                job_id.as_str()
+            )),
+    )
+    .expect("the new job's .out");
+    assert!(
+        out.contains("fake inference done"),
+        "the script did not run: {out}"
+    );
+}
+
+/// A binary of the workspace built beside this test (`cargo test --workspace` builds every
+/// binary into `target/<profile>/`).
+fn sibling_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let path = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("the test executable lives in target/<profile>/deps")
+        .join(name);
+    assert!(
+        path.is_file(),
+        "`{}` is missing: run the whole workspace's tests (`cargo test --workspace`), which \
+         builds it",
+        path.display()
+    );
+    path
 }
 
 #[test]
