@@ -44,7 +44,8 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub root: PathBuf,
 
-    /// Directory to write the CSV files into, created if missing [default: `--root`].
+    /// Directory to write the CSV files and the report into, created if missing [default:
+    /// `--root`].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
@@ -54,7 +55,7 @@ pub struct Args {
     pub jobs: Option<usize>,
 
     /// Write no report (`report.html`, `report.md`, `report_files/`), and remove the one an
-    /// earlier analyze wrote into `--out`.
+    /// earlier analyze wrote into `--out` (files of those names it did not write stay).
     #[arg(long)]
     pub no_report: bool,
 

@@ -354,18 +354,13 @@ fn write_outputs(
         staging.csv(name, records)?;
         written.insert(name.clone());
     }
-    match rendered {
-        Some(rendered) => {
-            staging.text(report::HTML_FILE, &rendered.html)?;
-            staging.text(report::MARKDOWN_FILE, &rendered.markdown)?;
-            staging.directory(report::FILES_DIR, &rendered.charts)?;
-            written.extend(report::NAMES.map(str::to_owned));
-        }
-        None => {
-            for name in report::NAMES {
-                staging.remove(name, name == report::FILES_DIR);
-            }
-        }
+    // Without a report this time, an earlier one is removed below when an earlier analyze
+    // wrote it (its manifest names it): a file of that name it did not write stays.
+    if let Some(rendered) = rendered {
+        staging.text(report::HTML_FILE, &rendered.html)?;
+        staging.text(report::MARKDOWN_FILE, &rendered.markdown)?;
+        staging.directory(report::FILES_DIR, &rendered.charts)?;
+        written.extend(report::NAMES.map(str::to_owned));
     }
     let stale = output::stale_outputs(earlier, &written, &report::NAMES);
     for name in &stale {

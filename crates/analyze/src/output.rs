@@ -201,29 +201,54 @@ impl<'a> Staging<'a> {
     /// Put everything staged in place: files renamed over their targets, directories
     /// swapped in (the old one removed after), removals done. Returns the paths written.
     pub fn commit(self) -> anyhow::Result<Vec<PathBuf>> {
-        let mut written = Vec::with_capacity(self.files.len() + self.dirs.len());
-        for (target, temp) in self.files {
-            temp.persist(&target)
-                .with_context(|| format!("failed to write `{}`", target.display()))?;
-            written.push(target);
+        // Whatever can be seen to fail is checked before anything is put in place: a
+        // directory where a file goes would fail its rename halfway through.
+        for (target, _) in &self.files {
+            if fs::symlink_metadata(target).is_ok_and(|meta| meta.is_dir()) {
+                anyhow::bail!(
+                    "failed to write `{}`: a directory has that name; move it away",
+                    target.display()
+                );
+            }
         }
+        let mut written = Vec::with_capacity(self.files.len() + self.dirs.len());
+        let mut asides = Vec::new();
+        // Directories first: the old one is renamed aside next to it (a rename in the same
+        // directory, allowed even when the old one is read-only), the new one takes its
+        // name, and the old one is removed at the end; when the new one cannot take the
+        // name, the old one is put back and nothing else has changed.
         for (target, temp) in self.dirs {
             let context = || format!("failed to write `{}`", target.display());
-            // The old directory moves aside into a fresh temporary directory, so that the
-            // new one takes its name in one rename and the old one is removed after.
             let aside = if fs::symlink_metadata(&target).is_ok() {
-                let holder = tempfile::Builder::new()
-                    .prefix(".old-report.")
-                    .tempdir_in(self.dir)
-                    .with_context(context)?;
-                fs::rename(&target, holder.path().join("old")).with_context(context)?;
-                Some(holder)
+                let aside = self.dir.join(format!(
+                    ".{}.old-{}-{}",
+                    target
+                        .file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                    std::process::id(),
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |elapsed| elapsed.as_nanos())
+                ));
+                fs::rename(&target, &aside).with_context(context)?;
+                Some(aside)
             } else {
                 None
             };
-            fs::rename(temp.path(), &target).with_context(context)?;
+            if let Err(err) = fs::rename(temp.path(), &target) {
+                if let Some(aside) = &aside {
+                    let _ = fs::rename(aside, &target);
+                }
+                return Err(err).with_context(context);
+            }
             let _ = temp.keep();
-            drop(aside);
+            asides.extend(aside);
+            written.push(target);
+        }
+        for (target, temp) in self.files {
+            temp.persist(&target)
+                .map_err(|err| err.error)
+                .with_context(|| format!("failed to write `{}`", target.display()))?;
             written.push(target);
         }
         for (target, directory) in self.removals {
@@ -235,8 +260,25 @@ impl<'a> Staging<'a> {
             };
             removed.with_context(|| format!("failed to remove `{}`", target.display()))?;
         }
+        for aside in asides {
+            remove_aside(&aside);
+        }
         Ok(written)
     }
+}
+
+/// Remove an old directory renamed aside; one left read-only is made writable first. What
+/// still cannot be removed stays, hidden (its name starts with a dot).
+fn remove_aside(aside: &Path) {
+    if fs::remove_dir_all(aside).is_ok() {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = fs::set_permissions(aside, fs::Permissions::from_mode(0o700));
+    }
+    let _ = fs::remove_dir_all(aside);
 }
 
 /// One output into a new temporary file next to its target, written by `write`.

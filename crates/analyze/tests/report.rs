@@ -125,15 +125,15 @@ fn the_report_shows_the_summary_heatmaps_sweep_further_failures_and_winners() {
     );
     let md = fs::read_to_string(tree.root().join("report.md")).unwrap();
 
-    // Overview: 10 runs, 8 completed (each 102 s of e2e time on 1 GPU: 816 s = 0.23 h).
+    // Overview: 10 runs, 8 completed (each 102 s of e2e time on 1 GPU: 816 s = 0.2267 h).
     assert_eq!(
         section(&md, "# Benchmark report"),
         [
-            "- Root: `data`",
+            "- Root: data",
             "- Runs: 10",
             "- Completed: 8",
             "- Failed: 2 (OOM 1, timeout 1)",
-            "- GPU-hours of the completed runs (GPUs x e2e_time): 0.2",
+            "- GPU-hours of the completed runs (GPUs x e2e_time): 0.23",
         ]
     );
 
@@ -178,7 +178,7 @@ fn the_report_shows_the_summary_heatmaps_sweep_further_failures_and_winners() {
     assert_eq!(
         heatmap[1..],
         [
-            "| mnbt \\ mns | 256 | 512 | 1024 | 2048 |",
+            "| mnbt ↓ / mns → | 256 | 512 | 1024 | 2048 |",
             "| --: | --: | --: | --: | --: |",
             "| 8192 | 10000 (baseline) | 15000 | | 12000 |",
             "| 32768 | timeout | OOM | 20000 (best) | |",
@@ -215,7 +215,7 @@ fn the_report_shows_the_summary_heatmaps_sweep_further_failures_and_winners() {
     assert_eq!(
         spec[1..],
         [
-            "| spec \\ gmu | 90 |",
+            "| spec ↓ / gmu → | 90 |",
             "| --: | --: |",
             "| ngram_6 | 18000 (acceptance 38.8%) |",
             "| none (best of all runs without speculative decoding) | 20000 |",
@@ -460,4 +460,96 @@ fn report_files_are_replaced_whole() {
         .filter(|name| name.starts_with('.'))
         .collect();
     assert_eq!(leftovers, [".analyze-outputs"], "only the outputs list");
+}
+
+#[test]
+fn a_heatmap_of_one_cell_is_drawn() {
+    let tree = Tree::new();
+    completed(&tree, "Smol", 256, 8192, 1.0);
+    let out = tree.analyze(&["--quiet"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let svg =
+        fs::read_to_string(tree.root().join("report_files/heatmap-001-Smol-tp1.svg")).unwrap();
+    // Every rectangle has an area: the one cell is not drawn zero high or wide.
+    for attribute in ["width=\"0\"", "height=\"0\""] {
+        assert!(!svg.contains(attribute), "{attribute} in:\n{svg}");
+    }
+    let texts = svg_texts(&svg);
+    for text in ["10000", "best, baseline", "256", "8192"] {
+        assert!(texts.iter().any(|t| t == text), "no {text}: {texts:?}");
+    }
+    // A one-value colour scale still has distinct labels (5 % either side: 9500..10500).
+    assert!(texts.iter().any(|t| t == "9600"), "{texts:?}");
+    // The GPU-hours of nothing failed are 0.00, not -0.00.
+    let failed_only = Tree::new();
+    failed(&failed_only, "Smol", 512, 32768, "failures/oom-torch.log");
+    assert!(failed_only.analyze(&["--quiet"]).status.success());
+    let md = fs::read_to_string(failed_only.root().join("report.md")).unwrap();
+    assert!(md.contains("(GPUs x e2e_time): 0.00\n"), "{md}");
+}
+
+#[test]
+fn a_directory_named_report_html_fails_before_anything_changes() {
+    let tree = known_tree();
+    fs::create_dir_all(tree.root().join("report.html/mine")).unwrap();
+    let out = tree.analyze(&["--quiet"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("report.html`: a directory has that name; move it away"),
+        "{stderr}"
+    );
+    for absent in [
+        "benchmarking_results.csv",
+        "report.md",
+        "report_files",
+        ".analyze-outputs",
+    ] {
+        assert!(!tree.root().join(absent).exists(), "{absent} was written");
+    }
+    assert!(tree.root().join("report.html/mine").is_dir());
+}
+
+#[test]
+fn no_report_leaves_report_names_it_did_not_write() {
+    let tree = known_tree();
+    tree.file("data/report.html/important", "mine");
+    tree.file("data/report.md", "my notes");
+    let out = tree.analyze(&["--quiet", "--no-report"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fs::read_to_string(tree.root().join("report.html/important")).unwrap(),
+        "mine"
+    );
+    assert_eq!(
+        fs::read_to_string(tree.root().join("report.md")).unwrap(),
+        "my notes"
+    );
+}
+
+#[test]
+fn a_line_break_in_a_name_keeps_each_markdown_row_on_one_line() {
+    let tree = Tree::new();
+    completed(&tree, "new\nline", 256, 8192, 1.0);
+    completed(&tree, "new\nline", 512, 8192, 2.0);
+    let out = tree.analyze(&["--quiet"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = fs::read_to_string(tree.root().join("report.md")).unwrap();
+    assert!(
+        md.contains("| new line | 1 | 10000 | 20000 | 2.00x | mns=512 |\n"),
+        "{md}"
+    );
+    assert!(md.contains("\n### new line\n"), "{md}");
 }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::failure::FailureClass;
 use crate::layout::{
     DEFAULT_MAX_NUM_BATCHED_TOKENS, DEFAULT_MAX_NUM_SEQS, KvCacheDtype, Quantization, RunFields,
-    Segment, SpeculativeDecoding, UNSET,
+    Segment, SpeculativeDecoding, UNSET, gmu_percent,
 };
 use crate::metrics::gpu_count;
 use crate::rows::{Row, int_cell};
@@ -540,6 +540,21 @@ fn failures(rows: &[Row]) -> Failures {
 /// `kwargs.json`: the run directory only holds the name made safe for a path.
 pub const MODEL_TO_FILL_IN: &str = "TO FILL IN";
 
+/// The shortest gpu-memory-utilization fraction whose run directory is `gmu_{percent}`: the
+/// directory truncates the fraction x 100, so `0.57` (56.99...) would give `gmu_56`; then
+/// `0.571` or `0.575` is given instead.
+fn gmu_fraction(percent: u64) -> f64 {
+    let percent_f = percent as f64;
+    [
+        percent_f / 100.0,
+        (percent_f * 10.0 + 1.0) / 1000.0,
+        (percent_f * 10.0 + 5.0) / 1000.0,
+    ]
+    .into_iter()
+    .find(|fraction| u64::try_from(gmu_percent(*fraction)).ok() == Some(percent))
+    .unwrap_or(percent_f / 100.0)
+}
+
 /// A value the run directory does not spell as the config does, to be filled in.
 fn to_fill_in(segment: Segment, value: &str) -> Value {
     Value::String(format!("{MODEL_TO_FILL_IN} ({})", segment.with(value)))
@@ -576,7 +591,7 @@ pub fn winner_args_yaml(kwargs: Option<&Map<String, Value>>, fields: &RunFields)
             let value = match segment {
                 Segment::GpuMemoryUtilization => fields
                     .gpu_memory_percent
-                    .map_or(Value::Null, |percent| (percent as f64 / 100.0).into()),
+                    .map_or(Value::Null, |percent| gmu_fraction(percent).into()),
                 _ if segment.is_integer() => value
                     .parse::<u64>()
                     .map_or(Value::String(value), Value::from),
@@ -810,6 +825,20 @@ mod tests {
                 acceptance_rate: Some(37.5)
             })]
         );
+    }
+
+    #[test]
+    fn the_gmu_fraction_gives_back_its_directory() {
+        // 0.57 x 100 = 56.99999999999999: `gmu_56`; 0.571 gives `gmu_57`.
+        assert_eq!(gmu_fraction(57).to_string(), "0.571");
+        assert_eq!(gmu_fraction(90).to_string(), "0.9");
+        assert_eq!(gmu_fraction(95).to_string(), "0.95");
+        for percent in 1..=100 {
+            assert_eq!(
+                gmu_percent(gmu_fraction(percent)),
+                i64::try_from(percent).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 use bench_core::report::{Cell, Heatmap, SpecChart};
 use bench_core::summary::round_half_even;
 use plotters::coord::Shift;
-use plotters::coord::ranged1d::SegmentedCoord;
-use plotters::coord::types::RangedCoordusize;
+use plotters::coord::ranged1d::{
+    DefaultFormatting, DiscreteRanged, KeyPointHint, Ranged, SegmentedCoord,
+};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -48,10 +49,78 @@ fn svg(
     Ok(text)
 }
 
-/// `count` categories on an axis, each a segment with its label at its centre (plotters'
-/// integer ranges include their end).
-fn categories(count: usize) -> SegmentedCoord<RangedCoordusize> {
-    (0..count.saturating_sub(1)).into_segmented()
+/// `count` categories (`0..count`) on an axis, evenly spaced: plotters' own integer ranges
+/// include their end (one empty segment too many) and map a range of one value off the
+/// axis, so a chart of one row or column would draw nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Categories(usize);
+
+impl Ranged for Categories {
+    type FormatOption = DefaultFormatting;
+    type ValueType = usize;
+
+    fn map(&self, value: &usize, limit: (i32, i32)) -> i32 {
+        // The segmented axis asks for the start of each segment within `limit`, which ends
+        // where the last segment starts.
+        let steps = self.0.saturating_sub(1).max(1);
+        let span = f64::from(limit.1 - limit.0);
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "a pixel position within the chart"
+        )]
+        let pixel = (f64::from(limit.0) + span * (*value as f64) / steps as f64).round() as i32;
+        pixel
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<usize> {
+        (0..self.0).collect()
+    }
+
+    fn range(&self) -> std::ops::Range<usize> {
+        0..self.0
+    }
+}
+
+impl DiscreteRanged for Categories {
+    fn size(&self) -> usize {
+        self.0
+    }
+
+    fn index_of(&self, value: &usize) -> Option<usize> {
+        (*value < self.0).then_some(*value)
+    }
+
+    fn from_index(&self, index: usize) -> Option<usize> {
+        (index < self.0).then_some(index)
+    }
+}
+
+/// `count` categories on an axis, each a segment with its label at its centre.
+fn categories(count: usize) -> SegmentedCoord<Categories> {
+    Categories(count.max(1)).into_segmented()
+}
+
+/// The most characters of a name shown in a chart (the tables hold it whole).
+const MAX_LABEL_CHARS: usize = 40;
+
+/// `text` cut to [`MAX_LABEL_CHARS`] characters, the cut marked with `…`.
+fn short(text: &str) -> String {
+    if text.chars().count() <= MAX_LABEL_CHARS {
+        text.to_owned()
+    } else {
+        let kept: String = text.chars().take(MAX_LABEL_CHARS - 1).collect();
+        format!("{kept}…")
+    }
+}
+
+/// The edge before segment `index` of `count` on a category axis: the last edge is
+/// plotters' `Last` (an `Exact` past the range has no width when there is one segment).
+fn edge(index: usize, count: usize) -> SegmentValue<usize> {
+    if index >= count {
+        SegmentValue::Last
+    } else {
+        SegmentValue::Exact(index)
+    }
 }
 
 /// The row of a horizontal bar chart that shows item `index` of `count` first at the top
@@ -71,7 +140,8 @@ pub fn speedup_chart(speedups: &[(String, f64)]) -> anyhow::Result<Chart> {
     let title = "Speedup of the best run over the baseline, per model".to_owned();
     let count = speedups.len();
     let high = speedups.iter().map(|(_, s)| *s).fold(1.0, f64::max) * 1.15;
-    let label_width = 8 * longest(speedups.iter().map(|(m, _)| m.chars().count())) + 20;
+    let labels: Vec<String> = speedups.iter().map(|(model, _)| short(model)).collect();
+    let label_width = 8 * longest(labels.iter().map(|label| label.chars().count())) + 20;
     let height = 90 + 28 * u32::try_from(count).unwrap_or(u32::MAX / 64);
     let svg = svg((label_width + 520, height), |root| {
         let mut chart = ChartBuilder::on(root)
@@ -84,15 +154,17 @@ pub fn speedup_chart(speedups: &[(String, f64)]) -> anyhow::Result<Chart> {
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
             .x_desc("speedup (best tokens/s per GPU / baseline tokens/s per GPU, x)")
+            .x_label_formatter(&|speedup| format!("{speedup:.1}x"))
             .y_desc("model")
             .y_labels(count)
             .y_label_formatter(&|value| match value {
-                SegmentValue::CenterOf(row) => speedups
+                SegmentValue::CenterOf(row) => labels
                     .get(top_down(count, *row))
-                    .map_or_else(String::new, |(model, _)| model.clone()),
+                    .cloned()
+                    .unwrap_or_default(),
                 _ => String::new(),
             })
             .draw()
@@ -100,13 +172,13 @@ pub fn speedup_chart(speedups: &[(String, f64)]) -> anyhow::Result<Chart> {
         let fill = ViridisRGB.get_color(0.35_f32);
         chart
             .draw_series(speedups.iter().enumerate().map(|(index, (_, speedup))| {
-                Rectangle::new(
-                    [
-                        (0.0, SegmentValue::Exact(top_down(count, index))),
-                        (*speedup, SegmentValue::Exact(top_down(count, index) + 1)),
-                    ],
+                let row = top_down(count, index);
+                let mut bar = Rectangle::new(
+                    [(0.0, edge(row, count)), (*speedup, edge(row + 1, count))],
                     fill.filled(),
-                )
+                );
+                bar.set_margin(3, 3, 0, 0);
+                bar
             }))
             .map_err(drawing)?;
         chart
@@ -123,10 +195,7 @@ pub fn speedup_chart(speedups: &[(String, f64)]) -> anyhow::Result<Chart> {
             .map_err(drawing)?;
         chart
             .draw_series(std::iter::once(PathElement::new(
-                [
-                    (1.0, SegmentValue::Exact(0)),
-                    (1.0, SegmentValue::Exact(count)),
-                ],
+                [(1.0, edge(0, count)), (1.0, edge(count, count))],
                 BLACK.stroke_width(1),
             )))
             .map_err(drawing)?;
@@ -179,7 +248,7 @@ pub fn heatmap_chart(map: &Heatmap) -> anyhow::Result<Option<Chart>> {
         let (main, scale) = root.split_horizontally(width - 150);
         let (main, legend) = main.split_vertically(height - 50);
         let mut chart = ChartBuilder::on(&main)
-            .caption(format!("{}, tp {}", map.model, map.tp), (FONT, 20))
+            .caption(format!("{}, tp {}", short(&map.model), map.tp), (FONT, 20))
             .margin(10)
             .x_label_area_size(45)
             .y_label_area_size(80)
@@ -194,8 +263,8 @@ pub fn heatmap_chart(map: &Heatmap) -> anyhow::Result<Option<Chart>> {
         chart
             .configure_mesh()
             .disable_mesh()
-            .label_style((FONT, 14))
-            .axis_desc_style((FONT, 15))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
             .x_desc("max-num-seqs (sequences)")
             .y_desc("max-num-batched-tokens (tokens)")
             .x_labels(nx)
@@ -206,8 +275,8 @@ pub fn heatmap_chart(map: &Heatmap) -> anyhow::Result<Option<Chart>> {
             .map_err(drawing)?;
         let at = |x: usize, y: usize| {
             [
-                (SegmentValue::Exact(x), SegmentValue::Exact(y)),
-                (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
+                (edge(x, nx), edge(y, ny)),
+                (edge(x + 1, nx), edge(y + 1, ny)),
             ]
         };
         let cells = || {
@@ -239,7 +308,8 @@ pub fn heatmap_chart(map: &Heatmap) -> anyhow::Result<Option<Chart>> {
             .draw_series(cells().map(|(x, y, cell)| {
                 // Dark text on the light half of the scale and on failed cells.
                 let light = match cell {
-                    Cell::Value(value) => high > low && (value - low) / (high - low) > 0.55,
+                    // One value is drawn at the light end of the scale.
+                    Cell::Value(value) => high <= low || (value - low) / (high - low) > 0.55,
                     _ => true,
                 };
                 let ink = if light { BLACK } else { WHITE };
@@ -279,9 +349,7 @@ pub fn heatmap_chart(map: &Heatmap) -> anyhow::Result<Option<Chart>> {
         // Outlines as closed paths: plotters' SVG rectangles ignore the stroke width.
         chart
             .draw_series(outlines.iter().map(|(_, (x, y), stroke)| {
-                let corner = |dx: usize, dy: usize| {
-                    (SegmentValue::Exact(x + dx), SegmentValue::Exact(y + dy))
-                };
+                let corner = |dx: usize, dy: usize| (edge(x + dx, nx), edge(y + dy, ny));
                 PathElement::new(
                     [
                         corner(0, 0),
@@ -363,7 +431,9 @@ fn colour_scale(
     let (low_axis, high_axis) = if high > low {
         (low, high)
     } else {
-        (low - 1.0, high + 1.0)
+        // One value: a scale 5 % either side of it, so that its labels differ.
+        let spread = (low.abs() * 0.05).max(1.0);
+        (low - spread, high + spread)
     };
     let mut chart = ChartBuilder::on(area)
         .margin_top(40)
@@ -378,7 +448,7 @@ fn colour_scale(
         .disable_x_axis()
         .y_labels(5)
         .y_label_style((FONT, 14))
-        .axis_desc_style((FONT, 15))
+        .axis_desc_style((FONT, 16))
         .y_desc("output tokens/s per GPU")
         .y_label_formatter(&|value| round_half_even(*value))
         .draw()
@@ -449,7 +519,13 @@ pub fn spec_chart(spec: &SpecChart) -> anyhow::Result<Chart> {
     let svg = svg((label_width + 600, height), |root| {
         let (main, legend) = root.split_vertically(height - 40);
         let mut chart = ChartBuilder::on(&main)
-            .caption(&title, (FONT, 18))
+            .caption(
+                format!(
+                    "{}: speculative decoding x gpu-memory-utilization",
+                    short(&spec.model)
+                ),
+                (FONT, 18),
+            )
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(label_width)
@@ -458,10 +534,11 @@ pub fn spec_chart(spec: &SpecChart) -> anyhow::Result<Chart> {
         chart
             .configure_mesh()
             .disable_y_mesh()
-            .label_style((FONT, 13))
-            .axis_desc_style((FONT, 14))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
             .x_desc("output tokens/s per GPU")
-            .y_desc("speculative config @ gpu-memory-utilization (%)")
+            .y_desc("spec @ gmu (%)")
+            .x_label_formatter(&|tps| round_half_even(*tps))
             .y_labels(count)
             .y_label_formatter(&|value| match value {
                 SegmentValue::CenterOf(row) => bars
@@ -473,13 +550,13 @@ pub fn spec_chart(spec: &SpecChart) -> anyhow::Result<Chart> {
             .map_err(drawing)?;
         chart
             .draw_series(bars.iter().enumerate().map(|(index, bar)| {
-                Rectangle::new(
-                    [
-                        (0.0, SegmentValue::Exact(top_down(count, index))),
-                        (bar.2, SegmentValue::Exact(top_down(count, index) + 1)),
-                    ],
+                let row = top_down(count, index);
+                let mut rect = Rectangle::new(
+                    [(0.0, edge(row, count)), (bar.2, edge(row + 1, count))],
                     shade(bar.1).filled(),
-                )
+                );
+                rect.set_margin(3, 3, 0, 0);
+                rect
             }))
             .map_err(drawing)?;
         chart
@@ -497,10 +574,7 @@ pub fn spec_chart(spec: &SpecChart) -> anyhow::Result<Chart> {
         if let Some(best) = spec.without_spec {
             chart
                 .draw_series(std::iter::once(PathElement::new(
-                    [
-                        (best, SegmentValue::Exact(0)),
-                        (best, SegmentValue::Exact(count)),
-                    ],
+                    [(best, edge(0, count)), (best, edge(count, count))],
                     BLACK.stroke_width(2),
                 )))
                 .map_err(drawing)?;

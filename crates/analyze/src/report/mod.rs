@@ -144,7 +144,7 @@ fn chart_view(chart: Chart, file: String) -> ChartView {
 /// A heatmap's cells as a table: a row per max-num-batched-tokens, a column per
 /// max-num-seqs, the best and baseline cells marked.
 fn heatmap_table(map: &Heatmap) -> Table {
-    let headers = std::iter::once("mnbt \\ mns".to_owned())
+    let headers = std::iter::once("mnbt ↓ / mns →".to_owned())
         .chain(map.max_num_seqs.iter().map(ToString::to_string));
     let mut table = Table::new(headers, &vec![true; map.max_num_seqs.len() + 1]);
     for (y, line) in map.cells.iter().enumerate() {
@@ -165,7 +165,7 @@ fn heatmap_table(map: &Heatmap) -> Table {
 /// A speculative-decoding chart's bars as a table: a row per speculative config, a column
 /// per gpu-memory-utilization, then the best without speculative decoding.
 fn spec_table(spec: &SpecChart) -> Table {
-    let headers = std::iter::once("spec \\ gmu".to_owned())
+    let headers = std::iter::once("spec ↓ / gmu →".to_owned())
         .chain(spec.gpu_memory_percents.iter().map(ToString::to_string));
     let mut table = Table::new(headers, &vec![true; spec.gpu_memory_percents.len() + 1]);
     for group in &spec.groups {
@@ -326,7 +326,8 @@ fn view(
         completed: overview.completed,
         failed: overview.failed.clone(),
         failed_total: overview.failed.iter().map(|(_, count)| count).sum(),
-        gpu_hours: format!("{:.1}", overview.gpu_hours),
+        // Two decimals: a few short runs still show; `+ 0.0` turns an empty sum's -0 into 0.
+        gpu_hours: format!("{:.2}", overview.gpu_hours + 0.0),
         results,
         without_baseline,
         speedup,
@@ -357,12 +358,34 @@ pub fn render(report: &Report, problems: &mut Vec<String>) -> anyhow::Result<Ren
     })
 }
 
-/// Text made safe for Markdown: `&`, `<` and `>` as entities (a model name is never
-/// taken for HTML); `|` in table cells is escaped by the table.
+/// Text made safe for Markdown, shown as it is: `&`, `<` and `>` as entities (a name is
+/// never taken for HTML); `\\`, `` ` ``, `*`, `[` and `]` escaped with a backslash, and `_`
+/// where it could start or end emphasis (not inside a word: `Qwen3_8B` stays readable); line
+/// breaks and other control characters as spaces (a table row stays one line). `|` in table
+/// cells is escaped by the table.
 fn md(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (index, &c) in chars.iter().enumerate() {
+        let word = |at: Option<&char>| at.is_some_and(|c| c.is_alphanumeric());
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '[' | ']' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '_' if !(word(index.checked_sub(1).and_then(|i| chars.get(i)))
+                && word(chars.get(index + 1))) =>
+            {
+                out.push_str("\\_");
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn md_table(out: &mut String, table: &Table) {
@@ -386,7 +409,7 @@ fn md_figure(out: &mut String, figure: &Figure) {
 }
 
 fn md_chart(out: &mut String, chart: &ChartView) {
-    let alt = md(&chart.alt).replace(['[', ']'], "");
+    let alt = md(&chart.alt);
     let _ = writeln!(out, "![{alt}]({FILES_DIR}/{})\n", chart.file);
 }
 
@@ -399,7 +422,7 @@ fn fence(text: &str) -> String {
 /// `report.md`: the page's sections in Markdown.
 fn markdown(view: &View) -> String {
     let mut out = String::from("# Benchmark report\n\n");
-    let _ = writeln!(out, "- Root: `{}`", md(&view.root).replace('`', "'"));
+    let _ = writeln!(out, "- Root: {}", md(&view.root));
     let _ = writeln!(out, "- Runs: {}", view.runs);
     let _ = writeln!(out, "- Completed: {}", view.completed);
     let failed = view.failed_total;
@@ -472,10 +495,10 @@ fn markdown(view: &View) -> String {
         for winner in &view.winners {
             let _ = writeln!(
                 out,
-                "### {}\n\n{} tokens/s per GPU: `{}`\n",
+                "### {}\n\n{} tokens/s per GPU, run: {}\n",
                 md(&winner.model),
                 winner.tps,
-                md(&winner.path).replace('`', "'")
+                md(&winner.path)
             );
             let fence = fence(&winner.yaml);
             let _ = writeln!(out, "{fence}yaml\n{}{fence}\n", winner.yaml);
@@ -492,3 +515,19 @@ or quantization; a failure class when none of them completed; blank when never r
 /// What "Sweep further" means, said above its table.
 const SWEEP_FURTHER_INTRO: &str = "These models' best runs use the largest value of the key that \
 any of the model's runs tried: the optimum may lie beyond it.";
+
+#[cfg(test)]
+mod tests {
+    use super::md;
+
+    #[test]
+    fn markdown_text_is_shown_as_it_is() {
+        assert_eq!(md("Qwen3_8B"), "Qwen3_8B");
+        assert_eq!(
+            md("_x_ *y* [l](u) `c` a\\b"),
+            "\\_x\\_ \\*y\\* \\[l\\](u) \\`c\\` a\\\\b"
+        );
+        assert_eq!(md("a<b>&\"c\"'d"), "a&lt;b&gt;&amp;\"c\"'d");
+        assert_eq!(md("new\nline\r\t"), "new line  ");
+    }
+}
