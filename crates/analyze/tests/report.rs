@@ -88,6 +88,17 @@ fn known_tree() -> Tree {
     tree
 }
 
+/// `analyze --root data --quiet`, which must succeed; the `report.md` it wrote.
+fn report_md(tree: &Tree) -> String {
+    let out = tree.analyze(&["--quiet"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::read_to_string(tree.root().join("report.md")).unwrap()
+}
+
 /// The texts of an SVG's `<text>` elements, trimmed.
 fn svg_texts(svg: &str) -> Vec<String> {
     svg.split("<text")
@@ -117,13 +128,7 @@ fn section<'a>(text: &'a str, heading: &str) -> Vec<&'a str> {
 #[test]
 fn the_report_shows_the_summary_heatmaps_sweep_further_failures_and_winners() {
     let tree = known_tree();
-    let out = tree.analyze(&["--quiet"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let md = fs::read_to_string(tree.root().join("report.md")).unwrap();
+    let md = report_md(&tree);
 
     // Overview: 10 runs, 8 completed (each 102 s of e2e time on 1 GPU: 816 s = 0.2267 h).
     assert_eq!(
@@ -318,13 +323,7 @@ fn report_md_snapshot() {
 fn no_completed_run_says_so_without_charts() {
     let tree = Tree::new();
     failed(&tree, "Smol", 512, 32768, "failures/oom-torch.log");
-    let out = tree.analyze(&["--quiet"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let md = fs::read_to_string(tree.root().join("report.md")).unwrap();
+    let md = report_md(&tree);
     assert!(
         md.contains("**No run completed: there is nothing to compare or chart yet.**"),
         "{md}"
@@ -540,13 +539,7 @@ fn a_line_break_in_a_name_keeps_each_markdown_row_on_one_line() {
     let tree = Tree::new();
     completed(&tree, "new\nline", 256, 8192, 1.0);
     completed(&tree, "new\nline", 512, 8192, 2.0);
-    let out = tree.analyze(&["--quiet"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let md = fs::read_to_string(tree.root().join("report.md")).unwrap();
+    let md = report_md(&tree);
     assert!(
         md.contains("| new line | 1 | 10000 | 20000 | 2.00x | mns=512 |\n"),
         "{md}"

@@ -630,6 +630,7 @@ mod tests {
     use crate::rows::dedup_and_sort;
     use crate::server_log::LogMetrics;
     use crate::summary::summarize;
+    use crate::test_support::baseline_fields;
 
     /// A row of `model` at tp 1 with vLLM's defaults but `mns` and `mnbt`; completed with
     /// `tps` output tokens/s per GPU and 100 s of e2e time, or failed with `class`.
@@ -653,19 +654,9 @@ mod tests {
         };
         Row {
             fields: RunFields {
-                experiment: experiment.into(),
-                prompt_template_name: "default".into(),
-                model: model.into(),
-                tp: Some(1),
-                pp: Some(1),
-                dp: Some(1),
                 max_num_seqs: Some(mns),
                 max_num_batched_tokens: Some(mnbt),
-                gpu_memory_percent: Some(90),
-                block_size: Some(16),
-                kv_cache_dtype: "kvc_auto".into(),
-                speculative: "spec_none".into(),
-                quantization: "quant_none".into(),
+                ..baseline_fields(experiment, model)
             },
             metrics,
             path: format!(

@@ -226,23 +226,12 @@ fn summarize_model(model: &str, rows: &[(&Row, f64)]) -> Option<ModelSummary> {
 mod tests {
     use super::*;
     use crate::metrics::{Comment, RowMetrics};
+    use crate::test_support::baseline_fields;
 
     /// A row of `experiment` for `model` with the baseline config except what `change` sets,
     /// and the given output tokens/s per GPU.
     fn row(experiment: &str, model: &str, tps: Option<f64>, change: fn(&mut RunFields)) -> Row {
-        let mut fields = RunFields {
-            experiment: experiment.into(),
-            prompt_template_name: "default".into(),
-            model: model.into(),
-            tp: Some(1),
-            pp: Some(1),
-            dp: Some(1),
-            max_num_seqs: Some(256),
-            max_num_batched_tokens: Some(8192),
-            gpu_memory_percent: Some(90),
-            block_size: Some(16),
-            ..RunFields::default()
-        };
+        let mut fields = baseline_fields(experiment, model);
         change(&mut fields);
         Row {
             fields,

@@ -37,3 +37,21 @@ pub fn assert_every_fixture_tested(dir: &str, tested: &[&str]) {
         );
     }
 }
+
+/// The config columns of a baseline run (vLLM's defaults at tp 1, pp 1, dp 1) of `model` in
+/// `experiment`, prompt `default`: change what a test needs with struct update syntax.
+pub fn baseline_fields(experiment: &str, model: &str) -> crate::layout::RunFields {
+    crate::layout::RunFields {
+        experiment: experiment.into(),
+        prompt_template_name: "default".into(),
+        model: model.into(),
+        tp: Some(1),
+        pp: Some(1),
+        dp: Some(1),
+        max_num_seqs: Some(crate::layout::DEFAULT_MAX_NUM_SEQS),
+        max_num_batched_tokens: Some(crate::layout::DEFAULT_MAX_NUM_BATCHED_TOKENS),
+        gpu_memory_percent: Some(crate::layout::DEFAULT_GPU_MEMORY_PERCENT),
+        block_size: Some(crate::layout::DEFAULT_BLOCK_SIZE),
+        ..crate::layout::RunFields::default()
+    }
+}

@@ -1284,20 +1284,7 @@ fn a_failing_setup_line_ends_the_job_before_the_script_and_is_an_error() {
     assert_eq!(exit_code(&output), 0, "{}", show(&output));
     let lines = lines_by_name(&output);
     let _cancel = cancel_submitted(&lines);
-    let line = &lines[&run_name(&model)];
-    let job_id =
-        bench_tests::parse_parsable(line["job_id"].as_str().expect("a job id")).expect("digits");
-    bench_tests::wait_until_gone(&job_id, JOB_LIMIT).expect("the job ends");
-    let out = std::fs::read_to_string(
-        sweep
-            .path()
-            .join(line["run_dir"].as_str().expect("a run directory"))
-            .join(format!(
-                "inference_logs/slurm_logs/{}_0.out",
-                job_id.as_str()
-            )),
-    )
-    .expect("the job's .out");
+    let out = out_after_the_job(&sweep, &lines[&run_name(&model)]);
     assert!(
         out.contains(
             "launch: slurm.setup line 1 failed with exit status 1; the inference script was not \
@@ -1358,23 +1345,27 @@ fn a_failing_setup_line_ends_the_job_before_the_script_and_is_an_error() {
         "{}",
         show(&fixed)
     );
-    let job_id =
-        bench_tests::parse_parsable(line["job_id"].as_str().expect("a job id")).expect("digits");
-    bench_tests::wait_until_gone(&job_id, JOB_LIMIT).expect("the job ends");
-    let out = std::fs::read_to_string(
-        sweep
-            .path()
-            .join(line["run_dir"].as_str().expect("a run directory"))
-            .join(format!(
-                "inference_logs/slurm_logs/{}_0.out",
-                job_id.as_str()
-            )),
-    )
-    .expect("the new job's .out");
+    let out = out_after_the_job(&sweep, line);
     assert!(
         out.contains("fake inference done"),
         "the script did not run: {out}"
     );
+}
+
+/// Wait for the job of a `--json` line to leave the queue; its `.out` file.
+fn out_after_the_job(sweep: &SweepDir, line: &serde_json::Value) -> String {
+    let job_id =
+        bench_tests::parse_parsable(line["job_id"].as_str().expect("a job id")).expect("digits");
+    bench_tests::wait_until_gone(&job_id, JOB_LIMIT).expect("the job ends");
+    let path = sweep
+        .path()
+        .join(line["run_dir"].as_str().expect("a run directory"))
+        .join(format!(
+            "inference_logs/slurm_logs/{}_0.out",
+            job_id.as_str()
+        ));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|err| panic!("the job's .out `{}`: {err}", path.display()))
 }
 
 /// A binary of the workspace built beside this test (`cargo test --workspace` builds every

@@ -134,18 +134,57 @@ fn longest(labels: impl IntoIterator<Item = usize>) -> u32 {
     u32::try_from(labels.into_iter().max().unwrap_or(0)).unwrap_or(u32::MAX)
 }
 
-/// The speedup of each model's best run over its baseline, a horizontal bar each, highest
-/// first, with a line at 1x.
-pub fn speedup_chart(speedups: &[(String, f64)]) -> anyhow::Result<Chart> {
-    let title = "Speedup of the best run over the baseline, per model".to_owned();
-    let count = speedups.len();
-    let high = speedups.iter().map(|(_, s)| *s).fold(1.0, f64::max) * 1.15;
-    let labels: Vec<String> = speedups.iter().map(|(model, _)| short(model)).collect();
-    let label_width = 8 * longest(labels.iter().map(|label| label.chars().count())) + 20;
-    let height = 90 + 28 * u32::try_from(count).unwrap_or(u32::MAX / 64);
-    let svg = svg((label_width + 520, height), |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(&title, (FONT, 18))
+/// A bar of a horizontal bar chart.
+struct Bar {
+    /// Its label on the axis.
+    label: String,
+    /// Its length, in the chart's unit.
+    value: f64,
+    /// The text at its end.
+    text: String,
+    /// Its colour.
+    fill: RGBColor,
+}
+
+/// What a legend entry shows before its text.
+enum Swatch {
+    /// A filled square of a bar colour.
+    Fill(RGBColor),
+    /// A vertical line, as the chart's reference line.
+    Line,
+}
+
+/// A horizontal bar chart: bars top down in the given order, a vertical reference line,
+/// a legend below.
+struct BarChart<'a> {
+    caption: String,
+    x_desc: &'a str,
+    y_desc: &'a str,
+    x_format: &'a dyn Fn(&f64) -> String,
+    bars: Vec<Bar>,
+    /// The reference line's position and stroke width.
+    line: Option<(f64, u32)>,
+    legend: Vec<(Swatch, String)>,
+}
+
+/// Draw a [`BarChart`] as SVG.
+fn horizontal_bars(spec: &BarChart) -> anyhow::Result<String> {
+    let count = spec.bars.len();
+    let high = spec
+        .bars
+        .iter()
+        .map(|bar| bar.value)
+        .chain(spec.line.map(|(at, _)| at))
+        .fold(0.0, f64::max)
+        * 1.35
+        + f64::MIN_POSITIVE;
+    let label_width = 8 * longest(spec.bars.iter().map(|bar| bar.label.chars().count())) + 20;
+    let legend_height = if spec.legend.is_empty() { 0 } else { 40 };
+    let height = 90 + legend_height + 28 * u32::try_from(count).unwrap_or(u32::MAX / 64);
+    svg((label_width + 600, height), |root| {
+        let (main, legend) = root.split_vertically(height - legend_height);
+        let mut chart = ChartBuilder::on(&main)
+            .caption(&spec.caption, (FONT, 18))
             .margin(10)
             .x_label_area_size(40)
             .y_label_area_size(label_width)
@@ -156,50 +195,98 @@ pub fn speedup_chart(speedups: &[(String, f64)]) -> anyhow::Result<Chart> {
             .disable_y_mesh()
             .label_style((FONT, 15))
             .axis_desc_style((FONT, 16))
-            .x_desc("speedup (best tokens/s per GPU / baseline tokens/s per GPU, x)")
-            .x_label_formatter(&|speedup| format!("{speedup:.1}x"))
-            .y_desc("model")
+            .x_desc(spec.x_desc)
+            .y_desc(spec.y_desc)
+            .x_label_formatter(spec.x_format)
             .y_labels(count)
             .y_label_formatter(&|value| match value {
-                SegmentValue::CenterOf(row) => labels
+                SegmentValue::CenterOf(row) => spec
+                    .bars
                     .get(top_down(count, *row))
-                    .cloned()
-                    .unwrap_or_default(),
+                    .map_or_else(String::new, |bar| bar.label.clone()),
                 _ => String::new(),
             })
             .draw()
             .map_err(drawing)?;
-        let fill = ViridisRGB.get_color(0.35_f32);
         chart
-            .draw_series(speedups.iter().enumerate().map(|(index, (_, speedup))| {
+            .draw_series(spec.bars.iter().enumerate().map(|(index, bar)| {
                 let row = top_down(count, index);
-                let mut bar = Rectangle::new(
-                    [(0.0, edge(row, count)), (*speedup, edge(row + 1, count))],
-                    fill.filled(),
+                let mut rect = Rectangle::new(
+                    [(0.0, edge(row, count)), (bar.value, edge(row + 1, count))],
+                    bar.fill.filled(),
                 );
-                bar.set_margin(3, 3, 0, 0);
-                bar
+                rect.set_margin(3, 3, 0, 0);
+                rect
             }))
             .map_err(drawing)?;
         chart
-            .draw_series(speedups.iter().enumerate().map(|(index, (_, speedup))| {
+            .draw_series(spec.bars.iter().enumerate().map(|(index, bar)| {
                 Text::new(
-                    format!(" {speedup:.2}x"),
-                    (*speedup, SegmentValue::CenterOf(top_down(count, index))),
-                    (FONT, 15)
-                        .into_font()
-                        .color(&BLACK)
-                        .pos(Pos::new(HPos::Left, VPos::Center)),
+                    format!(" {}", bar.text),
+                    (bar.value, SegmentValue::CenterOf(top_down(count, index))),
+                    left_text(14),
                 )
             }))
             .map_err(drawing)?;
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                [(1.0, edge(0, count)), (1.0, edge(count, count))],
-                BLACK.stroke_width(1),
-            )))
+        if let Some((at, width)) = spec.line {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    [(at, edge(0, count)), (at, edge(count, count))],
+                    BLACK.stroke_width(width),
+                )))
+                .map_err(drawing)?;
+        }
+        let mut left = 20;
+        for (swatch, text) in &spec.legend {
+            match swatch {
+                Swatch::Fill(fill) => legend.draw(&Rectangle::new(
+                    [(left, 10), (left + 18, 26)],
+                    fill.filled(),
+                )),
+                Swatch::Line => legend.draw(&PathElement::new(
+                    [(left + 9, 6), (left + 9, 30)],
+                    BLACK.stroke_width(2),
+                )),
+            }
             .map_err(drawing)?;
+            legend
+                .draw(&Text::new(text.clone(), (left + 24, 18), left_text(15)))
+                .map_err(drawing)?;
+            left += 40 + 8 * i32::try_from(text.chars().count()).unwrap_or(0);
+        }
         Ok(())
+    })
+}
+
+/// Black text of `size`, anchored at its left end and vertical centre.
+fn left_text(size: u32) -> TextStyle<'static> {
+    (FONT, size)
+        .into_font()
+        .color(&BLACK)
+        .pos(Pos::new(HPos::Left, VPos::Center))
+}
+
+/// The speedup of each model's best run over its baseline, a horizontal bar each, highest
+/// first, with a line at 1x.
+pub fn speedup_chart(speedups: &[(String, f64)]) -> anyhow::Result<Chart> {
+    let title = "Speedup of the best run over the baseline, per model".to_owned();
+    let fill = ViridisRGB.get_color(0.35_f32);
+    let svg = horizontal_bars(&BarChart {
+        caption: title.clone(),
+        x_desc: "speedup (best tokens/s per GPU / baseline tokens/s per GPU, x)",
+        y_desc: "model",
+        x_format: &|speedup| format!("{speedup:.1}x"),
+        bars: speedups
+            .iter()
+            .map(|(model, speedup)| Bar {
+                label: short(model),
+                value: *speedup,
+                text: format!("{speedup:.2}x"),
+                fill,
+            })
+            .collect(),
+        line: Some((1.0, 1)),
+        legend: Vec::new(),
     })?;
     let alt = format!(
         "Bar chart of the speedup per model, highest first: {}.",
@@ -481,7 +568,13 @@ pub fn spec_title(chart: &SpecChart) -> String {
 /// decoding.
 pub fn spec_chart(spec: &SpecChart) -> anyhow::Result<Chart> {
     let title = spec_title(spec);
-    let bars: Vec<(String, usize, f64, Option<f64>)> = spec
+    let shades = spec.gpu_memory_percents.len().max(2);
+    let shade = |index: usize| {
+        #[expect(clippy::cast_precision_loss, reason = "a colour position")]
+        let position = 0.15 + 0.6 * index as f32 / (shades - 1) as f32;
+        ViridisRGB.get_color(position)
+    };
+    let bars: Vec<Bar> = spec
         .groups
         .iter()
         .flat_map(|group| {
@@ -489,145 +582,27 @@ pub fn spec_chart(spec: &SpecChart) -> anyhow::Result<Chart> {
                 .bars
                 .iter()
                 .enumerate()
-                .filter_map(move |(shade, bar)| {
+                .filter_map(move |(index, bar)| {
                     let bar = bar.as_ref()?;
-                    Some((
-                        format!("{} @ gmu {}", group.spec, spec.gpu_memory_percents[shade]),
-                        shade,
-                        bar.output_tps_per_gpu,
-                        bar.acceptance_rate,
-                    ))
+                    Some(Bar {
+                        label: format!(
+                            "{} @ gmu {}",
+                            short(&group.spec),
+                            spec.gpu_memory_percents[index]
+                        ),
+                        value: bar.output_tps_per_gpu,
+                        text: bar_label(bar.output_tps_per_gpu, bar.acceptance_rate),
+                        fill: shade(index),
+                    })
                 })
         })
         .collect();
-    let count = bars.len();
-    let high = bars
-        .iter()
-        .map(|bar| bar.2)
-        .chain(spec.without_spec)
-        .fold(0.0, f64::max)
-        * 1.35
-        + 1.0;
-    let label_width = 8 * longest(bars.iter().map(|bar| bar.0.chars().count())) + 20;
-    let height = 130 + 28 * u32::try_from(count).unwrap_or(u32::MAX / 64);
-    let shades = spec.gpu_memory_percents.len().max(1);
-    let shade = |index: usize| {
-        #[expect(clippy::cast_precision_loss, reason = "a colour position")]
-        let position = 0.15 + 0.6 * index as f32 / (shades.max(2) - 1) as f32;
-        ViridisRGB.get_color(position)
-    };
-    let svg = svg((label_width + 600, height), |root| {
-        let (main, legend) = root.split_vertically(height - 40);
-        let mut chart = ChartBuilder::on(&main)
-            .caption(
-                format!(
-                    "{}: speculative decoding x gpu-memory-utilization",
-                    short(&spec.model)
-                ),
-                (FONT, 18),
-            )
-            .margin(10)
-            .x_label_area_size(40)
-            .y_label_area_size(label_width)
-            .build_cartesian_2d(0.0..high, categories(count))
-            .map_err(drawing)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .label_style((FONT, 15))
-            .axis_desc_style((FONT, 16))
-            .x_desc("output tokens/s per GPU")
-            .y_desc("spec @ gmu (%)")
-            .x_label_formatter(&|tps| round_half_even(*tps))
-            .y_labels(count)
-            .y_label_formatter(&|value| match value {
-                SegmentValue::CenterOf(row) => bars
-                    .get(top_down(count, *row))
-                    .map_or_else(String::new, |bar| bar.0.clone()),
-                _ => String::new(),
-            })
-            .draw()
-            .map_err(drawing)?;
-        chart
-            .draw_series(bars.iter().enumerate().map(|(index, bar)| {
-                let row = top_down(count, index);
-                let mut rect = Rectangle::new(
-                    [(0.0, edge(row, count)), (bar.2, edge(row + 1, count))],
-                    shade(bar.1).filled(),
-                );
-                rect.set_margin(3, 3, 0, 0);
-                rect
-            }))
-            .map_err(drawing)?;
-        chart
-            .draw_series(bars.iter().enumerate().map(|(index, bar)| {
-                Text::new(
-                    format!(" {}", bar_label(bar.2, bar.3)),
-                    (bar.2, SegmentValue::CenterOf(top_down(count, index))),
-                    (FONT, 14)
-                        .into_font()
-                        .color(&BLACK)
-                        .pos(Pos::new(HPos::Left, VPos::Center)),
-                )
-            }))
-            .map_err(drawing)?;
-        if let Some(best) = spec.without_spec {
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    [(best, edge(0, count)), (best, edge(count, count))],
-                    BLACK.stroke_width(2),
-                )))
-                .map_err(drawing)?;
-        }
-        let mut left = 20;
-        for (index, gmu) in spec.gpu_memory_percents.iter().enumerate() {
-            legend
-                .draw(&Rectangle::new(
-                    [(left, 10), (left + 18, 26)],
-                    shade(index).filled(),
-                ))
-                .map_err(drawing)?;
-            legend
-                .draw(&Text::new(
-                    format!("gmu {gmu}"),
-                    (left + 24, 18),
-                    (FONT, 15)
-                        .into_font()
-                        .color(&BLACK)
-                        .pos(Pos::new(HPos::Left, VPos::Center)),
-                ))
-                .map_err(drawing)?;
-            left += 90;
-        }
-        if let Some(best) = spec.without_spec {
-            legend
-                .draw(&PathElement::new(
-                    [(left + 9, 6), (left + 9, 30)],
-                    BLACK.stroke_width(2),
-                ))
-                .map_err(drawing)?;
-            legend
-                .draw(&Text::new(
-                    format!(
-                        "best without speculative decoding: {}",
-                        round_half_even(best)
-                    ),
-                    (left + 18, 18),
-                    (FONT, 15)
-                        .into_font()
-                        .color(&BLACK)
-                        .pos(Pos::new(HPos::Left, VPos::Center)),
-                ))
-                .map_err(drawing)?;
-        }
-        Ok(())
-    })?;
     let alt = format!(
         "Bar chart of output tokens/s per GPU for {} per speculative config and \
          gpu-memory-utilization: {}{}.",
         spec.model,
         bars.iter()
-            .map(|bar| format!("{} {}", bar.0, bar_label(bar.2, bar.3)))
+            .map(|bar| format!("{} {}", bar.label, bar.text))
             .collect::<Vec<_>>()
             .join(", "),
         spec.without_spec.map_or_else(String::new, |best| format!(
@@ -635,6 +610,33 @@ pub fn spec_chart(spec: &SpecChart) -> anyhow::Result<Chart> {
             round_half_even(best)
         ))
     );
+    let mut legend: Vec<(Swatch, String)> = spec
+        .gpu_memory_percents
+        .iter()
+        .enumerate()
+        .map(|(index, gmu)| (Swatch::Fill(shade(index)), format!("gmu {gmu}")))
+        .collect();
+    if let Some(best) = spec.without_spec {
+        legend.push((
+            Swatch::Line,
+            format!(
+                "best without speculative decoding: {}",
+                round_half_even(best)
+            ),
+        ));
+    }
+    let svg = horizontal_bars(&BarChart {
+        caption: format!(
+            "{}: speculative decoding x gpu-memory-utilization",
+            short(&spec.model)
+        ),
+        x_desc: "output tokens/s per GPU",
+        y_desc: "spec @ gmu (%)",
+        x_format: &|tps| round_half_even(*tps),
+        bars,
+        line: spec.without_spec.map(|best| (best, 2)),
+        legend,
+    })?;
     Ok(Chart { title, svg, alt })
 }
 
