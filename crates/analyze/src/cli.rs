@@ -35,8 +35,9 @@ Examples:
 /// at all, and prints the tables on stdout.
 ///
 /// Exit code 0 when the tree was analyzed (runs that could not be read are reported on
-/// stderr and in their row's comment), 2 when `--root` is missing, not a directory or empty
-/// (or `--out` is a file), 1 when the outputs, stdout or stderr could not be written.
+/// stderr and in their row's comment), 2 when `--root` is missing, not a directory, empty or
+/// without any run directory (or `--out` is a file), 1 when the outputs, stdout or stderr
+/// could not be written.
 #[derive(Debug, Parser)]
 #[command(name = "analyze", version, after_long_help = EXAMPLES)]
 pub struct Args {

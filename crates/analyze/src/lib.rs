@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, IsTerminal};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use bench_core::layout::INFERENCE_LOGS;
@@ -233,7 +233,9 @@ fn root_level_warning(root: &Path, runs: &[&walk::FoundRun]) -> Option<String> {
             .iter()
             .position(|component| parse_parallelism(component).is_some())
     };
-    let depth = depth_of(runs.first()?)?;
+    let Some(depth) = depth_of(runs.first()?) else {
+        return inside_run_warning(root);
+    };
     if depth == PARALLELISM_DEPTH || !runs.iter().all(|run| depth_of(run) == Some(depth)) {
         return None;
     }
@@ -266,6 +268,27 @@ fn root_level_warning(root: &Path, runs: &[&walk::FoundRun]) -> Option<String> {
         runs[0].components[depth],
         depth + 1,
         PARALLELISM_DEPTH + 1,
+        fits.display()
+    ))
+}
+
+/// A warning when `root` itself lies at or below a `tp{T}-pp{P}-dp{D}` folder (a run's
+/// directory or one of its levels): the root that fits is four levels above that folder.
+fn inside_run_warning(root: &Path) -> Option<String> {
+    let canonical = fs::canonicalize(root).ok()?;
+    let components: Vec<&std::ffi::OsStr> = canonical.iter().collect();
+    let at = components
+        .iter()
+        .rposition(|c| c.to_str().is_some_and(|c| parse_parallelism(c).is_some()))?;
+    let fits: PathBuf = components[..at.checked_sub(PARALLELISM_DEPTH)?]
+        .iter()
+        .collect();
+    let levels = components.len() - (at - PARALLELISM_DEPTH);
+    Some(format!(
+        "`--root` `{}` looks {levels} levels deeper than a results tree: it is inside the \
+         run folder `{}`, so the columns are read from the wrong levels\nhint: `--root {}`",
+        root.display(),
+        components[at].to_string_lossy(),
         fits.display()
     ))
 }
@@ -310,8 +333,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Why an output of an earlier analyze is not written this time, for the note that says
 /// it was removed.
-fn why_not_written(name: &str) -> String {
-    if name == output::SUMMARY_FILE {
+fn why_not_written(name: &str, no_report: bool) -> String {
+    if report::NAMES.contains(&name) {
+        if no_report {
+            "--no-report".to_owned()
+        } else {
+            "the report is written whole".to_owned()
+        }
+    } else if name == output::SUMMARY_FILE {
         "no model has a baseline run".to_owned()
     } else {
         let experiment = name.strip_suffix(".csv").unwrap_or(name);
@@ -319,23 +348,56 @@ fn why_not_written(name: &str) -> String {
     }
 }
 
-/// The names of the outputs an earlier analyze wrote into `out_dir` (its manifest); none
-/// when there is no manifest or it cannot be read (said in `warnings`).
-fn earlier_outputs(out_dir: &Path, warnings: &mut Vec<String>) -> String {
+/// What an earlier analyze into the same `--out` left: its manifest, and whether it was of
+/// this `--root`.
+#[derive(Debug)]
+struct Earlier {
+    /// This analyze's root as the manifest names it (canonical when it can be).
+    root: String,
+    /// The earlier manifest's text (empty without one).
+    manifest: String,
+    /// Whether the earlier manifest names this root (or no root: an empty manifest).
+    same_root: bool,
+}
+
+/// The outputs an earlier analyze wrote into `out_dir` (its manifest); none when there is no
+/// manifest or it cannot be read (said in `warnings`). Outputs of another root are said too.
+fn earlier_outputs(root: &Path, out_dir: &Path, warnings: &mut Vec<String>) -> Earlier {
+    let root = fs::canonicalize(root)
+        .unwrap_or_else(|_| root.to_path_buf())
+        .to_string_lossy()
+        .into_owned();
     let path = out_dir.join(output::MANIFEST_FILE);
-    if fs::symlink_metadata(&path).is_err() {
-        return String::new();
-    }
-    read_text(
-        &path,
-        output::MAX_MANIFEST_BYTES,
-        Accept::Regular,
-        "the outputs list",
-    )
-    .unwrap_or_else(|err| {
-        warnings.push(format!("{err}: no earlier output is removed"));
+    let manifest = if fs::symlink_metadata(&path).is_err() {
         String::new()
-    })
+    } else {
+        read_text(
+            &path,
+            output::MAX_MANIFEST_BYTES,
+            Accept::Regular,
+            "the outputs list",
+        )
+        .unwrap_or_else(|err| {
+            warnings.push(format!("{err}: no earlier output is removed"));
+            String::new()
+        })
+    };
+    let same_root = match output::manifest_root(&manifest) {
+        Some(earlier) if earlier != root => {
+            warnings.push(format!(
+                "`{}` holds the outputs of `analyze --root {earlier}` too: none of them is \
+                 removed (a CSV of an experiment that only that tree has stays)",
+                out_dir.display()
+            ));
+            false
+        }
+        _ => true,
+    };
+    Earlier {
+        root,
+        manifest,
+        same_root,
+    }
 }
 
 /// Write the CSVs and the report (or remove an earlier report when there is none) into
@@ -346,7 +408,7 @@ fn write_outputs(
     out_dir: &Path,
     csv_files: &[(String, Vec<Vec<String>>)],
     rendered: Option<&report::Rendered>,
-    earlier: &str,
+    earlier: &Earlier,
 ) -> anyhow::Result<Vec<String>> {
     let mut staging = output::Staging::new(out_dir);
     let mut written = BTreeSet::new();
@@ -362,21 +424,26 @@ fn write_outputs(
         staging.directory(report::FILES_DIR, &rendered.charts)?;
         written.extend(report::NAMES.map(str::to_owned));
     }
-    let stale = output::stale_outputs(earlier, &written, &report::NAMES);
+    // Only the outputs of this same root: another tree's outputs in a shared `--out` are
+    // never this tree's stale ones.
+    let stale = if earlier.same_root {
+        output::stale_outputs(&earlier.manifest, &written, &report::NAMES)
+    } else {
+        Vec::new()
+    };
     for name in &stale {
         staging.remove(name, name == report::FILES_DIR);
     }
-    let manifest = written.iter().fold(String::new(), |mut text, name| {
-        text.push_str(name);
-        text.push('\n');
-        text
-    });
-    staging.text(output::MANIFEST_FILE, &manifest)?;
-    staging.commit()?;
-    // The report's names are removed with `--no-report` without a note: it was asked for.
-    Ok(stale
-        .into_iter()
-        .filter(|name| !report::NAMES.contains(&name.as_str()))
+    staging.text(
+        output::MANIFEST_FILE,
+        &output::manifest_text(&earlier.root, &written),
+    )?;
+    let committed = staging.commit()?;
+    Ok(committed
+        .removed
+        .iter()
+        .filter_map(|path| path.file_name())
+        .map(|name| name.to_string_lossy().into_owned())
         .collect())
 }
 
@@ -393,9 +460,14 @@ fn without_baseline_note(models: &[bench_core::report::BestRun]) -> Option<Strin
         .join(", ");
     Some(format!(
         "note: no baseline run (tp 1, 2, 4 or 8 with vLLM's defaults: mns 256, mnbt 8192, gmu 90, \
-         bs 16, kvc auto, no spec, no quant) completed for {names}: not in {}; their best runs are \
-         listed under \"Models without a baseline\" on stdout and in the report",
-        output::SUMMARY_FILE
+         bs 16, kvc auto, no spec, no quant) completed for {names}: not in {}; {} under \
+         \"Models without a baseline\" on stdout and in the report",
+        output::SUMMARY_FILE,
+        if models.len() == 1 {
+            "its best run is listed"
+        } else {
+            "their best runs are listed"
+        }
     ))
 }
 
@@ -411,12 +483,6 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), AnalyzeError> 
             out_dir.display()
         )));
     }
-    fs::create_dir_all(out_dir).map_err(|err| {
-        AnalyzeError::Write(format!(
-            "failed to create `--out` `{}`: {err}",
-            out_dir.display()
-        ))
-    })?;
     let available = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     // The runs are analyzed while the walk goes on, so their number is not known here: the
     // pool is capped by the CPUs only.
@@ -431,14 +497,14 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), AnalyzeError> 
 
     let mut findings = Findings::default();
     let found: Vec<&walk::FoundRun> = analyzed.iter().map(|(run, _)| run).collect();
-    let mut level_warnings: Vec<String> =
-        root_level_warning(&args.root, &found).into_iter().collect();
+    let level_warnings: Vec<String> = root_level_warning(&args.root, &found).into_iter().collect();
     if found.is_empty() {
-        level_warnings.push(format!(
+        return Err(AnalyzeError::Usage(format!(
             "no run directory (a folder holding `{INFERENCE_LOGS}/`) found below `{}`: nothing \
-             was analyzed\nhint: pass the launcher's output-dir, whose folders are the experiments",
+             analyzed, nothing written\nhint: pass the launcher's output-dir, whose folders are \
+             the experiments",
             args.root.display()
-        ));
+        )));
     }
     let clashing = clashing_experiments(analyzed.iter().map(|(run, _)| run));
     for (run, outcome) in analyzed {
@@ -458,7 +524,13 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), AnalyzeError> 
                 .map_err(|err| AnalyzeError::Write(format!("{err:#}")))?,
         )
     };
-    let earlier = earlier_outputs(out_dir, &mut warnings);
+    fs::create_dir_all(out_dir).map_err(|err| {
+        AnalyzeError::Write(format!(
+            "failed to create `--out` `{}`: {err}",
+            out_dir.display()
+        ))
+    })?;
+    let earlier = earlier_outputs(&args.root, out_dir, &mut warnings);
     report(console, &walk_problems, &findings, &warnings);
     if let Some(note) = without_baseline_note(&built.without_baseline) {
         console.err_line(format_args!("{note}"));
@@ -469,7 +541,7 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), AnalyzeError> 
         console.err_line(format_args!(
             "note: removed `{}`, written by an earlier analyze: {}",
             out_dir.join(&name).display(),
-            why_not_written(&name)
+            why_not_written(&name, args.no_report)
         ));
     }
     if !args.quiet {

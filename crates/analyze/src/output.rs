@@ -85,6 +85,25 @@ fn is_output_name(name: &str, report_names: &[&str]) -> bool {
             || report_names.contains(&name))
 }
 
+/// The first line of the manifest: the `--root` its outputs came from, so that outputs of
+/// another tree sharing the `--out` are never taken for this tree's.
+const MANIFEST_ROOT: &str = "# analyze --root ";
+
+/// The manifest's text: the root line, then one name per line.
+pub fn manifest_text(root: &str, written: &BTreeSet<String>) -> String {
+    let mut text = format!("{MANIFEST_ROOT}{root}\n");
+    for name in written {
+        text.push_str(name);
+        text.push('\n');
+    }
+    text
+}
+
+/// The `--root` an earlier manifest names; `None` when it names none.
+pub fn manifest_root(manifest: &str) -> Option<&str> {
+    manifest.lines().next()?.strip_prefix(MANIFEST_ROOT)
+}
+
 /// The names of an earlier manifest (`manifest`, its text) that are not in `written` this
 /// time: the outputs to remove, in the manifest's order, each once.
 pub fn stale_outputs(
@@ -95,6 +114,7 @@ pub fn stale_outputs(
     let mut seen = BTreeSet::new();
     manifest
         .lines()
+        .filter(|name| !name.starts_with('#'))
         .filter(|name| is_output_name(name, report_names) && !written.contains(*name))
         .filter(|name| seen.insert(*name))
         .map(str::to_owned)
@@ -111,7 +131,16 @@ pub fn write_files(
     for (name, records) in files {
         staging.csv(name, records)?;
     }
-    staging.commit()
+    Ok(staging.commit()?.written)
+}
+
+/// What [`Staging::commit`] did.
+#[derive(Debug, Default)]
+pub struct Committed {
+    /// The paths written.
+    pub written: Vec<PathBuf>,
+    /// The paths removed (those staged for removal that were there).
+    pub removed: Vec<PathBuf>,
 }
 
 /// Outputs prepared in temporary files and directories beside their targets, then put in
@@ -199,8 +228,8 @@ impl<'a> Staging<'a> {
     }
 
     /// Put everything staged in place: files renamed over their targets, directories
-    /// swapped in (the old one removed after), removals done. Returns the paths written.
-    pub fn commit(self) -> anyhow::Result<Vec<PathBuf>> {
+    /// swapped in (the old one removed after), removals done.
+    pub fn commit(self) -> anyhow::Result<Committed> {
         // Whatever can be seen to fail is checked before anything is put in place: a
         // directory where a file goes would fail its rename halfway through.
         for (target, _) in &self.files {
@@ -251,19 +280,24 @@ impl<'a> Staging<'a> {
                 .with_context(|| format!("failed to write `{}`", target.display()))?;
             written.push(target);
         }
+        let mut removed = Vec::new();
         for (target, directory) in self.removals {
-            let removed = match fs::symlink_metadata(&target) {
-                Ok(meta) if meta.is_dir() && directory => fs::remove_dir_all(&target),
-                Ok(meta) if meta.is_dir() => Ok(()),
-                Ok(_) => fs::remove_file(&target),
-                Err(_) => Ok(()),
+            let done = match fs::symlink_metadata(&target) {
+                Ok(meta) if meta.is_dir() && directory => {
+                    fs::remove_dir_all(&target).map(|()| true)
+                }
+                Ok(meta) if meta.is_dir() => Ok(false),
+                Ok(_) => fs::remove_file(&target).map(|()| true),
+                Err(_) => Ok(false),
             };
-            removed.with_context(|| format!("failed to remove `{}`", target.display()))?;
+            if done.with_context(|| format!("failed to remove `{}`", target.display()))? {
+                removed.push(target);
+            }
         }
         for aside in asides {
             remove_aside(&aside);
         }
-        Ok(written)
+        Ok(Committed { written, removed })
     }
 }
 
@@ -386,13 +420,19 @@ mod tests {
         let written: BTreeSet<String> = ["a.csv", "benchmarking_results.csv"]
             .map(str::to_owned)
             .into();
-        let manifest = "a.csv\nb.csv\noptimization_summary.csv\nb.csv\nreport_files\n\
+        let manifest = "# analyze --root data\na.csv\nb.csv\noptimization_summary.csv\nb.csv\nreport_files\n\
                         ../x.csv\n/etc/passwd\nsub/c.csv\nnotes.txt\n.\n..\n\n";
         assert_eq!(
             stale_outputs(manifest, &written, &["report_files"]),
             ["b.csv", "optimization_summary.csv", "report_files"]
         );
         assert!(stale_outputs("", &written, &[]).is_empty());
+        assert_eq!(manifest_root(manifest), Some("data"));
+        assert_eq!(manifest_root("a.csv\n"), None);
+        assert_eq!(
+            manifest_text("/r", &written),
+            "# analyze --root /r\na.csv\nbenchmarking_results.csv\n"
+        );
     }
 
     #[test]

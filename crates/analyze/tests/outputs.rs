@@ -145,16 +145,90 @@ fn a_root_one_level_too_deep_or_too_shallow_names_the_root_that_fits() {
 }
 
 #[test]
-fn a_tree_without_runs_says_nothing_was_found() {
+fn a_tree_without_runs_says_nothing_was_found_and_writes_nothing() {
     let tree = Tree::new();
     tree.file("data/tier0/README", "no runs yet");
-    let output = tree.analyze(&["--quiet"]);
-    assert!(output.status.success());
+    let output = tree.analyze(&["--out", "reports"]);
+    assert_eq!(output.status.code(), Some(2));
     let stderr = stderr_of(&output);
     assert!(
         stderr.contains(
-            "warning: no run directory (a folder holding `inference_logs/`) found below `data`: \
-             nothing was analyzed"
+            "error: no run directory (a folder holding `inference_logs/`) found below `data`: \
+             nothing analyzed, nothing written"
+        ),
+        "{stderr}"
+    );
+    assert!(!tree.base().join("reports").exists());
+    assert_eq!(fs::read_dir(tree.root()).unwrap().count(), 1);
+}
+
+#[test]
+fn a_root_inside_a_run_names_the_root_that_fits() {
+    let tree = Tree::new();
+    completed(&tree, "tier0", "Smol", 256);
+    let run = run_path("tier0", "Smol", "tp1-pp1-dp1", 256, 8192, "spec_none");
+    let below_tp = format!("data/{}", run.split("/mns_").next().unwrap());
+    let output = analyze_in(&tree, &["--root", &below_tp, "--out", "reports", "--quiet"]);
+    let stderr = stderr_of(&output);
+    let base = fs::canonicalize(tree.base()).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "warning: `--root` `{below_tp}` looks 4 levels deeper than a results tree: it is \
+             inside the run folder `tp1-pp1-dp1`, so the columns are read from the wrong levels\n\
+             hint: `--root {}`\n",
+            base.join("data").display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn another_roots_outputs_in_a_shared_out_are_never_removed() {
+    let first = Tree::new();
+    completed(&first, "tier0", "Smol", 256);
+    let second = Tree::new();
+    completed(&second, "tier1", "Gemma", 256);
+    let shared = first.base().join("shared");
+    let shared_arg = shared.to_str().unwrap();
+    assert!(
+        first
+            .analyze(&["--out", shared_arg, "--quiet"])
+            .status
+            .success()
+    );
+    let output = second.analyze(&["--out", shared_arg, "--quiet"]);
+    assert!(output.status.success());
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains("holds the outputs of `analyze --root "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("note: removed"), "{stderr}");
+    assert!(shared.join("tier0.csv").is_file());
+    assert!(shared.join("tier1.csv").is_file());
+}
+
+#[test]
+fn a_removal_is_said_only_when_something_was_removed() {
+    let tree = Tree::new();
+    completed(&tree, "tier0", "Smol", 256);
+    assert!(tree.analyze(&["--quiet"]).status.success());
+    let manifest = tree.root().join(".analyze-outputs");
+    let mut listed = fs::read_to_string(&manifest).unwrap();
+    listed.push_str("gone.csv\n");
+    fs::write(&manifest, listed).unwrap();
+    let output = tree.analyze(&["--quiet"]);
+    assert!(
+        !stderr_of(&output).contains("removed"),
+        "{}",
+        stderr_of(&output)
+    );
+    // --no-report removes the report it wrote, and says so.
+    let output = tree.analyze(&["--quiet", "--no-report"]);
+    let stderr = stderr_of(&output);
+    assert!(
+        stderr.contains(
+            "note: removed `data/report.html`, written by an earlier analyze: --no-report"
         ),
         "{stderr}"
     );
