@@ -104,7 +104,7 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
 
-    /// Also show each run's whole rendered script (to stderr when `--json` holds stdout).
+    /// Also show each run's whole rendered script (on stderr, like all human output).
     #[arg(long)]
     pub show_script: bool,
 

@@ -447,7 +447,8 @@ fn dry_run(
     console: &mut Console,
 ) -> Result<(), LaunchError> {
     let (decided, groups) = (&pass.decided, &pass.groups);
-    let with_blocks = !args.json && (args.verbose || args.show_script);
+    // The blocks go to stderr, so `--json` (stdout) does not exclude them.
+    let with_blocks = args.verbose || (!args.json && args.show_script);
     let mut blocks = String::new();
     for line in report::lines(decided, groups) {
         let d = match line {

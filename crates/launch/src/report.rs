@@ -355,6 +355,16 @@ pub fn summary(
             plural_runs(waiting)
         );
     }
+    // Said here, not as a warning: `--no-warnings` must not hide that the decisions above
+    // could not see the queue.
+    let unknown = decided.iter().filter(|d| d.in_flight_unknown).count();
+    if unknown > 0 {
+        let _ = writeln!(
+            text,
+            "{} not completed may be in flight: the queue could not be read (`in_flight_unknown` in `--json`)",
+            plural_runs(unknown as u64)
+        );
+    }
     if let Some(cost) = cost {
         let _ = writeln!(
             text,

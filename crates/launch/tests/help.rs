@@ -1,7 +1,7 @@
 //! `launch --help`: the four examples of issue 5, and a snapshot of the whole text.
 
 #[test]
-fn help_shows_the_four_examples() {
+fn help_shows_the_examples() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_launch"))
         .arg("--help")
         .env("COLUMNS", "100")

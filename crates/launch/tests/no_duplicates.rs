@@ -401,3 +401,28 @@ fn a_signal_while_the_queue_is_read_ends_launch_with_130_and_no_process_left() {
         assert_eq!(slurm.lines("sbatch-calls"), 0);
     }
 }
+
+#[test]
+fn a_dry_run_that_cannot_read_the_queue_says_so_also_without_warnings() {
+    let slurm = FakeSlurm::new("  squeue-timeout: 1\n");
+    slurm.set("squeue-hangs", "");
+    let output = slurm.launch(&["--dry-run", "--no-warnings", "--verbose"]);
+    assert_eq!(output.status.code(), Some(0), "{}", show(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("warning:"), "{stderr}");
+    // Not a warning: the three runs' decisions could not see the queue.
+    assert!(
+        stderr.contains(
+            "3 runs not completed may be in flight: the queue could not be read \
+             (`in_flight_unknown` in `--json`)"
+        ),
+        "{stderr}"
+    );
+    // `--verbose` with `--json`: the blocks on stderr, the JSON lines on stdout.
+    assert_eq!(lines_by_name(&output).len(), 3);
+    assert_eq!(
+        stderr.matches("    #SBATCH --job-name=").count(),
+        3,
+        "{stderr}"
+    );
+}

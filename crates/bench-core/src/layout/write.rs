@@ -474,6 +474,15 @@ pub enum NameError {
     /// An empty value.
     #[error("must not be empty")]
     Empty,
+    /// Longer than a directory name can be.
+    #[error(
+        "is {bytes} bytes long: a directory name holds at most {MAX_NAME_BYTES} bytes, so every \
+         run's directory would fail to be created"
+    )]
+    TooLong {
+        /// The name's length in bytes.
+        bytes: usize,
+    },
     /// `.` or `..` as a whole name.
     #[error("must not be `.` or `..`")]
     Dots,
@@ -522,6 +531,8 @@ pub enum NameError {
 pub fn check_dir_name(name: &str) -> Result<(), NameError> {
     if name.is_empty() {
         Err(NameError::Empty)
+    } else if name.len() > MAX_NAME_BYTES {
+        Err(NameError::TooLong { bytes: name.len() })
     } else if name == "." || name == ".." {
         Err(NameError::Dots)
     } else if name.contains('/') {
@@ -532,6 +543,9 @@ pub fn check_dir_name(name: &str) -> Result<(), NameError> {
         Ok(check_output_path_value(name)?)
     }
 }
+
+/// The most bytes of one directory name (Linux's `NAME_MAX`, and most file systems').
+pub const MAX_NAME_BYTES: usize = 255;
 
 /// Checks a prompt template name: as [`check_dir_name`], and not a name that reads as the
 /// `tp{T}-pp{P}-dp{D}` segment (the run directory is read back by finding that segment).
@@ -806,6 +820,17 @@ mod tests {
         assert_eq!(check_dir_name("."), Err(NameError::Dots));
         assert_eq!(check_dir_name(".."), Err(NameError::Dots));
         assert_eq!(check_dir_name("../x"), Err(NameError::Slash));
+        // 255 bytes is a directory name's limit: 255 pass, 256 (or 128 two-byte
+        // characters and one more) do not.
+        assert_eq!(check_dir_name(&"a".repeat(255)), Ok(()));
+        assert_eq!(
+            check_dir_name(&"a".repeat(256)),
+            Err(NameError::TooLong { bytes: 256 })
+        );
+        assert_eq!(
+            check_dir_name(&"é".repeat(128)),
+            Err(NameError::TooLong { bytes: 256 })
+        );
         let unsafe_char = |c| Err(NameError::UnsafeCharacter(UnsafeDirectiveChar(c)));
         assert_eq!(check_dir_name("my prompt"), unsafe_char(' '));
         assert_eq!(check_dir_name("50%"), unsafe_char('%'));
