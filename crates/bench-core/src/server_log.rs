@@ -908,7 +908,7 @@ impl MetricsFields {
             } else if fields.prefix_cache.is_empty() && head.ends_with(b"Prefix cache hit rate") {
                 fields.prefix_cache = labelled(tail, b"%");
             } else if fields.generation.is_empty() && head.ends_with(b"Avg generation throughput") {
-                fields.generation = Slot::found(parse_decimal(&tail[..number_len(tail)]));
+                fields.generation = Slot::found(read_decimal(tail).1);
             }
         });
         fields
@@ -924,11 +924,10 @@ impl MetricsFields {
     fn read_usual(record: &[u8]) -> Option<Self> {
         let mut rest = record.strip_prefix(MARKER)?;
         let mut number = |after: &[u8]| -> Option<Option<f64>> {
-            let digits = number_len(rest);
+            let (digits, value) = read_decimal(rest);
             if digits == 0 {
                 return None;
             }
-            let value = parse_decimal(&rest[..digits]);
             rest = rest[digits..].strip_prefix(after)?;
             Some(value)
         };
@@ -982,7 +981,7 @@ impl SpecFields {
                     fields.system_efficiency = true;
                 } else if fields.mean_length.is_empty() && head.ends_with(b"Mean acceptance length")
                 {
-                    fields.mean_length = Slot::found(parse_decimal(&tail[..number_len(tail)]));
+                    fields.mean_length = Slot::found(read_decimal(tail).1);
                 }
                 return;
             };
@@ -1012,8 +1011,8 @@ impl SpecFields {
         rest = rate.strip_prefix(b"%")?;
         let mut fields = SpecFields::default();
         if let Some(after) = rest.strip_prefix(b", Mean acceptance length: ") {
-            let digits = number_len(after);
-            fields.mean_length = Slot::found(parse_decimal(&after[..digits]));
+            let (digits, value) = read_decimal(after);
+            fields.mean_length = Slot::found(value);
             rest = &after[digits..];
         }
         if let Some(after) = rest.strip_prefix(b", Accepted throughput: ") {
@@ -1024,8 +1023,7 @@ impl SpecFields {
         }
         let mut count = |label: &[u8]| -> Option<Slot<u64>> {
             let after = rest.strip_prefix(label)?;
-            let value = whole_number(after);
-            let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
+            let (digits, value) = read_whole_number(after);
             rest = after[digits..].strip_prefix(b" tokens")?;
             Some(Slot::found(value))
         };
@@ -1037,9 +1035,10 @@ impl SpecFields {
         if list.len() == rest.len() && !rest.is_empty() {
             return None;
         }
-        memchr::memmem::find(list, b": ")
-            .is_none()
-            .then_some(fields)
+        // Not `memmem::find`, which builds a searcher per call: the list is short.
+        let mut labels = 0;
+        for_each_label(list, |_, _| labels += 1);
+        (labels == 0).then_some(fields)
     }
 }
 
@@ -1056,9 +1055,9 @@ fn for_each_label(record: &[u8], mut f: impl FnMut(&[u8], &[u8])) {
 /// `N suffix` at the start of `tail` (N digits and dots): found when it is there, empty
 /// otherwise.
 fn labelled(tail: &[u8], suffix: &[u8]) -> Slot<f64> {
-    let digits = number_len(tail);
+    let (digits, value) = read_decimal(tail);
     if digits > 0 && tail[digits..].starts_with(suffix) {
-        Slot::found(parse_decimal(&tail[..digits]))
+        Slot::found(value)
     } else {
         Slot::default()
     }
@@ -1067,13 +1066,19 @@ fn labelled(tail: &[u8], suffix: &[u8]) -> Slot<f64> {
 /// The whole number (digits only) at the start of `tail`; `None` without digits or past
 /// `u64`.
 fn whole_number(tail: &[u8]) -> Option<u64> {
-    let digits = tail.iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 {
-        return None;
+    read_whole_number(tail).1
+}
+
+/// The run of digits at the start of `tail`, its length and [`whole_number`]'s value, in
+/// one pass.
+fn read_whole_number(tail: &[u8]) -> (usize, Option<u64>) {
+    let mut value = Some(0u64);
+    let mut len = 0;
+    while let Some(&b) = tail.get(len).filter(|b| b.is_ascii_digit()) {
+        value = value.and_then(|n| n.checked_mul(10)?.checked_add(u64::from(b - b'0')));
+        len += 1;
     }
-    tail[..digits].iter().try_fold(0u64, |n, &b| {
-        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-    })
+    (len, value.filter(|_| len > 0))
 }
 
 impl SpecSums {
@@ -1154,45 +1159,54 @@ fn engine_before(before: &[u8]) -> Option<u32> {
     if digits == 0 || !rest.ends_with(b"Engine ") {
         return None;
     }
-    std::str::from_utf8(number).ok()?.parse().ok()
+    // What `str::parse::<u32>` gives for digits, without its UTF-8 check and sign handling
+    // (this runs for every record).
+    number.iter().try_fold(0u32, |n, &b| {
+        n.checked_mul(10)?.checked_add(u32::from(b - b'0'))
+    })
 }
 
-/// `digits[.digits]` as a number, exactly as `str::parse::<f64>` reads it (the digits as an
-/// integer below 2^53, divided by a power of ten up to 10^22: both exact, so the one
-/// rounding is the correctly rounded result); other shapes through `str::parse`.
-fn parse_decimal(text: &[u8]) -> Option<f64> {
+/// The run of digits and dots at the start of `text` (its length, as [`number_len`]) and
+/// what it reads as, in one pass (the fields of a busy log are mostly numbers: this is the
+/// parser's innermost loop): `digits[.digits]` exactly as `str::parse::<f64>` reads it (the
+/// digits as an integer below 2^53, divided by a power of ten up to 10^22: both exact, so
+/// the one rounding is the correctly rounded result), more than 15 digits through
+/// `str::parse`; `None` without a digit or with two dots.
+fn read_decimal(text: &[u8]) -> (usize, Option<f64>) {
     const POWERS: [f64; 23] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     ];
+    // No check inside the loop: past 19 digits the mantissa wraps, and is then not used.
     let mut mantissa: u64 = 0;
-    let mut decimals: Option<usize> = None;
-    let mut digits = 0;
-    for &b in text {
-        match b {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + u64::from(b - b'0');
-                digits += 1;
-                if let Some(d) = decimals.as_mut() {
-                    *d += 1;
-                }
-                if digits > 15 {
-                    return std::str::from_utf8(text).ok()?.parse().ok();
-                }
-            }
-            b'.' if decimals.is_none() => decimals = Some(0),
-            _ => return None,
+    let (mut len, mut dots, mut dot) = (0, 0, 0);
+    while let Some(&b) = text.get(len) {
+        if b.is_ascii_digit() {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+        } else if b == b'.' {
+            dots += 1;
+            dot = len;
+        } else {
+            break;
         }
+        len += 1;
     }
-    if digits == 0 {
-        return None;
-    }
-    #[expect(
-        clippy::cast_precision_loss,
-        reason = "at most 15 digits: below 2^53, exact"
-    )]
-    let mantissa = mantissa as f64;
-    Some(mantissa / POWERS[decimals.unwrap_or(0)])
+    let value = match (len - dots, dots) {
+        (0, _) | (_, 2..) => None,
+        (16.., _) => std::str::from_utf8(&text[..len])
+            .ok()
+            .and_then(|number| number.parse().ok()),
+        (_, dots) => {
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "at most 15 digits: below 2^53, exact"
+            )]
+            let mantissa = mantissa as f64;
+            // The digits after the dot (none without one).
+            Some(mantissa / POWERS[if dots == 0 { 0 } else { len - 1 - dot }])
+        }
+    };
+    (len, value)
 }
 
 /// What an ESC byte starts.
@@ -1925,6 +1939,21 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_one_pass_number_readers_agree_with_str_parse(
+            text in "[0-9.]{0,24}[ %a-z]?[0-9.]{0,3}",
+        ) {
+            let text = text.as_bytes();
+            let len = number_len(text);
+            let run = std::str::from_utf8(&text[..len]).unwrap();
+            prop_assert_eq!(read_decimal(text), (len, run.parse::<f64>().ok()));
+            let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
+            let whole = std::str::from_utf8(&text[..digits]).unwrap();
+            prop_assert_eq!(read_whole_number(text), (digits, whole.parse::<u64>().ok()));
+            let engine = format!("Engine {whole}: ");
+            prop_assert_eq!(engine_before(engine.as_bytes()), whole.parse::<u32>().ok());
+        }
+
         #[test]
         fn colour_sequences_inserted_anywhere_change_nothing(
             pieces in proptest::collection::vec((0u8..5, 0u32..60_000), 1..40),
