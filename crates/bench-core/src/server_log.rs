@@ -639,14 +639,20 @@ impl RecordScanner {
         first: (usize, Kind),
     ) -> Quick {
         let at = first.0;
-        if memchr::memchr(ESC, &text[at..line_end]).is_some() {
-            return Quick::NeedsColoursRemoved;
-        }
         let content_end = if text[..line_end].ends_with(b"\n") {
             line_end - 1
         } else {
             line_end
         };
+        if self.read_usual_line(&text[line_start..content_end], at - line_start, first.1) {
+            // The record ends the line and holds no other marker: the next is after the line.
+            return Quick::Done {
+                next: self.lines.next_hit(text, line_end),
+            };
+        }
+        if memchr::memchr(ESC, &text[at..line_end]).is_some() {
+            return Quick::NeedsColoursRemoved;
+        }
         let mut hits = [(0, Kind::Metrics); MAX_HITS_PER_SCAN];
         let mut found = 0;
         let mut next = Some(first);
@@ -670,6 +676,35 @@ impl RecordScanner {
         }
         self.engine_at_start = None;
         Quick::Done { next }
+    }
+
+    /// The quickest way, for the lines of a busy log: the raw line `line` (without its line
+    /// end) whose first marker, at `at`, starts a record of `kind` that runs to the line's
+    /// end in the shape vLLM V1 prints ([`MetricsFields::read_usual`],
+    /// [`SpecFields::read_usual`]). Such a record is counted (`true`) in one pass, without
+    /// looking for other markers in it first: it is made of its labels, numbers and
+    /// separators, so it holds neither a colour sequence nor another marker (its text is
+    /// what removing colours leaves, and it is the line's only record). `false` (nothing
+    /// counted) for any other line.
+    fn read_usual_line(&mut self, line: &[u8], at: usize, kind: Kind) -> bool {
+        let record = &line[at..];
+        match kind {
+            Kind::Metrics => {
+                let Some(fields) = MetricsFields::read_usual(record) else {
+                    return false;
+                };
+                let engine = self.engine_of_prefix(&line[..at]);
+                self.add_metrics(&fields, engine);
+            }
+            Kind::SpecNew => {
+                let Some(fields) = SpecFields::read_usual(record) else {
+                    return false;
+                };
+                self.spec.add_new_fields(&fields);
+            }
+            Kind::SpecOld | Kind::ServerVersion | Kind::EngineVersion => return false,
+        }
+        true
     }
 
     /// The engine the raw text before a line's first record names, as [`engine_before`]
@@ -827,7 +862,11 @@ impl RecordScanner {
 
     /// Count one metrics record and its fields; `engine` is the engine it names.
     fn add_record(&mut self, record: &[u8], engine: Option<u32>) {
-        let fields = MetricsFields::read(record);
+        self.add_metrics(&MetricsFields::read(record), engine);
+    }
+
+    /// Count one metrics record whose fields are read; `engine` is the engine it names.
+    fn add_metrics(&mut self, fields: &MetricsFields, engine: Option<u32>) {
         let sums = &mut self.sums;
         sums.records += 1;
         let running = fields.running.get();
@@ -998,7 +1037,8 @@ impl SpecFields {
     /// `Draft acceptance rate: X%` (or `nan%`), optionally `, Mean acceptance length: L`,
     /// optionally `, Accepted throughput: A tokens/s, Drafted throughput: D tokens/s`, then
     /// `, Accepted: N tokens, Drafted: M tokens`, then nothing or `, Per-position
-    /// acceptance rate: ` and a list without another `: `. `None` for any other shape (then
+    /// acceptance rate: ` and a list of numbers (digits, dots, commas and spaces). `None`
+    /// for any other shape (then
     /// [`SpecFields::read`] reads it label by label, with the same result for these).
     fn read_usual(record: &[u8]) -> Option<Self> {
         let mut rest = record.strip_prefix(b"SpecDecoding metrics: Draft acceptance rate: ")?;
@@ -1035,10 +1075,11 @@ impl SpecFields {
         if list.len() == rest.len() && !rest.is_empty() {
             return None;
         }
-        // Not `memmem::find`, which builds a searcher per call: the list is short.
-        let mut labels = 0;
-        for_each_label(list, |_, _| labels += 1);
-        (labels == 0).then_some(fields)
+        // A list of numbers: no label, and (for [`RecordScanner::read_usual_line`]) neither
+        // a colour sequence nor a marker.
+        list.iter()
+            .all(|&b| b.is_ascii_digit() || matches!(b, b'.' | b',' | b' '))
+            .then_some(fields)
     }
 }
 
@@ -1097,8 +1138,12 @@ impl SpecSums {
 
     /// A `SpecDecoding metrics: ` record: counters per interval, summed.
     fn add_new(&mut self, record: &[u8]) {
+        self.add_new_fields(&SpecFields::read(record));
+    }
+
+    /// A `SpecDecoding metrics: ` record whose fields are read.
+    fn add_new_fields(&mut self, fields: &SpecFields) {
         self.seen = true;
-        let fields = SpecFields::read(record);
         let accepted = fields.new_accepted.get();
         let drafted = fields.new_drafted.get();
         let mean_length = fields.mean_length.get();
@@ -1918,9 +1963,10 @@ mod tests {
 
     /// Colour-free lines: records (some two to a line), near misses and request noise.
     fn colour_free_log(pieces: &[(u8, u32)]) -> String {
+        use std::fmt::Write as _;
         let mut log = String::new();
         for &(kind, value) in pieces {
-            match kind % 5 {
+            match kind % 7 {
                 0 => log.push_str(&record(value % 300, value % 7, "61.5", "3.0")),
                 1 => {
                     log.push_str(&record(value % 50, 1, "10.0", "90.0").replace('\n', " "));
@@ -1928,6 +1974,27 @@ mod tests {
                 }
                 2 => log.push_str("Avg prompt throughput: 1 tokens/s, Running: 9 reqs\n"),
                 3 => log.push_str("Avg prompt throughput: 5.0 tokens/s, Avg generation throughput: 2.0 tokens/s\n"),
+                // The shapes read in one pass, with and without colours (the quickest path).
+                5 => writeln!(
+                    log,
+                    "(APIServer pid=77) INFO [loggers.py:271] Engine 00{}: Avg prompt throughput: 1.5 tokens/s, \
+                     Avg generation throughput: {}.0 tokens/s, Running: {} reqs, Waiting: 2 reqs, \
+                     GPU KV cache usage: 5.0%, Prefix cache hit rate: 6.0%",
+                    value % 3,
+                    value % 1000,
+                    value % 4,
+                )
+                .expect("writing to a String"),
+                6 => writeln!(
+                    log,
+                    "(APIServer pid=77) INFO [loggers.py:123] Engine 001: SpecDecoding metrics: \
+                     Draft acceptance rate: 40.0%, Mean acceptance length: 2.{}, Accepted: {} tokens, \
+                     Drafted: {} tokens, Per-position acceptance rate: 0.5, 0.4",
+                    value % 10,
+                    value % 100,
+                    value % 100 + 100,
+                )
+                .expect("writing to a String"),
                 _ => {
                     log.push_str("(APIServer pid=77) INFO:     127.0.0.1:");
                     log.push_str(&value.to_string());
@@ -1956,7 +2023,7 @@ mod tests {
 
         #[test]
         fn colour_sequences_inserted_anywhere_change_nothing(
-            pieces in proptest::collection::vec((0u8..5, 0u32..60_000), 1..40),
+            pieces in proptest::collection::vec((0u8..7, 0u32..60_000), 1..40),
             inserts in proptest::collection::vec((0usize..100_000, 0usize..4), 0..60),
             size in MIN_BUFFER_SIZE..2 * MIN_BUFFER_SIZE,
             chunk in 1usize..3_000,
