@@ -1038,8 +1038,8 @@ impl SpecFields {
     /// optionally `, Accepted throughput: A tokens/s, Drafted throughput: D tokens/s`, then
     /// `, Accepted: N tokens, Drafted: M tokens`, then nothing or `, Per-position
     /// acceptance rate: ` and a list of numbers (digits, dots, commas and spaces). `None`
-    /// for any other shape (then
-    /// [`SpecFields::read`] reads it label by label, with the same result for these).
+    /// for any other shape (then [`SpecFields::read`] reads it label by label, with the same
+    /// result for these).
     fn read_usual(record: &[u8]) -> Option<Self> {
         let mut rest = record.strip_prefix(b"SpecDecoding metrics: Draft acceptance rate: ")?;
         let rate = if let Some(after) = rest.strip_prefix(b"nan") {
