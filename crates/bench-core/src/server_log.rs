@@ -7,9 +7,10 @@
 //! text up to the next record or the end of the line. The vLLM version comes from
 //! `vLLM API server version X`, else `... LLM engine (vX)`. Server logs can be many GB, so the parser reads through a buffer of
 //! fixed size and allocates nothing per line. Colour sequences are removed only from the
-//! lines that can hold a record: one `memmem` search for the record marker and one `memchr`
-//! pass over the escape bytes find them (see `MARKER_BYTES`); every other line is never
-//! copied or looked at again. Bytes need not be UTF-8.
+//! lines that can hold a record: one search for all the markers (Teddy) and one pass over
+//! the escape bytes find them (see `MARKER_BYTES`); every other line is never copied or
+//! looked at again, and a line whose one record has the shape vLLM V1 prints is read where
+//! it is, in one pass, the search going on after it. Bytes need not be UTF-8.
 
 use std::collections::BTreeMap;
 use std::io::Read;
