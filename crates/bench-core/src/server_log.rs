@@ -7,9 +7,10 @@
 //! text up to the next record or the end of the line. The vLLM version comes from
 //! `vLLM API server version X`, else `... LLM engine (vX)`. Server logs can be many GB, so the parser reads through a buffer of
 //! fixed size and allocates nothing per line. Colour sequences are removed only from the
-//! lines that can hold a record: one `memmem` search for the record marker and one `memchr`
-//! pass over the escape bytes find them (see `MARKER_BYTES`); every other line is never
-//! copied or looked at again. Bytes need not be UTF-8.
+//! lines that can hold a record: one search for all the markers (Teddy) and one pass over
+//! the escape bytes find them (see `MARKER_BYTES`); every other line is never copied or
+//! looked at again, and a line whose one record has the shape vLLM V1 prints is read where
+//! it is, in one pass, the search going on after it. Bytes need not be UTF-8.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -639,14 +640,20 @@ impl RecordScanner {
         first: (usize, Kind),
     ) -> Quick {
         let at = first.0;
-        if memchr::memchr(ESC, &text[at..line_end]).is_some() {
-            return Quick::NeedsColoursRemoved;
-        }
         let content_end = if text[..line_end].ends_with(b"\n") {
             line_end - 1
         } else {
             line_end
         };
+        if self.read_usual_line(&text[line_start..content_end], at - line_start, first.1) {
+            // The record ends the line and holds no other marker: the next is after the line.
+            return Quick::Done {
+                next: self.lines.next_hit(text, line_end),
+            };
+        }
+        if memchr::memchr(ESC, &text[at..line_end]).is_some() {
+            return Quick::NeedsColoursRemoved;
+        }
         let mut hits = [(0, Kind::Metrics); MAX_HITS_PER_SCAN];
         let mut found = 0;
         let mut next = Some(first);
@@ -670,6 +677,35 @@ impl RecordScanner {
         }
         self.engine_at_start = None;
         Quick::Done { next }
+    }
+
+    /// The quickest way, for the lines of a busy log: the raw line `line` (without its line
+    /// end) whose first marker, at `at`, starts a record of `kind` that runs to the line's
+    /// end in the shape vLLM V1 prints ([`MetricsFields::read_usual`],
+    /// [`SpecFields::read_usual`]). Such a record is counted (`true`) in one pass, without
+    /// looking for other markers in it first: it is made of its labels, numbers and
+    /// separators, so it holds neither a colour sequence nor another marker (its text is
+    /// what removing colours leaves, and it is the line's only record). `false` (nothing
+    /// counted) for any other line.
+    fn read_usual_line(&mut self, line: &[u8], at: usize, kind: Kind) -> bool {
+        let record = &line[at..];
+        match kind {
+            Kind::Metrics => {
+                let Some(fields) = MetricsFields::read_usual(record) else {
+                    return false;
+                };
+                let engine = self.engine_of_prefix(&line[..at]);
+                self.add_metrics(&fields, engine);
+            }
+            Kind::SpecNew => {
+                let Some(fields) = SpecFields::read_usual(record) else {
+                    return false;
+                };
+                self.spec.add_new_fields(&fields);
+            }
+            Kind::SpecOld | Kind::ServerVersion | Kind::EngineVersion => return false,
+        }
+        true
     }
 
     /// The engine the raw text before a line's first record names, as [`engine_before`]
@@ -827,7 +863,11 @@ impl RecordScanner {
 
     /// Count one metrics record and its fields; `engine` is the engine it names.
     fn add_record(&mut self, record: &[u8], engine: Option<u32>) {
-        let fields = MetricsFields::read(record);
+        self.add_metrics(&MetricsFields::read(record), engine);
+    }
+
+    /// Count one metrics record whose fields are read; `engine` is the engine it names.
+    fn add_metrics(&mut self, fields: &MetricsFields, engine: Option<u32>) {
         let sums = &mut self.sums;
         sums.records += 1;
         let running = fields.running.get();
@@ -908,7 +948,7 @@ impl MetricsFields {
             } else if fields.prefix_cache.is_empty() && head.ends_with(b"Prefix cache hit rate") {
                 fields.prefix_cache = labelled(tail, b"%");
             } else if fields.generation.is_empty() && head.ends_with(b"Avg generation throughput") {
-                fields.generation = Slot::found(parse_decimal(&tail[..number_len(tail)]));
+                fields.generation = Slot::found(read_decimal(tail).1);
             }
         });
         fields
@@ -924,11 +964,10 @@ impl MetricsFields {
     fn read_usual(record: &[u8]) -> Option<Self> {
         let mut rest = record.strip_prefix(MARKER)?;
         let mut number = |after: &[u8]| -> Option<Option<f64>> {
-            let digits = number_len(rest);
+            let (digits, value) = read_decimal(rest);
             if digits == 0 {
                 return None;
             }
-            let value = parse_decimal(&rest[..digits]);
             rest = rest[digits..].strip_prefix(after)?;
             Some(value)
         };
@@ -982,7 +1021,7 @@ impl SpecFields {
                     fields.system_efficiency = true;
                 } else if fields.mean_length.is_empty() && head.ends_with(b"Mean acceptance length")
                 {
-                    fields.mean_length = Slot::found(parse_decimal(&tail[..number_len(tail)]));
+                    fields.mean_length = Slot::found(read_decimal(tail).1);
                 }
                 return;
             };
@@ -999,8 +1038,9 @@ impl SpecFields {
     /// `Draft acceptance rate: X%` (or `nan%`), optionally `, Mean acceptance length: L`,
     /// optionally `, Accepted throughput: A tokens/s, Drafted throughput: D tokens/s`, then
     /// `, Accepted: N tokens, Drafted: M tokens`, then nothing or `, Per-position
-    /// acceptance rate: ` and a list without another `: `. `None` for any other shape (then
-    /// [`SpecFields::read`] reads it label by label, with the same result for these).
+    /// acceptance rate: ` and a list of numbers (digits, dots, commas and spaces). `None`
+    /// for any other shape (then [`SpecFields::read`] reads it label by label, with the same
+    /// result for these).
     fn read_usual(record: &[u8]) -> Option<Self> {
         let mut rest = record.strip_prefix(b"SpecDecoding metrics: Draft acceptance rate: ")?;
         let rate = if let Some(after) = rest.strip_prefix(b"nan") {
@@ -1012,8 +1052,8 @@ impl SpecFields {
         rest = rate.strip_prefix(b"%")?;
         let mut fields = SpecFields::default();
         if let Some(after) = rest.strip_prefix(b", Mean acceptance length: ") {
-            let digits = number_len(after);
-            fields.mean_length = Slot::found(parse_decimal(&after[..digits]));
+            let (digits, value) = read_decimal(after);
+            fields.mean_length = Slot::found(value);
             rest = &after[digits..];
         }
         if let Some(after) = rest.strip_prefix(b", Accepted throughput: ") {
@@ -1024,8 +1064,7 @@ impl SpecFields {
         }
         let mut count = |label: &[u8]| -> Option<Slot<u64>> {
             let after = rest.strip_prefix(label)?;
-            let value = whole_number(after);
-            let digits = after.iter().take_while(|b| b.is_ascii_digit()).count();
+            let (digits, value) = read_whole_number(after);
             rest = after[digits..].strip_prefix(b" tokens")?;
             Some(Slot::found(value))
         };
@@ -1037,8 +1076,10 @@ impl SpecFields {
         if list.len() == rest.len() && !rest.is_empty() {
             return None;
         }
-        memchr::memmem::find(list, b": ")
-            .is_none()
+        // A list of numbers: no label, and (for [`RecordScanner::read_usual_line`]) neither
+        // a colour sequence nor a marker.
+        list.iter()
+            .all(|&b| b.is_ascii_digit() || matches!(b, b'.' | b',' | b' '))
             .then_some(fields)
     }
 }
@@ -1056,9 +1097,9 @@ fn for_each_label(record: &[u8], mut f: impl FnMut(&[u8], &[u8])) {
 /// `N suffix` at the start of `tail` (N digits and dots): found when it is there, empty
 /// otherwise.
 fn labelled(tail: &[u8], suffix: &[u8]) -> Slot<f64> {
-    let digits = number_len(tail);
+    let (digits, value) = read_decimal(tail);
     if digits > 0 && tail[digits..].starts_with(suffix) {
-        Slot::found(parse_decimal(&tail[..digits]))
+        Slot::found(value)
     } else {
         Slot::default()
     }
@@ -1067,13 +1108,19 @@ fn labelled(tail: &[u8], suffix: &[u8]) -> Slot<f64> {
 /// The whole number (digits only) at the start of `tail`; `None` without digits or past
 /// `u64`.
 fn whole_number(tail: &[u8]) -> Option<u64> {
-    let digits = tail.iter().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 {
-        return None;
+    read_whole_number(tail).1
+}
+
+/// The run of digits at the start of `tail`, its length and [`whole_number`]'s value, in
+/// one pass.
+fn read_whole_number(tail: &[u8]) -> (usize, Option<u64>) {
+    let mut value = Some(0u64);
+    let mut len = 0;
+    while let Some(&b) = tail.get(len).filter(|b| b.is_ascii_digit()) {
+        value = value.and_then(|n| n.checked_mul(10)?.checked_add(u64::from(b - b'0')));
+        len += 1;
     }
-    tail[..digits].iter().try_fold(0u64, |n, &b| {
-        n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-    })
+    (len, value.filter(|_| len > 0))
 }
 
 impl SpecSums {
@@ -1092,8 +1139,12 @@ impl SpecSums {
 
     /// A `SpecDecoding metrics: ` record: counters per interval, summed.
     fn add_new(&mut self, record: &[u8]) {
+        self.add_new_fields(&SpecFields::read(record));
+    }
+
+    /// A `SpecDecoding metrics: ` record whose fields are read.
+    fn add_new_fields(&mut self, fields: &SpecFields) {
         self.seen = true;
-        let fields = SpecFields::read(record);
         let accepted = fields.new_accepted.get();
         let drafted = fields.new_drafted.get();
         let mean_length = fields.mean_length.get();
@@ -1154,45 +1205,54 @@ fn engine_before(before: &[u8]) -> Option<u32> {
     if digits == 0 || !rest.ends_with(b"Engine ") {
         return None;
     }
-    std::str::from_utf8(number).ok()?.parse().ok()
+    // What `str::parse::<u32>` gives for digits, without its UTF-8 check and sign handling
+    // (this runs for every record).
+    number.iter().try_fold(0u32, |n, &b| {
+        n.checked_mul(10)?.checked_add(u32::from(b - b'0'))
+    })
 }
 
-/// `digits[.digits]` as a number, exactly as `str::parse::<f64>` reads it (the digits as an
-/// integer below 2^53, divided by a power of ten up to 10^22: both exact, so the one
-/// rounding is the correctly rounded result); other shapes through `str::parse`.
-fn parse_decimal(text: &[u8]) -> Option<f64> {
+/// The run of digits and dots at the start of `text` (its length, as [`number_len`]) and
+/// what it reads as, in one pass (the fields of a busy log are mostly numbers: this is the
+/// parser's innermost loop): `digits[.digits]` exactly as `str::parse::<f64>` reads it (the
+/// digits as an integer below 2^53, divided by a power of ten up to 10^22: both exact, so
+/// the one rounding is the correctly rounded result), more than 15 digits through
+/// `str::parse`; `None` without a digit or with two dots.
+fn read_decimal(text: &[u8]) -> (usize, Option<f64>) {
     const POWERS: [f64; 23] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     ];
+    // No check inside the loop: past 19 digits the mantissa wraps, and is then not used.
     let mut mantissa: u64 = 0;
-    let mut decimals: Option<usize> = None;
-    let mut digits = 0;
-    for &b in text {
-        match b {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + u64::from(b - b'0');
-                digits += 1;
-                if let Some(d) = decimals.as_mut() {
-                    *d += 1;
-                }
-                if digits > 15 {
-                    return std::str::from_utf8(text).ok()?.parse().ok();
-                }
-            }
-            b'.' if decimals.is_none() => decimals = Some(0),
-            _ => return None,
+    let (mut len, mut dots, mut dot) = (0, 0, 0);
+    while let Some(&b) = text.get(len) {
+        if b.is_ascii_digit() {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(b - b'0'));
+        } else if b == b'.' {
+            dots += 1;
+            dot = len;
+        } else {
+            break;
         }
+        len += 1;
     }
-    if digits == 0 {
-        return None;
-    }
-    #[expect(
-        clippy::cast_precision_loss,
-        reason = "at most 15 digits: below 2^53, exact"
-    )]
-    let mantissa = mantissa as f64;
-    Some(mantissa / POWERS[decimals.unwrap_or(0)])
+    let value = match (len - dots, dots) {
+        (0, _) | (_, 2..) => None,
+        (16.., _) => std::str::from_utf8(&text[..len])
+            .ok()
+            .and_then(|number| number.parse().ok()),
+        (_, dots) => {
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "at most 15 digits: below 2^53, exact"
+            )]
+            let mantissa = mantissa as f64;
+            // The digits after the dot (none without one).
+            Some(mantissa / POWERS[if dots == 0 { 0 } else { len - 1 - dot }])
+        }
+    };
+    (len, value)
 }
 
 /// What an ESC byte starts.
@@ -1904,9 +1964,10 @@ mod tests {
 
     /// Colour-free lines: records (some two to a line), near misses and request noise.
     fn colour_free_log(pieces: &[(u8, u32)]) -> String {
+        use std::fmt::Write as _;
         let mut log = String::new();
         for &(kind, value) in pieces {
-            match kind % 5 {
+            match kind % 7 {
                 0 => log.push_str(&record(value % 300, value % 7, "61.5", "3.0")),
                 1 => {
                     log.push_str(&record(value % 50, 1, "10.0", "90.0").replace('\n', " "));
@@ -1914,6 +1975,27 @@ mod tests {
                 }
                 2 => log.push_str("Avg prompt throughput: 1 tokens/s, Running: 9 reqs\n"),
                 3 => log.push_str("Avg prompt throughput: 5.0 tokens/s, Avg generation throughput: 2.0 tokens/s\n"),
+                // The shapes read in one pass, with and without colours (the quickest path).
+                5 => writeln!(
+                    log,
+                    "(APIServer pid=77) INFO [loggers.py:271] Engine 00{}: Avg prompt throughput: 1.5 tokens/s, \
+                     Avg generation throughput: {}.0 tokens/s, Running: {} reqs, Waiting: 2 reqs, \
+                     GPU KV cache usage: 5.0%, Prefix cache hit rate: 6.0%",
+                    value % 3,
+                    value % 1000,
+                    value % 4,
+                )
+                .expect("writing to a String"),
+                6 => writeln!(
+                    log,
+                    "(APIServer pid=77) INFO [loggers.py:123] Engine 001: SpecDecoding metrics: \
+                     Draft acceptance rate: 40.0%, Mean acceptance length: 2.{}, Accepted: {} tokens, \
+                     Drafted: {} tokens, Per-position acceptance rate: 0.5, 0.4",
+                    value % 10,
+                    value % 100,
+                    value % 100 + 100,
+                )
+                .expect("writing to a String"),
                 _ => {
                     log.push_str("(APIServer pid=77) INFO:     127.0.0.1:");
                     log.push_str(&value.to_string());
@@ -1926,8 +2008,23 @@ mod tests {
 
     proptest! {
         #[test]
+        fn the_one_pass_number_readers_agree_with_str_parse(
+            text in "[0-9.]{0,24}[ %a-z]?[0-9.]{0,3}",
+        ) {
+            let text = text.as_bytes();
+            let len = number_len(text);
+            let run = std::str::from_utf8(&text[..len]).unwrap();
+            prop_assert_eq!(read_decimal(text), (len, run.parse::<f64>().ok()));
+            let digits = text.iter().take_while(|b| b.is_ascii_digit()).count();
+            let whole = std::str::from_utf8(&text[..digits]).unwrap();
+            prop_assert_eq!(read_whole_number(text), (digits, whole.parse::<u64>().ok()));
+            let engine = format!("Engine {whole}: ");
+            prop_assert_eq!(engine_before(engine.as_bytes()), whole.parse::<u32>().ok());
+        }
+
+        #[test]
         fn colour_sequences_inserted_anywhere_change_nothing(
-            pieces in proptest::collection::vec((0u8..5, 0u32..60_000), 1..40),
+            pieces in proptest::collection::vec((0u8..7, 0u32..60_000), 1..40),
             inserts in proptest::collection::vec((0usize..100_000, 0usize..4), 0..60),
             size in MIN_BUFFER_SIZE..2 * MIN_BUFFER_SIZE,
             chunk in 1usize..3_000,
