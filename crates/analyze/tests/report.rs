@@ -385,11 +385,13 @@ fn model_names_are_escaped_in_html_and_markdown() {
 #[test]
 fn unwritable_out_is_exit_1_without_a_partial_report() {
     let tree = known_tree();
-    // `--out` belongs to root and is not writable by others; analyze runs as user 65534.
+    // `--out` is read-only (as root the test runs analyze as user 65534: root writes
+    // anywhere).
     let out_dir = tree.base().join("reports");
     fs::create_dir(&out_dir).unwrap();
-    set_mode(&out_dir, 0o755);
+    set_mode(&out_dir, 0o555);
     let out = analyze_unprivileged(&tree, &["--quiet", "--out", "reports"]);
+    set_mode(&out_dir, 0o755);
     assert_eq!(
         out.status.code(),
         Some(1),
