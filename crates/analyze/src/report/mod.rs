@@ -13,6 +13,7 @@ use bench_core::layout::rel::{KWARGS_JSON, SLURM_LOGS_DIR};
 use bench_core::report::{Cell, Heatmap, Report, SpecChart, winner_args_yaml};
 use bench_core::summary::{SUMMARY_TABLE_HEADERS, round_half_even};
 use bench_io::bounded::{Accept, MAX_KWARGS_BYTES, read_text};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::tables::{SUMMARY_NUMERIC, alignment_line, table_line};
@@ -256,8 +257,19 @@ fn view(
         Some(keep(chart, "speedup.svg".to_owned()))
     };
     let mut heatmaps = Vec::new();
-    for (index, map) in report.heatmaps.iter().enumerate() {
-        let chart = charts::heatmap_chart(map)?;
+    // The charts are drawn in parallel (each is independent), then laid out in order.
+    let heatmap_charts: Vec<anyhow::Result<Option<Chart>>> = report
+        .heatmaps
+        .par_iter()
+        .map(charts::heatmap_chart)
+        .collect();
+    let spec_charts: Vec<anyhow::Result<Chart>> = report
+        .spec_charts
+        .par_iter()
+        .map(charts::spec_chart)
+        .collect();
+    for ((index, map), chart) in report.heatmaps.iter().enumerate().zip(heatmap_charts) {
+        let chart = chart?;
         let note = chart.is_none().then(|| {
             "No run completed here: no colours to show, the table lists the failures.".to_owned()
         });
@@ -274,8 +286,8 @@ fn view(
         });
     }
     let mut spec = Vec::new();
-    for (index, chart) in report.spec_charts.iter().enumerate() {
-        let drawn = charts::spec_chart(chart)?;
+    for ((index, chart), drawn) in report.spec_charts.iter().enumerate().zip(spec_charts) {
+        let drawn = drawn?;
         spec.push(Figure {
             title: charts::spec_title(chart),
             chart: Some(keep(drawn, chart_file("spec", index + 1, &chart.model))),
