@@ -515,10 +515,11 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), AnalyzeError> 
     let csv = output::csv_files(&rows, &summary, &clashing);
     let mut warnings = level_warnings;
     warnings.extend(csv.skipped);
-    let built = bench_core::report::build(&args.root.to_string_lossy(), &rows, &summary);
+    let without_baseline = bench_core::report::without_baseline(&rows, &summary);
     let rendered = if args.no_report {
         None
     } else {
+        let built = bench_core::report::build(&args.root.to_string_lossy(), &rows, &summary);
         Some(
             report::render(&built, &mut warnings)
                 .map_err(|err| AnalyzeError::Write(format!("{err:#}")))?,
@@ -532,7 +533,7 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), AnalyzeError> 
     })?;
     let earlier = earlier_outputs(&args.root, out_dir, &mut warnings);
     report(console, &walk_problems, &findings, &warnings);
-    if let Some(note) = without_baseline_note(&built.without_baseline) {
+    if let Some(note) = without_baseline_note(&without_baseline) {
         console.err_line(format_args!("{note}"));
     }
     let removed = write_outputs(out_dir, &csv.files, rendered.as_ref(), &earlier)
@@ -545,7 +546,7 @@ pub fn run(args: &cli::Args, console: &mut Console) -> Result<(), AnalyzeError> 
         ));
     }
     if !args.quiet {
-        console.out(tables::render(&rows, &summary, &built.without_baseline));
+        console.out(tables::render(&rows, &summary, &without_baseline));
     }
     match console.take_failure() {
         Some(failure) => Err(failure.into()),

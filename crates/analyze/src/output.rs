@@ -121,19 +121,6 @@ pub fn stale_outputs(
         .collect()
 }
 
-/// Write each file into `dir`: every file to a temporary file in `dir` first, then all are
-/// renamed into place, so a failure leaves no partial file. Returns the paths written.
-pub fn write_files(
-    dir: &Path,
-    files: &[(String, Vec<Vec<String>>)],
-) -> anyhow::Result<Vec<PathBuf>> {
-    let mut staging = Staging::new(dir);
-    for (name, records) in files {
-        staging.csv(name, records)?;
-    }
-    Ok(staging.commit()?.written)
-}
-
 /// What [`Staging::commit`] did.
 #[derive(Debug, Default)]
 pub struct Committed {
@@ -393,7 +380,11 @@ mod tests {
     fn writes_whole_files_with_quoting() {
         let dir = tempfile::tempdir().unwrap();
         let files = csv_files(&[row("a")], &[], &BTreeSet::new());
-        let written = write_files(dir.path(), &files.files).unwrap();
+        let mut staging = Staging::new(dir.path());
+        for (name, records) in &files.files {
+            staging.csv(name, records).unwrap();
+        }
+        let written = staging.commit().unwrap().written;
         assert_eq!(
             written,
             [dir.path().join("a.csv"), dir.path().join(ALL_ROWS_FILE)]

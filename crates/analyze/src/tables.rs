@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use bench_core::failure::FailureClass;
 use bench_core::layout::{RunFields, Segment};
 use bench_core::metrics::Comment;
-use bench_core::report::BestRun;
+use bench_core::report::{BestRun, WITHOUT_BASELINE_HEADERS, WITHOUT_BASELINE_NUMERIC};
 use bench_core::rows::{Row, int_cell};
 use bench_core::server_log::SpecDecoding;
 use bench_core::summary::{ModelSummary, SUMMARY_TABLE_HEADERS, round_half_even};
@@ -220,20 +220,12 @@ fn without_baseline_section(models: &[BestRun]) -> String {
     let mut text = String::from(
         "## Models without a baseline\n\nNot in the optimization summary: no baseline run (vLLM's defaults) completed. Their best runs:\n\n",
     );
-    text.push_str(&table_line([
-        "Model",
-        "Best tps/gpu",
-        "Best run's parameters",
-    ]));
+    text.push_str(&table_line(WITHOUT_BASELINE_HEADERS));
     text.push('\n');
-    text.push_str(&alignment_line([false, true, false]));
+    text.push_str(&alignment_line(WITHOUT_BASELINE_NUMERIC));
     text.push('\n');
     for best in models {
-        text.push_str(&table_line([
-            best.model.clone(),
-            round_half_even(best.output_tps_per_gpu),
-            best.params(),
-        ]));
+        text.push_str(&table_line(best.table_cells()));
         text.push('\n');
     }
     text

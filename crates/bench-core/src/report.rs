@@ -17,7 +17,7 @@ use crate::metrics::gpu_count;
 use crate::rows::{Row, int_cell};
 use crate::run::KWARGS_ADDED;
 use crate::server_log::SpecDecoding;
-use crate::summary::{ModelSummary, has_default_memory_and_decoding};
+use crate::summary::{ModelSummary, has_default_memory_and_decoding, round_half_even};
 
 /// Everything the report shows, in its order.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,11 +72,42 @@ pub struct BestRun {
     pub path: String,
 }
 
+/// The columns of the table of models without a baseline (stdout and the report), then
+/// [`BestRun::table_cells`] per model.
+pub const WITHOUT_BASELINE_HEADERS: [&str; 3] = ["Model", "Best tps/gpu", "Best run's parameters"];
+
+/// Which columns of [`WITHOUT_BASELINE_HEADERS`] hold numbers (right-aligned).
+pub const WITHOUT_BASELINE_NUMERIC: [bool; 3] = [false, true, false];
+
 impl BestRun {
     /// The run's parameters as `tp=2, pp=1, dp=1, mns=512, ...`.
     pub fn params(&self) -> String {
         all_params(&self.fields)
     }
+
+    /// The cells of [`WITHOUT_BASELINE_HEADERS`]: the model, its tokens/s per GPU rounded
+    /// half to even, all its parameters.
+    pub fn table_cells(&self) -> [String; 3] {
+        [
+            self.model.clone(),
+            round_half_even(self.output_tps_per_gpu),
+            self.params(),
+        ]
+    }
+}
+
+/// The best runs of the models that have no baseline (not in `summary`), by model.
+pub fn without_baseline(rows: &[Row], summary: &[ModelSummary]) -> Vec<BestRun> {
+    keep_without_baseline(best_runs(rows), summary)
+}
+
+/// Those of `winners` whose model is not in `summary`.
+fn keep_without_baseline(winners: Vec<BestRun>, summary: &[ModelSummary]) -> Vec<BestRun> {
+    let with_baseline: BTreeSet<&str> = summary.iter().map(|s| s.model.as_str()).collect();
+    winners
+        .into_iter()
+        .filter(|best| !with_baseline.contains(best.model.as_str()))
+        .collect()
 }
 
 /// Every config parameter of a run: `tp=1, pp=1, dp=1, mns=512, mnbt=8192, gmu=90, bs=16,
@@ -234,7 +265,6 @@ fn comment_rank(row: &Row) -> usize {
 
 /// Build the report of `rows` (in `docs/results.md` order) and their `summary`.
 pub fn build(root: &str, rows: &[Row], summary: &[ModelSummary]) -> Report {
-    let with_baseline: BTreeSet<&str> = summary.iter().map(|s| s.model.as_str()).collect();
     let winners = best_runs(rows);
     let mut speedups: Vec<(String, f64)> = summary
         .iter()
@@ -244,11 +274,7 @@ pub fn build(root: &str, rows: &[Row], summary: &[ModelSummary]) -> Report {
     Report {
         overview: overview(root, rows),
         results: summary.to_vec(),
-        without_baseline: winners
-            .iter()
-            .filter(|best| !with_baseline.contains(best.model.as_str()))
-            .cloned()
-            .collect(),
+        without_baseline: keep_without_baseline(winners.clone(), summary),
         speedups,
         heatmaps: heatmaps(rows),
         spec_charts: spec_charts(rows),

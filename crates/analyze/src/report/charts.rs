@@ -465,14 +465,7 @@ pub fn heatmap_chart(map: &Heatmap) -> anyhow::Result<Option<Chart>> {
                 ))
                 .map_err(drawing)?;
             legend
-                .draw(&Text::new(
-                    name.clone(),
-                    (left + 34, 22),
-                    (FONT, 15)
-                        .into_font()
-                        .color(&BLACK)
-                        .pos(Pos::new(HPos::Left, VPos::Center)),
-                ))
+                .draw(&Text::new(name.clone(), (left + 34, 22), left_text(15)))
                 .map_err(drawing)?;
         }
         colour_scale(&scale, low, high, height, &colour)

@@ -10,7 +10,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use bench_core::layout::rel::{KWARGS_JSON, SLURM_LOGS_DIR};
-use bench_core::report::{Cell, Heatmap, Report, SpecChart, winner_args_yaml};
+use bench_core::report::{
+    Cell, Heatmap, Report, SpecChart, WITHOUT_BASELINE_HEADERS, WITHOUT_BASELINE_NUMERIC,
+    winner_args_yaml,
+};
 use bench_core::summary::{SUMMARY_TABLE_HEADERS, round_half_even};
 use bench_io::bounded::{Accept, MAX_KWARGS_BYTES, read_text};
 use rayon::prelude::*;
@@ -239,16 +242,9 @@ fn view(
     for model in &report.results {
         results.push(model.table_cells());
     }
-    let mut without_baseline = Table::new(
-        ["Model", "Best tps/gpu", "Best run's parameters"],
-        &[false, true, false],
-    );
+    let mut without_baseline = Table::new(WITHOUT_BASELINE_HEADERS, &WITHOUT_BASELINE_NUMERIC);
     for best in &report.without_baseline {
-        without_baseline.push([
-            best.model.clone(),
-            round_half_even(best.output_tps_per_gpu),
-            best.params(),
-        ]);
+        without_baseline.push(best.table_cells());
     }
     let speedup = if report.speedups.is_empty() {
         None
